@@ -1,0 +1,57 @@
+import type { Cursor, Message } from '../protocol';
+
+/** What a replay from history found for one subscription pattern. */
+export interface Backlog {
+  /** Messages newer than the cursor, oldest first within each channel. */
+  messages: Message[];
+  /** Channels whose gap history can no longer cover: the client must reload their state. */
+  resets: string[];
+}
+
+export interface PublishOptions {
+  /** Keep-latest key (conflation): see Message.key. */
+  key?: string;
+}
+
+/**
+ * How messages travel between server processes and where history lives. The hub owns
+ * local subscribers and fan-out; a broker owns ids, history and cross-node delivery.
+ * Every broker passes the contract suite in test/contract/.
+ */
+export interface Broker {
+  /** Names the history this broker serves; cursors from another epoch get a reset. */
+  epoch(): Promise<string>;
+  /** Assigns the next id for `channel`, stores the message in history and delivers it
+   * (on every node) to the sink of each broker watching a matching pattern. */
+  publish(channel: string, json: string, options?: PublishOptions): Promise<string>;
+  /** A position such that every message published after this call has a greater id. */
+  position(): Promise<string>;
+  /** Messages on channels matching `pattern` that the holder of `cursor` has not seen. */
+  history(pattern: string, cursor: Cursor): Promise<Backlog>;
+  /** Local interest: deliver messages on channels matching `pattern` to the sink. */
+  watch(pattern: string): void;
+  unwatch(pattern: string): void;
+  /** Where delivered messages go: the hub. Set once, before any watch. */
+  setSink(sink: (msg: Message) => void): void;
+  /** Broker state for /stats and /healthz. */
+  status(): BrokerStatus;
+  close(): Promise<void>;
+}
+
+export interface BrokerStatus {
+  kind: string;
+  ready: boolean;
+  channels?: number;
+  detail?: string;
+}
+
+export interface HistoryLimits {
+  /** Messages kept per channel. */
+  maxCount: number;
+  /** Milliseconds a message is kept. */
+  maxAgeMs: number;
+}
+
+export class BrokerUnavailableError extends Error {
+  readonly code = 'broker_unavailable';
+}

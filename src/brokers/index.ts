@@ -1,0 +1,3 @@
+export type { Backlog, Broker, BrokerStatus, HistoryLimits, PublishOptions } from './broker';
+export { BrokerUnavailableError } from './broker';
+export { MemoryBroker, conflate } from './memory';

@@ -1,0 +1,175 @@
+import type { Broker, PublishOptions } from '../brokers/broker';
+import { PushframeError } from '../errors';
+import { compareIds, isChannel, isPattern, lastSeen, scriptJson, type Cursor, type Message } from '../protocol';
+import { Matcher } from './matcher';
+
+/** What a subscriber learns when its subscription is live. */
+export interface OpenInfo {
+  /** The resume base to hand the client: it has everything up to here, or was told to reset. */
+  cursor: string;
+  /** Channels (or patterns) whose state the client must reload: history has a gap. */
+  resets: string[];
+  /** Missed messages, oldest first, then those that arrived while history was read. */
+  backlog: Message[];
+}
+
+/** A local consumer of messages: one client connection of some transport. */
+export interface Subscriber {
+  /** Called once, before any deliver. */
+  open(info: OpenInfo): void;
+  deliver(msg: Message): void;
+}
+
+interface Entry {
+  readonly sub: Subscriber;
+  readonly patterns: readonly string[];
+  /** Live messages held while history is read; null once open. */
+  buffer: Message[] | null;
+  /** Dispatch stamp: a subscriber matching through two patterns gets a message once. */
+  stamp: number;
+  closed: boolean;
+}
+
+export interface HubOptions {
+  /** Largest message (serialized JSON) accepted, in bytes. */
+  maxMessageBytes: number;
+}
+
+export interface HubStats {
+  subscribers: number;
+  patterns: number;
+  /** Messages that reached this node from the broker. */
+  messagesIn: number;
+  /** Deliveries to local subscribers. */
+  messagesOut: number;
+}
+
+/**
+ * Channels, subscription matching and fan-out for one process. Knows nothing of HTTP;
+ * ids and history belong to the broker.
+ */
+export class Hub {
+  private readonly entries = new Map<Subscriber, Entry>();
+  private readonly matcher = new Matcher<Entry>();
+  private stamp = 0;
+  private current: Message | null = null;
+  private messagesIn = 0;
+  private messagesOut = 0;
+
+  constructor(
+    readonly broker: Broker,
+    private readonly options: HubOptions,
+  ) {
+    broker.setSink((msg) => this.dispatch(msg));
+  }
+
+  /** Publishes any JSON value; resolves to the message id. */
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<string> {
+    return this.publishJson(channel, scriptJson(data), options);
+  }
+
+  /** Publishes data already serialized with scriptJson (the HTTP layer parses once, serializes once). */
+  async publishJson(channel: string, json: string, options?: PublishOptions): Promise<string> {
+    if (!isChannel(channel)) throw new PushframeError('bad_channel');
+    if (json.length > this.options.maxMessageBytes) {
+      throw new PushframeError('message_too_large', `The message is ${json.length} bytes; the maximum is ${this.options.maxMessageBytes}.`);
+    }
+    return this.broker.publish(channel, json, options);
+  }
+
+  /**
+   * Registers a subscriber for `patterns`. Live messages are held while history after
+   * `cursor` is read; then `open` gets the backlog and the subscriber goes live, so a
+   * resuming client misses nothing and sees nothing twice.
+   */
+  async subscribe(sub: Subscriber, patterns: readonly string[], cursor?: Cursor): Promise<void> {
+    for (const p of patterns) if (!isPattern(p)) throw new PushframeError('bad_pattern');
+    if (this.entries.has(sub)) throw new Error('subscriber is already subscribed');
+    const entry: Entry = { sub, patterns, buffer: [], stamp: 0, closed: false };
+    this.entries.set(sub, entry);
+    for (const p of patterns) if (this.matcher.add(p, entry)) this.broker.watch(p);
+    try {
+      const epoch = await this.broker.epoch();
+      const position = await this.broker.position();
+      const resets: string[] = [];
+      let backlog: Message[] = [];
+      const sameEpoch = cursor !== undefined && cursor.epoch === epoch;
+      if (cursor && !sameEpoch) resets.push(...patterns);
+      if (sameEpoch) {
+        const found = await Promise.all(patterns.map((p) => this.broker.history(p, cursor)));
+        for (const f of found) {
+          for (const r of f.resets) if (!resets.includes(r)) resets.push(r);
+          for (const m of f.messages) backlog.push(m);
+        }
+        // Stable sort: per-channel order is kept, channels interleave by id.
+        if (found.length > 1) backlog.sort((a, b) => compareIds(a.id, b.id));
+      }
+      if (entry.closed) return;
+      const newest = new Map<string, string>();
+      backlog = backlog.filter((m) => isNewer(newest, m));
+      for (const m of entry.buffer as Message[]) {
+        if (sameEpoch && compareIds(m.id, lastSeen(cursor, m.channel)) <= 0) continue;
+        if (isNewer(newest, m)) backlog.push(m);
+      }
+      entry.buffer = null;
+      this.messagesOut += backlog.length;
+      sub.open({ cursor: epoch + '~' + position, resets, backlog });
+    } catch (err) {
+      this.unsubscribe(sub);
+      throw err;
+    }
+  }
+
+  unsubscribe(sub: Subscriber): void {
+    const entry = this.entries.get(sub);
+    if (!entry) return;
+    entry.closed = true;
+    this.entries.delete(sub);
+    for (const p of entry.patterns) if (this.matcher.remove(p, entry)) this.broker.unwatch(p);
+  }
+
+  stats(): HubStats {
+    return {
+      subscribers: this.entries.size,
+      patterns: this.matcher.patterns,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+    };
+  }
+
+  private dispatch(msg: Message): void {
+    this.messagesIn++;
+    this.stamp++;
+    this.current = msg;
+    this.matcher.forEachMatch(msg.channel, this.deliverToSet);
+    this.current = null;
+  }
+
+  /** Bound once: the per-message path allocates no closure. */
+  private readonly deliverToSet = (set: Set<Entry>): void => {
+    const msg = this.current as Message;
+    const stamp = this.stamp;
+    for (const entry of set) {
+      if (entry.stamp === stamp) continue;
+      entry.stamp = stamp;
+      if (entry.buffer) {
+        entry.buffer.push(msg);
+        continue;
+      }
+      this.messagesOut++;
+      try {
+        entry.sub.deliver(msg);
+      } catch {
+        // One broken subscriber must not cost the others their message.
+        this.unsubscribe(entry.sub);
+      }
+    }
+  };
+}
+
+function isNewer(newest: Map<string, string>, m: Message): boolean {
+  const last = newest.get(m.channel);
+  if (last !== undefined && compareIds(m.id, last) <= 0) return false;
+  newest.set(m.channel, m.id);
+  return true;
+}

@@ -1,0 +1,2 @@
+export { Hub, type HubOptions, type HubStats, type OpenInfo, type Subscriber } from './hub';
+export { Matcher } from './matcher';

@@ -1,0 +1,24 @@
+/**
+ * JSON that is safe inside an HTML `<script>` element: after JSON.stringify, the
+ * characters that could end the script (`</script>`), open a comment (`<!--`), be read
+ * as an entity in legacy parsers (`&`), or end a JavaScript line in pre-ES2019 engines
+ * (U+2028, U+2029) become `\uXXXX` escapes. Everything else outside ASCII is escaped
+ * too so that the stream body stays pure ASCII, whatever charset a browser assumes.
+ */
+
+const UNSAFE = /[<>&\u007f-\uffff]/g;
+
+function escapeChar(c: string): string {
+  return '\\u' + ('000' + c.charCodeAt(0).toString(16)).slice(-4);
+}
+
+export function scriptSafe(json: string): string {
+  return json.replace(UNSAFE, escapeChar);
+}
+
+/** JSON.stringify for a value that will be written into a `<script>` element. */
+export function scriptJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  // undefined (and functions) have no JSON form; null is the honest stand-in.
+  return json === undefined ? 'null' : scriptSafe(json);
+}

@@ -1,0 +1,47 @@
+import { scriptJson } from './escape';
+import type { Message } from './message';
+
+/**
+ * The forever-frame wire format. Each frame is one `<script>` element calling a
+ * one-letter method on `p`, the callback object the preamble binds:
+ *
+ *   p.o(cursor, heartbeatMs)   stream open: the resume base and heartbeat interval
+ *   p.m(ch, id, data, ...)      messages, as flat triplets (one call per batch)
+ *   p.x(ch, ...)                reset: history cannot cover the gap for these channels
+ *   p.h()                       heartbeat
+ *   p.r(delayMs)                reconnect after delayMs (recycle, shutdown, load shedding)
+ *   p.e(code, message)          error; the stream ends after it
+ *
+ * Channel names, ids and cursors are grammar-checked ASCII with no quote, backslash
+ * or `<`, so they are written between quotes as they are.
+ */
+
+const OPEN = '<script>p.';
+const CLOSE = ')</script>';
+
+/** One message as arguments of `p.m`: `"ch","id",data`. */
+export function messageArgs(msg: Message): string {
+  return '"' + msg.channel + '","' + msg.id + '",' + msg.json;
+}
+
+export function messagesFrame(args: string): string {
+  return OPEN + 'm(' + args + CLOSE;
+}
+
+export function openFrame(cursor: string, heartbeatMs: number): string {
+  return OPEN + 'o("' + cursor + '",' + heartbeatMs + CLOSE;
+}
+
+export function resetFrame(channels: readonly string[]): string {
+  return OPEN + 'x("' + channels.join('","') + '"' + CLOSE;
+}
+
+export const HEARTBEAT_FRAME = OPEN + 'h(' + CLOSE;
+
+export function reconnectFrame(delayMs: number): string {
+  return OPEN + 'r(' + Math.max(0, Math.round(delayMs)) + CLOSE;
+}
+
+export function errorFrame(code: string, message: string): string {
+  return OPEN + 'e(' + scriptJson(code) + ',' + scriptJson(message) + CLOSE;
+}
