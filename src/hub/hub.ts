@@ -1,11 +1,13 @@
 import type { Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
-import { compareIds, isChannel, isPattern, lastSeen, scriptJson, type Cursor, type Message } from '../protocol';
+import { compareIds, formatCursor, isChannel, isPattern, lastSeen, scriptJson, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
 
 /** What a subscriber learns when its subscription is live. */
 export interface OpenInfo {
-  /** The resume base to hand the client: it has everything up to here, or was told to reset. */
+  /** The cursor to hand the client: base = everything up to here is delivered or reset;
+   * entries past the base are carried over from the client's own cursor. The client
+   * replaces its cursor with this one, then records the id of each message it gets. */
   cursor: string;
   /** Channels (or patterns) whose state the client must reload: history has a gap. */
   resets: string[];
@@ -113,7 +115,9 @@ export class Hub {
       }
       entry.buffer = null;
       this.messagesOut += backlog.length;
-      sub.open({ cursor: epoch + '~' + position, resets, backlog });
+      // The client's entries past the new base stay in the cursor it is handed back.
+      const channels = sameEpoch ? cursor.channels : new Map<string, string>();
+      sub.open({ cursor: formatCursor({ epoch, base: position, channels }), resets, backlog });
     } catch (err) {
       this.unsubscribe(sub);
       throw err;
