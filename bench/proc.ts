@@ -1,0 +1,138 @@
+/** A server under test in its own process, and what Linux tells about that process. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command, Reply } from './control';
+
+export type ServerKind = 'pushframe' | 'baseline';
+
+const ENTRY: Record<ServerKind, string> = {
+  pushframe: 'server.js',
+  baseline: 'baseline-server.js',
+};
+
+export class ServerProcess {
+  private waiting: { op: Reply['op']; resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
+  readonly errors: string[] = [];
+  private exited: Promise<void>;
+
+  private constructor(
+    readonly kind: ServerKind,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('message', (raw) => this.onReply(raw as Reply));
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', (code, signal) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`${kind} server exited (code ${code}, signal ${signal})`));
+    });
+  }
+
+  static async start(kind: ServerKind, profileDir: string | null): Promise<{ server: ServerProcess; port: number; path: string }> {
+    const execArgv = ['--expose-gc'];
+    if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`);
+    const child = fork(path.join(__dirname, ENTRY[kind]), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const server = new ServerProcess(kind, child);
+    const ready = await server.next('ready', 20_000);
+    if (ready.op !== 'ready') throw new Error('unexpected reply');
+    return { server, port: ready.port, path: ready.path };
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  /** Sends a command and waits for the reply of the given kind. */
+  request(cmd: Command, op: Reply['op'], timeoutMs: number): Promise<Reply> {
+    const reply = this.next(op, timeoutMs);
+    this.child.send(cmd);
+    return reply;
+  }
+
+  next(op: Reply['op'], timeoutMs: number): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.kind} server: no "${op}" reply within ${timeoutMs} ms`)), timeoutMs);
+      this.waiting.push({
+        op,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+  }
+
+  /** Asks the server to close and exit (so a CPU profile gets written); kills it after a grace period. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.send({ op: 'stop' } satisfies Command);
+    const grace = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000).unref());
+    const done = await Promise.race([this.exited.then(() => true), grace]);
+    if (!done) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+
+  private onReply(reply: Reply): void {
+    if (reply.op === 'error') {
+      this.errors.push(reply.message);
+      const w = this.waiting.shift();
+      w?.reject(new Error(`${this.kind} server: ${reply.message}`));
+      return;
+    }
+    const i = this.waiting.findIndex((w) => w.op === reply.op);
+    if (i !== -1) this.waiting.splice(i, 1)[0].resolve(reply);
+  }
+}
+
+/** VmRSS and VmHWM (peak RSS) of a process, in bytes. */
+export function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string): number => {
+    const m = new RegExp('^' + name + ':\\s+(\\d+) kB', 'm').exec(status);
+    if (!m) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** User + system CPU time of a process in microseconds (clock ticks of 10 ms on Linux). */
+export function cpuMicrosOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / 100;
+}
+
+/** The soft limit on open files of this process (the server child inherits it). */
+export function openFileLimit(): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+  if (!m) return Infinity;
+  return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+export interface Machine {
+  nproc: number;
+  cpu: string;
+  memTotalGiB: number;
+  node: string;
+  kernel: string;
+}
+
+export function machine(): Machine {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpu = m[1];
+  } catch {
+    // Not Linux: os.cpus() is the best there is.
+  }
+  return { nproc: os.availableParallelism(), cpu, memTotalGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, node: process.version, kernel: os.release() };
+}

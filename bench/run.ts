@@ -1,0 +1,284 @@
+/**
+ * `npm run bench`: opens N forever-frame streams from this process against a server in
+ * a child process (pushframe, then the bare-Node baseline), publishes M messages inside
+ * the server, and reports throughput, latency, memory, bytes and correctness, each
+ * pushframe figure also as a ratio to the baseline of the same run.
+ *
+ * Both processes share the machine's cores: on a 2-core machine the generator and the
+ * server compete, so figures are for comparing servers on the same machine, not
+ * absolute capacities.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { newTotals, openAll, StreamClient } from './clients';
+import { medianFigures, ratioOf, table, type Figures } from './figures';
+import { cpuMicrosOf, machine, openFileLimit, rssOf, ServerProcess, type ServerKind } from './proc';
+import { expectedFor, SCENARIOS, type Scenario } from './scenarios';
+import { spread } from './stats';
+
+interface Options {
+  n: number;
+  m: number | null;
+  rate: number | null;
+  burst: number | null;
+  pad: number;
+  scenarios: Scenario[];
+  servers: ServerKind[];
+  runs: number;
+  parallel: number;
+  profile: boolean;
+  /** Give up waiting for deliveries after this long without progress. */
+  stallMs: number;
+  out: string;
+}
+
+const USAGE = `usage: npm run bench -- [flags]
+  --n N             streams per scenario (default 5000)
+  --m M             messages per scenario (default: per scenario)
+  --rate R          messages per second, 0 = as fast as possible (default: per scenario)
+  --burst B         messages published in the same tick (default: per scenario)
+  --pad BYTES       extra characters in each message's data (default 0)
+  --scenario LIST   comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')} or all (default all)
+  --servers LIST    pushframe,baseline (default both)
+  --runs K          repeat and report medians (default 1)
+  --parallel P      stream handshakes in flight while opening (default 200)
+  --profile         write V8 CPU profiles of the server processes (bench/results/profiles/)
+  --stall-ms MS     stop waiting after this long without a delivery (default 5000)
+  --out DIR         where results go (default bench/results)`;
+
+function parseOptions(argv: string[]): Options {
+  const opts: Options = {
+    n: 5000,
+    m: null,
+    rate: null,
+    burst: null,
+    pad: 0,
+    scenarios: SCENARIOS,
+    servers: ['pushframe', 'baseline'],
+    runs: 1,
+    parallel: 200,
+    profile: false,
+    stallMs: 5000,
+    out: path.resolve(__dirname, '..', '..', 'bench', 'results'),
+  };
+  const int = (flag: string, text: string | undefined, min: number): number => {
+    if (text === undefined || !/^\d+$/.test(text) || Number(text) < min) throw new Error(`${flag} needs a whole number >= ${min}`);
+    return Number(text);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string | undefined => argv[++i];
+    switch (flag) {
+      case '--n': opts.n = int(flag, value(), 1); break;
+      case '--m': opts.m = int(flag, value(), 1); break;
+      case '--rate': opts.rate = int(flag, value(), 0); break;
+      case '--burst': opts.burst = int(flag, value(), 1); break;
+      case '--pad': opts.pad = int(flag, value(), 0); break;
+      case '--runs': opts.runs = int(flag, value(), 1); break;
+      case '--parallel': opts.parallel = int(flag, value(), 1); break;
+      case '--stall-ms': opts.stallMs = int(flag, value(), 100); break;
+      case '--profile': opts.profile = true; break;
+      case '--out': opts.out = path.resolve(value() ?? '.'); break;
+      case '--scenario': {
+        const names = (value() ?? '').split(',');
+        opts.scenarios = names.includes('all') ? SCENARIOS : names.map((name) => {
+          const s = SCENARIOS.find((x) => x.name === name);
+          if (!s) throw new Error(`unknown scenario "${name}"; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
+          return s;
+        });
+        break;
+      }
+      case '--servers': {
+        const names = (value() ?? '').split(',');
+        for (const name of names) if (name !== 'pushframe' && name !== 'baseline') throw new Error(`unknown server "${name}"`);
+        opts.servers = names as ServerKind[];
+        break;
+      }
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown flag "${flag}"\n${USAGE}`);
+    }
+  }
+  return opts;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function memRss(server: ServerProcess): Promise<number> {
+  // The server collects garbage first (it runs with --expose-gc), then /proc is read.
+  await server.request({ op: 'mem' }, 'mem', 30_000);
+  return rssOf(server.pid).rss;
+}
+
+async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, profileDir: string | null): Promise<Figures> {
+  const n = opts.n;
+  const count = opts.m ?? scenario.messages(n);
+  const rate = opts.rate ?? scenario.rate;
+  const burst = opts.burst ?? scenario.burst;
+  const channels = scenario.channels(n);
+  const { server, port, path: streamPath } = await ServerProcess.start(kind, profileDir);
+  const totals = newTotals();
+  const clients = Array.from({ length: n }, (_, i) => new StreamClient(scenario.subscription(i, n), totals));
+  try {
+    // A few streams first, so that code and caches warmed by the first connections
+    // are not charged to the per-stream memory figure.
+    const warm = Math.min(100, Math.max(1, Math.floor(n / 10)));
+    const t0 = performance.now();
+    const errors = await openAll(clients.slice(0, warm), port, streamPath, opts.parallel, 30_000);
+    const warmMs = performance.now() - t0;
+    await sleep(300);
+    const rssBefore = await memRss(server);
+    const t1 = performance.now();
+    errors.push(...(await openAll(clients.slice(warm), port, streamPath, opts.parallel, 60_000)));
+    const openMs = warmMs + performance.now() - t1;
+    await sleep(500);
+    const rssAfter = n > warm ? await memRss(server) : rssBefore;
+    if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams failed to open, e.g. ${errors[0]}`);
+
+    const expectedBySub = new Map<string, number>();
+    let expected = 0;
+    for (const c of clients) {
+      if (!c.opened) continue;
+      let e = expectedBySub.get(c.patterns);
+      if (e === undefined) expectedBySub.set(c.patterns, (e = expectedFor(c.patterns, channels, count)));
+      expected += e;
+      c.expect(count);
+    }
+
+    const cpu0 = cpuMicrosOf(server.pid);
+    const gen0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const published = server.request({ op: 'publish', plan: { channels, count, rate, burst, pad: opts.pad } }, 'published', 600_000);
+    let reply: Awaited<typeof published> | null = null;
+    published.then((r) => (reply = r), () => undefined);
+    let last = -1;
+    let lastChange = performance.now();
+    // Bounded: ends when everything arrived, or nothing arrived for stallMs after publishing.
+    for (;;) {
+      await sleep(20);
+      if (totals.delivered !== last) {
+        last = totals.delivered;
+        lastChange = performance.now();
+      }
+      if (totals.delivered >= expected && reply) break;
+      if (reply && performance.now() - lastChange > opts.stallMs) break;
+      if (performance.now() - wall0 > 600_000) throw new Error('publishing did not finish within 10 minutes');
+    }
+    const done = (await published) as Extract<Awaited<typeof published>, { op: 'published' }>;
+    const wallMicros = (performance.now() - wall0) * 1000;
+    const gen = process.cpuUsage(gen0);
+    const serverCpu = cpuMicrosOf(server.pid) - cpu0;
+    const peak = rssOf(server.pid).peak;
+
+    const open = clients.filter((c) => c.opened);
+    let before = 0;
+    let head = 0;
+    let after = 0;
+    for (const c of open) {
+      before += c.bytesAtStart;
+      head += c.reader.headBytes;
+      after += c.reader.wireBytes - c.bytesAtStart;
+    }
+    const lat = spread(totals.latency);
+    const delivered = totals.delivered;
+    const payload = done.payloadBytes / done.count;
+    const perMessage = delivered > 0 ? after / delivered : NaN;
+    if (totals.unexpectedFrames.length > 0) console.error(`  ${kind}: unexpected frames, e.g. ${totals.unexpectedFrames[0]}`);
+    return {
+      streams: open.length,
+      openFailures: errors.length,
+      openMs,
+      rssBeforeMiB: rssBefore / 2 ** 20,
+      rssPerStreamKiB: n > warm ? (rssAfter - rssBefore) / (n - warm) / 1024 : NaN,
+      rssPeakMiB: peak / 2 ** 20,
+      published: done.count,
+      expected,
+      delivered,
+      lost: expected - delivered,
+      duplicates: totals.duplicates,
+      outOfOrder: totals.outOfOrder,
+      droppedStreams: totals.dropped,
+      unexpectedFrames: totals.unexpectedFrames.length,
+      deliveredPerSec: delivered > 0 ? delivered / ((totals.lastReceiveMicros - totals.firstSendMicros) / 1e6) : 0,
+      latencyP50Ms: lat.p50,
+      latencyP99Ms: lat.p99,
+      latencyMaxMs: lat.max,
+      headBytes: open.length ? head / open.length : NaN,
+      bytesBeforeFirstMessage: open.length ? before / open.length : NaN,
+      wireBytesPerMessage: perMessage,
+      payloadBytesPerMessage: payload,
+      overheadBytesPerMessage: perMessage - payload,
+      serverCpuMicrosPerDelivery: delivered > 0 ? serverCpu / delivered : NaN,
+      generatorCpuPercent: ((gen.user + gen.system) / wallMicros) * 100,
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await server.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const limit = openFileLimit();
+  if (limit < opts.n + 256) {
+    throw new Error(`open-file limit is ${limit}, ${opts.n} streams need about ${opts.n + 256}: run "ulimit -n ${opts.n + 1024}" first (or lower --n)`);
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  mkdirSync(opts.out, { recursive: true });
+  const profileDir = opts.profile ? path.join(opts.out, 'profiles', stamp) : null;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const host = machine();
+  console.log(`pushframe bench: ${host.nproc} cores (${host.cpu}), ${host.memTotalGiB} GiB, node ${host.node}; N=${opts.n}, runs=${opts.runs}`);
+  console.log('generator and server are separate processes sharing these cores; loopback only\n');
+
+  const runs: { run: number; scenario: string; server: ServerKind; figures: Figures }[] = [];
+  for (let run = 1; run <= opts.runs; run++) {
+    for (const scenario of opts.scenarios) {
+      // Alternate which server goes first so warm-machine effects do not favour one.
+      const order = run % 2 === 1 ? opts.servers : [...opts.servers].reverse();
+      for (const kind of order) {
+        process.stdout.write(`run ${run}/${opts.runs} ${scenario.name} ${kind} ... `);
+        const figures = await runScenario(scenario, kind, opts, profileDir);
+        runs.push({ run, scenario: scenario.name, server: kind, figures });
+        console.log(`${Math.round(figures.deliveredPerSec)} msgs/s, p99 ${figures.latencyP99Ms.toFixed(1)} ms, lost ${figures.lost}`);
+      }
+    }
+  }
+
+  const summary: Record<string, { what: string; pushframe?: Figures; baseline?: Figures; ratio?: Partial<Record<keyof Figures, number>> }> = {};
+  console.log('');
+  for (const scenario of opts.scenarios) {
+    const pick = (kind: ServerKind): Figures | undefined => {
+      const mine = runs.filter((r) => r.scenario === scenario.name && r.server === kind).map((r) => r.figures);
+      return mine.length ? medianFigures(mine) : undefined;
+    };
+    const pf = pick('pushframe');
+    const base = pick('baseline');
+    const entry: (typeof summary)[string] = { what: scenario.what, pushframe: pf, baseline: base };
+    if (pf && base) {
+      entry.ratio = {};
+      for (const key of Object.keys(pf) as (keyof Figures)[]) entry.ratio[key] = ratioOf(pf[key], base[key]);
+    }
+    summary[scenario.name] = entry;
+    const title = `${scenario.name}: ${scenario.what} (N=${opts.n}${opts.runs > 1 ? `, median of ${opts.runs} runs` : ''})`;
+    console.log(table(title, pf, base) + '\n');
+  }
+  const file = path.join(opts.out, `${stamp}.json`);
+  writeFileSync(file, JSON.stringify({ startedAt: stamp, machine: host, argv: process.argv.slice(2), options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, runs, summary }, null, 2));
+  console.log(`results: ${path.relative(process.cwd(), file)}`);
+  if (profileDir) console.log(`profiles: ${path.relative(process.cwd(), profileDir)}`);
+  const failed = runs.filter((r) => r.figures.lost + r.figures.duplicates + r.figures.outOfOrder + r.figures.openFailures > 0);
+  if (failed.length > 0) {
+    console.error(`${failed.length} scenario runs lost, duplicated, reordered or failed to open streams`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+/**
+ * What the bench runs. A scenario says what each stream subscribes to and how the
+ * messages are published; N, M, rate and burst can be overridden from the command line.
+ */
+
+export interface Scenario {
+  name: string;
+  what: string;
+  /** The subscription of stream i of n (a comma-separated pattern list). */
+  subscription(i: number, n: number): string;
+  /** The channels messages go to, round-robin by sequence number. */
+  channels(n: number): string[];
+  /** Default message count for n streams. */
+  messages(n: number): number;
+  rate: number;
+  burst: number;
+}
+
+/** Streams per channel in the many-channels scenario. */
+const ROOM_SIZE = 5;
+const SYMBOLS = 50;
+
+const rooms = (n: number): number => Math.max(1, Math.ceil(n / ROOM_SIZE));
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'fanout',
+    what: 'one channel, every stream subscribed, published as fast as the server turns its event loop',
+    subscription: () => 'bench/fan',
+    channels: () => ['bench/fan'],
+    messages: () => 200,
+    rate: 0,
+    burst: 1,
+  },
+  {
+    name: 'fanout-rate',
+    what: 'one channel, every stream subscribed, a moderate fixed rate (latency)',
+    subscription: () => 'bench/fan',
+    channels: () => ['bench/fan'],
+    messages: () => 40,
+    rate: 4,
+    burst: 1,
+  },
+  {
+    name: 'channels',
+    what: `one channel per ${ROOM_SIZE} streams, messages round-robin over the channels, as fast as possible`,
+    subscription: (i, n) => 'room/r' + (i % rooms(n)),
+    channels: (n) => Array.from({ length: rooms(n) }, (_, k) => 'room/r' + k),
+    messages: (n) => rooms(n) * 20,
+    rate: 0,
+    burst: 1,
+  },
+  {
+    name: 'wildcard',
+    what: `every stream subscribed to stocks/*, messages round-robin over ${SYMBOLS} stocks/<symbol> channels`,
+    subscription: () => 'stocks/*',
+    channels: () => Array.from({ length: SYMBOLS }, (_, k) => 'stocks/s' + k),
+    messages: () => 200,
+    rate: 0,
+    burst: 1,
+  },
+  {
+    name: 'burst',
+    what: 'one channel, bursts of 20 messages published in the same tick, 10 bursts a second',
+    subscription: () => 'bench/fan',
+    channels: () => ['bench/fan'],
+    messages: () => 200,
+    rate: 200,
+    burst: 20,
+  },
+];
+
+/** Whether `channel` is delivered to a stream subscribed to `pattern` (the bench's patterns only). */
+export function benchMatches(pattern: string, channel: string): boolean {
+  if (pattern.endsWith('/*')) {
+    const prefix = pattern.slice(0, -1);
+    return channel.startsWith(prefix) && channel.indexOf('/', prefix.length) === -1;
+  }
+  return pattern === channel;
+}
+
+/** How many of `count` messages (round-robin over `channels`) a subscription receives. */
+export function expectedFor(subscription: string, channels: readonly string[], count: number): number {
+  const patterns = subscription.split(',');
+  let total = 0;
+  for (let k = 0; k < channels.length; k++) {
+    if (!patterns.some((p) => benchMatches(p, channels[k]))) continue;
+    // Messages k, k + C, k + 2C, ... below count.
+    total += k < count ? Math.floor((count - 1 - k) / channels.length) + 1 : 0;
+  }
+  return total;
+}

@@ -1,0 +1,38 @@
+/**
+ * pushframe under test: startServer from the package with limits opened up for one
+ * client machine (every stream comes from 127.0.0.1) and the housekeeping that would
+ * add traffic of its own switched off (heartbeats, $sys/stats, recycling).
+ */
+import { startServer } from '../src';
+import { serveControl, type BenchData } from './control';
+
+async function main(): Promise<void> {
+  const server = await startServer({
+    port: 0,
+    host: '127.0.0.1',
+    demo: false,
+    logLevel: 'warn',
+    statsIntervalMs: 0,
+    heartbeatMs: 300_000,
+    maxStreamBytes: 1 << 30,
+    maxConnections: 1_000_000,
+    maxConnectionsPerIp: 1_000_000,
+  });
+  const hub = server.hub;
+  const onError = (err: Error): void => {
+    process.send?.({ op: 'error', message: `publish failed: ${err.message}` });
+  };
+  serveControl({
+    port: server.port,
+    streamPath: server.config.prefix + '/stream?channels=',
+    publish: (channel: string, data: BenchData) => {
+      hub.publish(channel, data).catch(onError);
+    },
+    close: () => server.close(),
+  });
+}
+
+main().catch((err: Error) => {
+  process.send?.({ op: 'error', message: err.stack ?? err.message });
+  process.exit(1);
+});
