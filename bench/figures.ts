@@ -26,6 +26,11 @@ export interface Figures {
   payloadBytesPerMessage: number;
   overheadBytesPerMessage: number;
   serverCpuMicrosPerDelivery: number;
+  /** How long the server took to publish the plan (its event loop was busy fanning out). */
+  publishMs: number;
+  serverCpuPercent: number;
+  /** All cores, kernel work (softirq of loopback TCP) included: 100 = every core busy. */
+  machineCpuPercent: number;
   generatorCpuPercent: number;
 }
 
@@ -52,6 +57,9 @@ export const ROWS: Row[] = [
   { key: 'wireBytesPerMessage', label: 'wire bytes per message', digits: 1, ratio: true },
   { key: 'overheadBytesPerMessage', label: '  beyond the JSON payload', digits: 1, ratio: true },
   { key: 'serverCpuMicrosPerDelivery', label: 'server CPU per delivery (us)', digits: 2, ratio: true },
+  { key: 'publishMs', label: 'time to publish all (ms)', digits: 0, ratio: true },
+  { key: 'serverCpuPercent', label: 'server CPU while publishing (%)', digits: 0, ratio: false },
+  { key: 'machineCpuPercent', label: 'machine CPU, all cores (%)', digits: 0, ratio: false },
   { key: 'generatorCpuPercent', label: 'generator CPU while publishing (%)', digits: 0, ratio: false },
   { key: 'expected', label: 'expected deliveries', digits: 0, ratio: false },
   { key: 'lost', label: 'lost', digits: 0, ratio: false },

@@ -1,5 +1,5 @@
 /** A server under test in its own process, and what Linux tells about that process. */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,10 +28,14 @@ export class ServerProcess {
     });
   }
 
-  static async start(kind: ServerKind, profileDir: string | null): Promise<{ server: ServerProcess; port: number; path: string }> {
+  /** `cpus`: a taskset CPU list to pin the server to, or null to let the scheduler place it. */
+  static async start(kind: ServerKind, profileDir: string | null, cpus: string | null): Promise<{ server: ServerProcess; port: number; path: string }> {
     const execArgv = ['--expose-gc'];
     if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`);
-    const child = fork(path.join(__dirname, ENTRY[kind]), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const entry = path.join(__dirname, ENTRY[kind]);
+    const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
+    // taskset execs node in place, so the IPC channel fork would set up is inherited as is.
+    const child = cpus === null ? fork(entry, [], { execArgv, stdio }) : spawn('taskset', ['-c', cpus, process.execPath, ...execArgv, entry], { stdio });
     const server = new ServerProcess(kind, child);
     const ready = await server.next('ready', 20_000);
     if (ready.op !== 'ready') throw new Error('unexpected reply');
@@ -108,6 +112,25 @@ export function cpuMicrosOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1_000_000) / 100;
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+export function machineJiffies(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  // idle and iowait are the only not-busy columns.
+  return { busy: total - v[3] - (v[4] ?? 0), total };
+}
+
+/** Pins this process to a CPU list; false when taskset is missing or refuses. */
+export function pinSelf(cpus: string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The soft limit on open files of this process (the server child inherits it). */

@@ -9,10 +9,11 @@
  * absolute capacities.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { newTotals, openAll, StreamClient } from './clients';
 import { medianFigures, ratioOf, table, type Figures } from './figures';
-import { cpuMicrosOf, machine, openFileLimit, rssOf, ServerProcess, type ServerKind } from './proc';
+import { cpuMicrosOf, machine, machineJiffies, openFileLimit, pinSelf, rssOf, ServerProcess, type ServerKind } from './proc';
 import { expectedFor, SCENARIOS, type Scenario } from './scenarios';
 import { spread } from './stats';
 
@@ -27,6 +28,8 @@ interface Options {
   runs: number;
   parallel: number;
   profile: boolean;
+  /** Pin the server to CPU 0 and the generator to CPU 1 (two cores or more). */
+  pin: boolean;
   /** Give up waiting for deliveries after this long without progress. */
   stallMs: number;
   out: string;
@@ -43,6 +46,8 @@ const USAGE = `usage: npm run bench -- [flags]
   --runs K          repeat and report medians (default 1)
   --parallel P      stream handshakes in flight while opening (default 200)
   --profile         write V8 CPU profiles of the server processes (bench/results/profiles/)
+  --no-pin          let the scheduler place server and generator (default: server on
+                    CPU 0, generator on CPU 1, which makes runs repeatable)
   --stall-ms MS     stop waiting after this long without a delivery (default 5000)
   --out DIR         where results go (default bench/results)`;
 
@@ -58,6 +63,7 @@ function parseOptions(argv: string[]): Options {
     runs: 1,
     parallel: 200,
     profile: false,
+    pin: os.availableParallelism() >= 2,
     stallMs: 5000,
     out: path.resolve(__dirname, '..', '..', 'bench', 'results'),
   };
@@ -78,6 +84,7 @@ function parseOptions(argv: string[]): Options {
       case '--parallel': opts.parallel = int(flag, value(), 1); break;
       case '--stall-ms': opts.stallMs = int(flag, value(), 100); break;
       case '--profile': opts.profile = true; break;
+      case '--no-pin': opts.pin = false; break;
       case '--out': opts.out = path.resolve(value() ?? '.'); break;
       case '--scenario': {
         const names = (value() ?? '').split(',');
@@ -120,7 +127,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
   const rate = opts.rate ?? scenario.rate;
   const burst = opts.burst ?? scenario.burst;
   const channels = scenario.channels(n);
-  const { server, port, path: streamPath } = await ServerProcess.start(kind, profileDir);
+  const { server, port, path: streamPath } = await ServerProcess.start(kind, profileDir, opts.pin ? '0' : null);
   const totals = newTotals();
   const clients = Array.from({ length: n }, (_, i) => new StreamClient(scenario.subscription(i, n), totals));
   try {
@@ -151,6 +158,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
 
     const cpu0 = cpuMicrosOf(server.pid);
     const gen0 = process.cpuUsage();
+    const machine0 = machineJiffies();
     const wall0 = performance.now();
     const published = server.request({ op: 'publish', plan: { channels, count, rate, burst, pad: opts.pad } }, 'published', 600_000);
     let reply: Awaited<typeof published> | null = null;
@@ -171,6 +179,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     const done = (await published) as Extract<Awaited<typeof published>, { op: 'published' }>;
     const wallMicros = (performance.now() - wall0) * 1000;
     const gen = process.cpuUsage(gen0);
+    const machine1 = machineJiffies();
     const serverCpu = cpuMicrosOf(server.pid) - cpu0;
     const peak = rssOf(server.pid).peak;
 
@@ -213,6 +222,9 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       payloadBytesPerMessage: payload,
       overheadBytesPerMessage: perMessage - payload,
       serverCpuMicrosPerDelivery: delivered > 0 ? serverCpu / delivered : NaN,
+      publishMs: done.ms,
+      serverCpuPercent: (serverCpu / wallMicros) * 100,
+      machineCpuPercent: (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
       generatorCpuPercent: ((gen.user + gen.system) / wallMicros) * 100,
     };
   } finally {
@@ -231,9 +243,17 @@ async function main(): Promise<void> {
   mkdirSync(opts.out, { recursive: true });
   const profileDir = opts.profile ? path.join(opts.out, 'profiles', stamp) : null;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
+  if (opts.pin && !pinSelf('1')) {
+    console.error('could not pin the generator to CPU 1 (is taskset from util-linux installed?); running unpinned');
+    opts.pin = false;
+  }
   const host = machine();
   console.log(`pushframe bench: ${host.nproc} cores (${host.cpu}), ${host.memTotalGiB} GiB, node ${host.node}; N=${opts.n}, runs=${opts.runs}`);
-  console.log('generator and server are separate processes sharing these cores; loopback only\n');
+  console.log(
+    opts.pin
+      ? 'server pinned to CPU 0, generator to CPU 1 (each has one core, the kernel work of loopback included); loopback only\n'
+      : 'generator and server are separate processes sharing these cores; loopback only\n',
+  );
 
   const runs: { run: number; scenario: string; server: ServerKind; figures: Figures }[] = [];
   for (let run = 1; run <= opts.runs; run++) {
