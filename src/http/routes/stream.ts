@@ -1,7 +1,7 @@
 import type Router from 'koa-router';
 import { PushframeError, isPushframeError } from '../../errors';
 import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
-import { StreamConnection, foreverFrameFormat } from '../../transports';
+import { ChunkedSocketSink, StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
 import { STREAM_HEADERS } from '../headers';
@@ -50,7 +50,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     res.writeHead(200, STREAM_HEADERS);
     res.socket?.setNoDelay(true);
     const format = formats[t];
-    const conn = new StreamConnection(res, format, options, connections.tally(format.name), (c) => {
+    const conn = new StreamConnection(ChunkedSocketSink.over(res), format, options, connections.tally(format.name), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
     });
