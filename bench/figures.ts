@@ -7,6 +7,8 @@ export interface Figures {
   openMs: number;
   rssBeforeMiB: number;
   rssPerStreamKiB: number;
+  /** JavaScript heap and external memory per idle stream, after a full collection. */
+  heapPerStreamKiB: number;
   rssPeakMiB: number;
   published: number;
   expected: number;
@@ -51,6 +53,7 @@ export const ROWS: Row[] = [
   { key: 'latencyMaxMs', label: 'latency max (ms)', digits: 1, ratio: true },
   { key: 'rssBeforeMiB', label: 'server RSS before streams (MiB)', digits: 1, ratio: true },
   { key: 'rssPerStreamKiB', label: 'server RSS per idle stream (KiB)', digits: 1, ratio: true },
+  { key: 'heapPerStreamKiB', label: '  of which JS heap + external (KiB)', digits: 1, ratio: true },
   { key: 'rssPeakMiB', label: 'server RSS peak (MiB)', digits: 1, ratio: true },
   { key: 'headBytes', label: 'response head (bytes)', digits: 0, ratio: true },
   { key: 'bytesBeforeFirstMessage', label: 'bytes before first message', digits: 0, ratio: true },

@@ -28,7 +28,7 @@ interface Options {
   runs: number;
   parallel: number;
   profile: boolean;
-  /** Pin the server to CPU 0 and the generator to CPU 1 (two cores or more). */
+  /** Pin the server to CPU 0 and the generator to CPU 1 (needs two cores or more). */
   pin: boolean;
   /** Give up waiting for deliveries after this long without progress. */
   stallMs: number;
@@ -46,8 +46,8 @@ const USAGE = `usage: npm run bench -- [flags]
   --runs K          repeat and report medians (default 1)
   --parallel P      stream handshakes in flight while opening (default 200)
   --profile         write V8 CPU profiles of the server processes (bench/results/profiles/)
-  --no-pin          let the scheduler place server and generator (default: server on
-                    CPU 0, generator on CPU 1, which makes runs repeatable)
+  --pin             server on CPU 0, generator on CPU 1 (default: the scheduler places
+                    them; pinning did not make runs on a 2-core machine steadier)
   --stall-ms MS     stop waiting after this long without a delivery (default 5000)
   --out DIR         where results go (default bench/results)`;
 
@@ -63,7 +63,7 @@ function parseOptions(argv: string[]): Options {
     runs: 1,
     parallel: 200,
     profile: false,
-    pin: os.availableParallelism() >= 2,
+    pin: false,
     stallMs: 5000,
     out: path.resolve(__dirname, '..', '..', 'bench', 'results'),
   };
@@ -84,7 +84,7 @@ function parseOptions(argv: string[]): Options {
       case '--parallel': opts.parallel = int(flag, value(), 1); break;
       case '--stall-ms': opts.stallMs = int(flag, value(), 100); break;
       case '--profile': opts.profile = true; break;
-      case '--no-pin': opts.pin = false; break;
+      case '--pin': opts.pin = os.availableParallelism() >= 2; break;
       case '--out': opts.out = path.resolve(value() ?? '.'); break;
       case '--scenario': {
         const names = (value() ?? '').split(',');
@@ -115,10 +115,10 @@ function parseOptions(argv: string[]): Options {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function memRss(server: ServerProcess): Promise<number> {
+async function memOf(server: ServerProcess): Promise<{ rss: number; heap: number }> {
   // The server collects garbage first (it runs with --expose-gc), then /proc is read.
-  await server.request({ op: 'mem' }, 'mem', 30_000);
-  return rssOf(server.pid).rss;
+  const reply = await server.request({ op: 'mem' }, 'mem', 30_000);
+  return { rss: rssOf(server.pid).rss, heap: reply.op === 'mem' ? reply.heapUsed + reply.external : NaN };
 }
 
 async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, profileDir: string | null): Promise<Figures> {
@@ -138,12 +138,14 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     const errors = await openAll(clients.slice(0, warm), port, streamPath, opts.parallel, 30_000);
     const warmMs = performance.now() - t0;
     await sleep(300);
-    const rssBefore = await memRss(server);
+    const memBefore = await memOf(server);
+    const rssBefore = memBefore.rss;
     const t1 = performance.now();
     errors.push(...(await openAll(clients.slice(warm), port, streamPath, opts.parallel, 60_000)));
     const openMs = warmMs + performance.now() - t1;
     await sleep(500);
-    const rssAfter = n > warm ? await memRss(server) : rssBefore;
+    const memAfter = n > warm ? await memOf(server) : memBefore;
+    const rssAfter = memAfter.rss;
     if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams failed to open, e.g. ${errors[0]}`);
 
     const expectedBySub = new Map<string, number>();
@@ -203,6 +205,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       openMs,
       rssBeforeMiB: rssBefore / 2 ** 20,
       rssPerStreamKiB: n > warm ? (rssAfter - rssBefore) / (n - warm) / 1024 : NaN,
+      heapPerStreamKiB: n > warm ? (memAfter.heap - memBefore.heap) / (n - warm) / 1024 : NaN,
       rssPeakMiB: peak / 2 ** 20,
       published: done.count,
       expected,
