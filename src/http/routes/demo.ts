@@ -39,7 +39,11 @@ export function demoRoutes(router: Router, deps: Deps): void {
     const position = embed.cursor.slice(embed.cursor.indexOf('~') + 1);
     const epoch = embed.cursor.slice(0, embed.cursor.indexOf('~'));
     const found = await hub.broker.history(DEMO_PATTERN, { epoch, base: '0', channels: new Map() });
-    const recent = found.messages.filter((m) => compareIds(m.id, position) <= 0).slice(-TICKER_SIZE);
+    // History comes channel by channel: interleave by id, then keep the newest.
+    const recent = found.messages
+      .filter((m) => compareIds(m.id, position) <= 0)
+      .sort((a, b) => compareIds(a.id, b.id))
+      .slice(-TICKER_SIZE);
     const samples = deps.sysStats?.history() ?? [];
     const stats = samples.length > 0 ? withTotals(samples[samples.length - 1], deps) : currentSample(deps);
     const seriesIn = samples.map((s) => s.rates.in);
@@ -55,7 +59,7 @@ export function demoRoutes(router: Router, deps: Deps): void {
       statsOff: config.statsIntervalMs === 0,
       statsIntervalMs: config.statsIntervalMs,
       prefix: config.prefix,
-      origin: ctx.origin,
+      origin: ctx.protocol + '://' + ctx.host,
       publishKeySet: config.publishKey !== '',
       chart: {
         ...CHART,
@@ -74,11 +78,13 @@ export function demoRoutes(router: Router, deps: Deps): void {
 
   router.post('/demo/publish', async (ctx) => {
     // A cross-site page must not post into the demo through a visitor's browser.
-    const origin = ctx.get('origin');
-    if ((origin && origin !== ctx.origin) || ctx.get('sec-fetch-site') === 'cross-site') throw new PushframeError('bad_origin');
+    // Hosts are compared, not schemes: behind a TLS-terminating proxy the page is https
+    // while this request arrives as http.
+    if (!sameHost(ctx.get('origin'), ctx.host) || ctx.get('sec-fetch-site') === 'cross-site') throw new PushframeError('bad_origin');
     const type = ctx.get('content-type');
     const body = await readBody(ctx.req, 4096);
     let fields: { name?: unknown; text?: unknown };
+    const isForm = /^application\/x-www-form-urlencoded\s*(;|$)/i.test(type);
     if (/^application\/json\s*(;|$)/i.test(type)) {
       try {
         fields = JSON.parse(body) as typeof fields;
@@ -86,7 +92,7 @@ export function demoRoutes(router: Router, deps: Deps): void {
         throw new PushframeError('bad_json');
       }
       if (typeof fields !== 'object' || fields === null) throw new PushframeError('bad_request', 'Send {"name": "...", "text": "..."}.');
-    } else if (/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
+    } else if (isForm) {
       const form = new URLSearchParams(body);
       fields = { name: form.get('name') ?? '', text: form.get('text') ?? '' };
     } else {
@@ -97,15 +103,25 @@ export function demoRoutes(router: Router, deps: Deps): void {
     if (text === '' || text.length > TEXT_MAX) throw new PushframeError('bad_request', `The text is 1-${TEXT_MAX} characters.`);
     if (name.length > NAME_MAX) throw new PushframeError('bad_request', `The name is at most ${NAME_MAX} characters.`);
     const id = await hub.publish(DEMO_CHAT_CHANNEL, { name: name || 'anonymous', text, at: Date.now() });
-    if (ctx.accepts('html', 'json') === 'json' || ctx.get('x-requested-with') === 'XMLHttpRequest') {
-      ctx.status = 202;
-      ctx.body = { id };
-    } else {
+    if (isForm && ctx.get('x-requested-with') !== 'XMLHttpRequest' && ctx.accepts('json', 'html') === 'html') {
       // A plain form post (no script): back to the dashboard, which shows the new line.
       ctx.status = 303;
       ctx.redirect('/');
+    } else {
+      ctx.status = 202;
+      ctx.body = { id };
     }
   });
+}
+
+/** No Origin header (old browsers, curl): allowed; otherwise its host must be ours. */
+function sameHost(origin: string, host: string): boolean {
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 function currentSample(deps: Deps): StatsSample {
@@ -137,8 +153,20 @@ function tickerItem(m: Message): TickerItem {
   if (d && typeof d === 'object' && typeof d.text === 'string') {
     return { channel: m.channel, id: m.id, name: typeof d.name === 'string' ? d.name : '', text: d.text, at: typeof d.at === 'number' ? d.at : null };
   }
-  const text = JSON.stringify(data);
-  return { channel: m.channel, id: m.id, name: '', text: text.length > 140 ? text.slice(0, 139) + '…' : text, at: null };
+  return { channel: m.channel, id: m.id, name: '', text: summary(data), at: null };
+}
+
+/** A one-line view of any message: a string as it is, an object's fields as `key: value`. */
+export function summary(data: unknown): string {
+  let text: string;
+  if (typeof data === 'string') text = data;
+  else if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
+    text = Object.entries(data)
+      .slice(0, 6)
+      .map(([k, v]) => k + ': ' + (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)))
+      .join(' · ');
+  } else text = JSON.stringify(data) ?? 'null';
+  return text.length > 140 ? text.slice(0, 139) + '…' : text;
 }
 
 /** 1, 2, 5 × 10^n at or above `n`: axis maxima a reader can take in at a glance. */
