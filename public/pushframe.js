@@ -34,6 +34,9 @@
     fallbackAfter: 2
   };
 
+  // How long posted callbacks of a cross-origin frame may trail its load event.
+  var POSTED_GRACE_MS = 500;
+
   // Error codes after which retrying cannot help (src/errors.ts).
   var FATAL = {
     bad_request: 1, bad_channel: 1, bad_pattern: 1, bad_origin: 1, bad_grant: 1,
@@ -393,6 +396,7 @@
     this.cross = conn.cross;
     this.origin = conn.origin;
     this.dead = false;
+    this.endTimer = null;
     this.opened = false;
     this.handle = null;
     this.sink = makeSink(this);
@@ -417,16 +421,26 @@
     return this.handle && this.handle.contentWindow ? this.handle.contentWindow() : null;
   };
 
-  /** The transport saw the stream end with no p.r or p.e before it. */
+  /**
+   * The transport saw the stream end. A cross-origin frame's last callbacks (its p.r,
+   * say) are posted messages that may be dispatched after the frame's load event, so
+   * they get a moment to arrive before the end counts as a failure.
+   */
   Stream.prototype.ended = function () {
     var self = this;
-    if (self.dead) return;
-    self.dead = true;
-    window.setTimeout(function () { self.conn._failed(self, 'disconnected', 'The stream ended unexpectedly.'); }, 0);
+    if (self.dead || self.endTimer) return;
+    self.endTimer = window.setTimeout(function () {
+      self.endTimer = null;
+      if (self.dead) return;
+      self.dead = true;
+      self.conn._failed(self, 'disconnected', 'The stream ended unexpectedly.');
+    }, self.cross ? POSTED_GRACE_MS : 0);
   };
 
   Stream.prototype.stop = function () {
     this.dead = true;
+    if (this.endTimer) window.clearTimeout(this.endTimer);
+    this.endTimer = null;
     if (frames[this.id] === this) delete frames[this.id];
     var h = this.handle;
     this.handle = null;

@@ -503,6 +503,30 @@ describe('bridge: cross-origin streams over postMessage', () => {
     ]);
   });
 
+  it("gives a cross-origin frame's posted callbacks time to trail its load event", () => {
+    connect({ url: STREAM_ORIGIN + '/pushframe', channels: ['a'], backoffMinMs: 10, backoffMaxMs: 10 });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    const f = streamParams(first).f;
+    post('pushframe|' + f + '|o|["E~1",1000]');
+    first.dispatchEvent(new Event('load')); // the response ended...
+    jest.advanceTimersByTime(100);
+    post('pushframe|' + f + '|m|["a","2","late but live"]'); // ...before its last messages were dispatched
+    post('pushframe|' + f + '|r|[0]');
+    jest.advanceTimersByTime(1);
+    expect(types()).toEqual(['transport', 'open', 'message']);
+    const second = only();
+    expect(streamParams(second).since).toBe('E~1,a@2');
+    // A frame that ends with nothing after it is a failure, once the grace is over.
+    const g = streamParams(second).f;
+    post('pushframe|' + g + '|o|["E~2",1000]');
+    second.dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(499);
+    expect(types()).not.toContain('error');
+    jest.advanceTimersByTime(1);
+    expect(seen[seen.length - 1].detail).toEqual({ code: 'disconnected', message: 'The stream ended unexpectedly.' });
+  });
+
   it('treats a default port as the same origin', () => {
     connect({ url: 'http://LOCALHOST:80/pushframe', channels: ['a'] });
     jest.advanceTimersByTime(0);
