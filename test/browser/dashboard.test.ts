@@ -3,6 +3,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startServer, type PushframeServer } from '../../src';
+import { launchFirefox } from '../helpers/browsers';
 import { openStream, type StreamReader } from '../helpers/forever-frame';
 
 /**
@@ -179,6 +180,29 @@ describe('demo dashboard in Chromium', () => {
       await load;
       for (const r of readers) r.close();
       await shown.close();
+    }
+  });
+
+  it('goes live in Firefox too, figures and ticker following the messages', async () => {
+    const firefox = await launchFirefox();
+    try {
+      const page = await firefox.newPage();
+      await page.goto(server.url + '/');
+      const until = async (expression: string, what: string): Promise<void> => {
+        const deadline = Date.now() + 10_000;
+        while (!(await page.evaluate<boolean>(expression))) {
+          if (Date.now() > deadline) throw new Error(`Firefox: timed out waiting for ${what}`);
+          await sleep(50);
+        }
+      };
+      await until(`document.getElementById('status').className === 'status live'`, 'the live status');
+      expect(await page.evaluate(`document.getElementById('transport-name').textContent`)).toBe('iframe');
+      const before = await page.evaluate<number>(`Number(document.getElementById('fig-total-in').textContent)`);
+      expect(await post(`${server.url}${server.config.prefix}/publish/demo/firefox`, { text: 'seen in Firefox' })).toBe(202);
+      await until(`document.getElementById('ticker').textContent.indexOf('seen in Firefox') !== -1`, 'the ticker line');
+      await until(`Number(document.getElementById('fig-total-in').textContent) > ${before}`, 'the message count to grow');
+    } finally {
+      await firefox.close();
     }
   });
 });
