@@ -72,6 +72,13 @@
     return options && options[name] !== undefined && options[name] !== null ? options[name] : DEFAULTS[name];
   }
 
+  // A number option that is not a positive number falls back to its default: a NaN
+  // delay would reconnect in a tight loop.
+  function positive(options, name) {
+    var v = Number(option(options, name));
+    return v > 0 && v < 1e10 ? v : DEFAULTS[name];
+  }
+
   // Rethrow outside our call stack: one broken handler must not cost others a message.
   function report(err) {
     window.setTimeout(function () { throw err; }, 0);
@@ -540,12 +547,12 @@
     this.params = options.params || {};
     // An id is looked up when an event fires: the element may not exist yet.
     this.target = options.target || null;
-    this.heartbeatTimeoutFactor = Number(option(options, 'heartbeatTimeoutFactor'));
+    this.heartbeatTimeoutFactor = positive(options, 'heartbeatTimeoutFactor');
     this.heartbeatMs = DEFAULTS.heartbeatMs;
-    this.openTimeoutMs = Number(option(options, 'openTimeoutMs'));
-    this.backoffMinMs = Number(option(options, 'backoffMinMs'));
-    this.backoffMaxMs = Number(option(options, 'backoffMaxMs'));
-    this.fallbackAfter = Number(option(options, 'fallbackAfter'));
+    this.openTimeoutMs = positive(options, 'openTimeoutMs');
+    this.backoffMinMs = positive(options, 'backoffMinMs');
+    this.backoffMaxMs = positive(options, 'backoffMaxMs');
+    this.fallbackAfter = positive(options, 'fallbackAfter');
 
     this.ladder = [];
     var names = splitList(option(options, 'transports'));

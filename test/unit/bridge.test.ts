@@ -576,6 +576,17 @@ describe('bridge: the transport ladder and its seam', () => {
     expect(types().filter((t) => t === 'transport')).toHaveLength(1);
   });
 
+  it('falls back to defaults for number options that are not positive numbers', () => {
+    connect({ channels: ['a'], backoffMinMs: 'soon', backoffMaxMs: -1, openTimeoutMs: NaN });
+    jest.advanceTimersByTime(0);
+    only().dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(1);
+    jest.advanceTimersByTime(400); // the default backoff (1 s, jittered to 0.5-1 s) has not passed
+    expect(frames()).toHaveLength(0);
+    jest.advanceTimersByTime(600);
+    expect(frames()).toHaveLength(1);
+  });
+
   it('passes the token and extra parameters on the stream URL', () => {
     connect({ channels: ['a'], token: 'tok.en/1', params: { lang: 'nl' } });
     jest.advanceTimersByTime(0);
