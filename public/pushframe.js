@@ -72,6 +72,13 @@
     return options && options[name] !== undefined && options[name] !== null ? options[name] : DEFAULTS[name];
   }
 
+  // A number option that is not a positive number falls back to its default: a NaN
+  // delay would reconnect in a tight loop.
+  function positive(options, name) {
+    var v = Number(option(options, name));
+    return v > 0 && v < 1e10 ? v : DEFAULTS[name];
+  }
+
   // Rethrow outside our call stack: one broken handler must not cost others a message.
   function report(err) {
     window.setTimeout(function () { throw err; }, 0);
@@ -300,7 +307,8 @@
    * Transports by name. Each has `supported(connection)` and `start(stream)`, which
    * returns a handle with `stop()` (and optionally `contentWindow()`). A transport
    * delivers by calling the stream's sink (`stream.sink.o/m/x/h/r/e`, the protocol's
-   * callbacks), and reports an unexpected end with `stream.ended()`. Adding a transport
+   * callbacks), and reports an end with `stream.ended(refusal)` (refusal: the server's
+   * `{ code, message }` when it could read one, else null). Adding a transport
    * is one entry here plus its name in the ladder (`DEFAULTS.transports`).
    */
   var transports = {};
@@ -317,8 +325,25 @@
     iframe.setAttribute('title', 'pushframe');
   }
 
+  /**
+   * A stream refused before its first byte is a JSON error document
+   * (`{"error":{"code","message"}}`). A same-origin frame can read it, so the page
+   * learns why (and stops for good on errors retrying cannot fix).
+   */
+  function refusal(iframe) {
+    try {
+      var doc = iframe.contentWindow.document;
+      var pre = doc.getElementsByTagName('pre')[0] || doc.body;
+      var text = pre ? pre.textContent || pre.innerText || '' : '';
+      if (text.charAt(0) !== '{') return null;
+      var err = parseJson(text).error;
+      if (err && typeof err.code === 'string') return { code: err.code, message: String(err.message || '') };
+    } catch (e) { /* cross-origin, or not an error document */ }
+    return null;
+  }
+
   function frameHandle(iframe, stream, onGone) {
-    function onLoad() { stream.ended(); }
+    function onLoad() { stream.ended(stream.cross ? null : refusal(iframe)); }
     addListener(iframe, 'load', onLoad);
     return {
       iframe: iframe,
@@ -426,9 +451,14 @@
    * say) are posted messages that may be dispatched after the frame's load event, so
    * they get a moment to arrive before the end counts as a failure.
    */
-  Stream.prototype.ended = function () {
+  Stream.prototype.ended = function (refused) {
     var self = this;
     if (self.dead || self.endTimer) return;
+    if (refused && !self.opened) {
+      self.dead = true;
+      self.conn._serverError(self, refused.code, refused.message);
+      return;
+    }
     self.endTimer = window.setTimeout(function () {
       self.endTimer = null;
       if (self.dead) return;
@@ -540,12 +570,12 @@
     this.params = options.params || {};
     // An id is looked up when an event fires: the element may not exist yet.
     this.target = options.target || null;
-    this.heartbeatTimeoutFactor = Number(option(options, 'heartbeatTimeoutFactor'));
+    this.heartbeatTimeoutFactor = positive(options, 'heartbeatTimeoutFactor');
     this.heartbeatMs = DEFAULTS.heartbeatMs;
-    this.openTimeoutMs = Number(option(options, 'openTimeoutMs'));
-    this.backoffMinMs = Number(option(options, 'backoffMinMs'));
-    this.backoffMaxMs = Number(option(options, 'backoffMaxMs'));
-    this.fallbackAfter = Number(option(options, 'fallbackAfter'));
+    this.openTimeoutMs = positive(options, 'openTimeoutMs');
+    this.backoffMinMs = positive(options, 'backoffMinMs');
+    this.backoffMaxMs = positive(options, 'backoffMaxMs');
+    this.fallbackAfter = positive(options, 'fallbackAfter');
 
     this.ladder = [];
     var names = splitList(option(options, 'transports'));
