@@ -9,13 +9,14 @@ import { openStream, type StreamReader } from '../helpers/forever-frame';
 /**
  * The demo dashboard in a real Chromium: server-rendered figures, then live updates
  * from pushframe messages only; the form publishes; without script the page still
- * shows figures and the form still works. Saves docs/dashboard.png.
+ * shows figures and the form still works. Saves test-output/dashboard.png (the
+ * README's docs/dashboard.png is a copy of it).
  */
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SCREENSHOT = join(__dirname, '..', '..', 'docs', 'dashboard.png');
+const SCREENSHOT = join(__dirname, '..', '..', 'test-output', 'dashboard.png');
 
 jest.setTimeout(60_000);
 
