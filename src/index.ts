@@ -4,3 +4,4 @@ export { Hub, type Subscriber, type OpenInfo } from './hub';
 export { MemoryBroker, type Broker } from './brokers';
 export { PushframeError, ERRORS, type ErrorCode } from './errors';
 export { PROTOCOL_VERSION } from './protocol';
+export { grant, verifyGrant, GrantError, type Grant } from './auth';

@@ -4,6 +4,9 @@ import type Koa from 'koa';
 import { MemoryBroker, type Broker } from './brokers';
 import { resolveConfig, ConfigError, type Config } from './config';
 import { createApp } from './http/app';
+import { ConnectionLimits } from './http/limits';
+import { Metrics } from './http/metrics';
+import { TokenBuckets } from './http/rate';
 import type { Deps } from './http/deps';
 import { collectStats, type Stats } from './http/routes/ops';
 import { createViews } from './http/views';
@@ -36,12 +39,8 @@ export interface StartOptions extends Partial<Config> {
 
 /** Node closes a request after 300 s by default; a stream lives for hours. */
 const REQUEST_TIMEOUT_MS = 0;
-/** Headers must arrive promptly (slowloris); a stream's body is not affected. */
-const HEADERS_TIMEOUT_MS = 15_000;
 /** Idle keep-alive connections between polls or publishes. */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** Request line + headers; a longer query is refused with 431. */
-const MAX_HEADER_BYTES = 16 * 1024;
 
 export async function createBroker(config: Config, log: Logger): Promise<Broker> {
   if (config.broker === 'memory') {
@@ -59,6 +58,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const hub = new Hub(broker, { maxMessageBytes: config.maxMessageBytes });
   const root = packageRoot();
   const connections = new ConnectionRegistry<StreamConnection>();
+  const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerIp);
   const deps: Deps = {
     config,
     hub,
@@ -68,11 +68,23 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     root,
     startedAt: Date.now(),
     draining: { value: false },
+    limits,
+    publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
+    metrics: new Metrics(hub, connections, limits),
   };
   const app = createApp(deps);
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, noDelay: true }, app.callback());
+  const server = http.createServer(
+    {
+      maxHeaderSize: config.maxHeaderBytes,
+      noDelay: true,
+      // Node checks header deadlines on this interval (30 s by default): keep it finer than the deadline.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    app.callback(),
+  );
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Headers must arrive promptly (slowloris); a stream's body is not affected.
+  server.headersTimeout = config.headersTimeoutMs;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Garbage on the socket or an oversize header: answer if we still can, never crash.

@@ -16,7 +16,7 @@ export function createApp(deps: Deps): Koa {
   streamRoutes(router, deps);
   publishRoutes(router, deps);
   opsRoutes(router, deps);
-  app.use(errorMiddleware(deps.log));
+  app.use(errorMiddleware(deps.log, deps.metrics));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

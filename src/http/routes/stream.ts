@@ -4,7 +4,11 @@ import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
 import { StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
 import { STREAM_HEADERS } from '../headers';
-import { parsePatterns, parseSince, single, type Query } from '../query';
+import { parseNonce, streamPolicy } from '../csp';
+import { clientIp } from '../limits';
+import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
+import { single, type Query } from '../query';
+import { admitConnection, readSubscription } from '../subscribe';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
 const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
@@ -23,10 +27,8 @@ export function streamRoutes(router: Router, deps: Deps): void {
   };
 
   router.get(config.prefix + '/stream', (ctx) => {
-    if (deps.draining.value) throw new PushframeError('shutting_down');
     const query = ctx.query as Query;
-    const patterns = parsePatterns(query, config.maxChannels);
-    const cursor = parseSince(query);
+    const { patterns, cursor } = readSubscription(ctx, config);
     const t = single(query, 't') ?? 'iframe';
     if (t !== 'iframe' && t !== 'htmlfile') throw new PushframeError('bad_request', 'The "t" parameter is "iframe" or "htmlfile".');
     const frame = single(query, 'f') ?? '0';
@@ -37,22 +39,38 @@ export function streamRoutes(router: Router, deps: Deps): void {
     if (domain !== undefined && !domainAllowed(domain, ctx.hostname)) {
       throw new PushframeError('bad_request', 'The "d" parameter must be the stream host name or a parent domain of it.');
     }
-    if (connections.size >= config.maxConnections) throw new PushframeError('too_many_connections');
+    const nonce = parseNonce(single(query, 'nonce'));
+    const release = admitConnection(ctx, deps);
 
-    const preamble = padPreamble(views.render('stream.njk', { frame, origin, domain }), PREAMBLE_MIN_BYTES);
+    let preamble: string;
+    try {
+      preamble = padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES);
+    } catch (err) {
+      release();
+      throw err;
+    }
 
     // From here on Koa is out of the way: the connection owns the raw response, and
     // nothing keeps the Koa context alive for the life of the stream.
     ctx.respond = false;
     const res = ctx.res;
-    res.writeHead(200, STREAM_HEADERS);
+    res.writeHead(200, {
+      ...STREAM_HEADERS,
+      'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
+      ...legacyFramingHeader(origin, t),
+    });
     res.socket?.setNoDelay(true);
     const format = formats[t];
-    const conn = new StreamConnection(res, format, options, connections.tally(format.name), (c) => {
+    const opts = nonce === undefined ? options : { ...options, scriptTag: `<script nonce="${nonce}">` };
+    const ip = clientIp(ctx.req.socket.remoteAddress);
+    const conn = new StreamConnection(res, format, opts, connections.tally(format.name), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
+      release();
+      log.debug({ transport: format.name, ip }, 'stream closed');
     });
     connections.add(conn);
+    log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
     conn.start(preamble);
     hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
       if (!isPushframeError(err)) log.error({ err }, 'stream subscription failed');
@@ -62,10 +80,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
   });
 }
 
-export function originAllowed(origin: string, allowed: readonly string[]): boolean {
-  if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) return false;
-  return allowed.includes('*') || allowed.includes(origin);
-}
+export { originAllowed };
 
 /** The legacy document.domain path: only the request's host or one of its parents. */
 function domainAllowed(domain: string, host: string): boolean {
