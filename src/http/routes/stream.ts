@@ -1,5 +1,6 @@
 import type Router from 'koa-router';
-import { PushframeError, isPushframeError } from '../../errors';
+import { PushframeError } from '../../errors';
+import { toPushframeError } from '../errors';
 import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
 import { StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
@@ -73,8 +74,10 @@ export function streamRoutes(router: Router, deps: Deps): void {
     log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
     conn.start(preamble);
     hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
-      if (!isPushframeError(err)) log.error({ err }, 'stream subscription failed');
-      const e = isPushframeError(err) ? err : new PushframeError('internal');
+      // Past the first byte: the error becomes a p.e frame and the stream ends.
+      const e = toPushframeError(err);
+      if (e.code === 'internal') log.error({ err }, 'stream subscription failed');
+      else log.debug({ code: e.code }, 'stream subscription failed');
       conn.fail(e.code, e.message);
     });
   });
