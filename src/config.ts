@@ -48,7 +48,7 @@ export interface Config {
   production: boolean;
   /** Request line + headers, in bytes; a longer query or header is refused with 431. */
   maxHeaderBytes: number;
-  /** A client must finish sending its request headers within this (slowloris). */
+  /** A client must finish sending its request headers (and a publish body) within this (slowloris). */
   headersTimeoutMs: number;
 }
 
@@ -147,7 +147,7 @@ const RULES: { [K in keyof Config]: Rule } = {
   },
   production: { kind: 'bool', help: 'production mode (NODE_ENV=production sets it)' },
   maxHeaderBytes: { kind: 'int', min: 1024, max: 1024 * 1024, help: 'request line + headers; larger gets 431' },
-  headersTimeoutMs: { kind: 'int', min: 100, max: 600_000, help: 'time a client has to send its request headers' },
+  headersTimeoutMs: { kind: 'int', min: 100, max: 600_000, help: 'time a client has to send its request headers or a publish body' },
 };
 
 export class ConfigError extends Error {

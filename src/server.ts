@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import { MemoryBroker, type Broker } from './brokers';
 import { resolveConfig, ConfigError, type Config } from './config';
+import { ERRORS, PushframeError, type ErrorCode } from './errors';
 import { createApp } from './http/app';
 import { ConnectionLimits } from './http/limits';
 import { Metrics } from './http/metrics';
@@ -39,6 +40,12 @@ export interface StartOptions extends Partial<Config> {
 
 /** Node closes a request after 300 s by default; a stream lives for hours. */
 const REQUEST_TIMEOUT_MS = 0;
+/** Node's parser errors that have a catalogue code of their own; the rest are bad_request. */
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'header_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+};
+
 /** Idle keep-alive connections between polls or publishes. */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
@@ -87,12 +94,14 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   server.headersTimeout = config.headersTimeoutMs;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Garbage on the socket or an oversize header: answer if we still can, never crash.
+    // Garbage on the socket, an oversize header or headers that never finish: answer if
+    // we still can, never crash, never echo what was sent.
     if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'bad_request';
-    const body = JSON.stringify({ error: { code, message: 'The request could not be parsed.' } });
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const code = CLIENT_ERRORS[err.code ?? ''] ?? 'bad_request';
+    const [status] = ERRORS[code];
+    const reason = http.STATUS_CODES[status] ?? 'Error';
+    const body = JSON.stringify(new PushframeError(code).toJSON());
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   });
 
   await new Promise<void>((resolve, reject) => {

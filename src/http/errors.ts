@@ -23,7 +23,7 @@ export function errorMiddleware(log: Logger, metrics: Metrics): Koa.Middleware {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = err.toJSON();
       // An oversize body was left unread: do not keep the connection for another request.
-      if (err.code === 'body_too_large') ctx.set('Connection', 'close');
+      if (err.code === 'body_too_large' || err.code === 'request_timeout') ctx.set('Connection', 'close');
     }
   };
 }

@@ -18,7 +18,7 @@ export class Metrics {
 
   constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'pushframe_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'pushframe_' });
     new Gauge({
       name: 'pushframe_connections',
       help: 'Open client connections by transport.',

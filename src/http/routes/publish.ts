@@ -1,6 +1,6 @@
 import type Router from 'koa-router';
 import { timingSafeEqual } from 'node:crypto';
-import { PushframeError } from '../../errors';
+import { PushframeError, isPushframeError } from '../../errors';
 import { isChannel, scriptJson } from '../../protocol';
 import { readBody } from '../body';
 import type { Deps } from '../deps';
@@ -37,7 +37,7 @@ export function publishRoutes(router: Router, deps: Deps): void {
     if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(ctx.get('content-type'))) {
       throw new PushframeError('unsupported_media_type');
     }
-    const text = await readBody(ctx.req, config.maxMessageBytes + BODY_SLACK);
+    const text = await readBody(ctx.req, config.maxMessageBytes + BODY_SLACK, config.headersTimeoutMs);
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -47,11 +47,19 @@ export function publishRoutes(router: Router, deps: Deps): void {
     const keyParam = ctx.query.key;
     const key = typeof keyParam === 'string' && keyParam !== '' ? keyParam : undefined;
     if (key !== undefined && key.length > 200) throw new PushframeError('bad_request', 'The "key" parameter is at most 200 characters.');
+    let json: string;
+    try {
+      json = scriptJson(data);
+    } catch {
+      // JSON.parse takes nesting that JSON.stringify's recursion cannot: refuse, do not crash.
+      throw new PushframeError('bad_json', 'The JSON is nested too deeply.');
+    }
     let id: string;
     try {
-      id = await hub.publishJson(channel, scriptJson(data), key === undefined ? undefined : { key });
+      id = await hub.publishJson(channel, json, key === undefined ? undefined : { key });
     } catch (err) {
-      metrics.observePublish(seconds(started), false);
+      // Refusals (size, channel) are counted as such; this times the broker failing.
+      if (!isPushframeError(err)) metrics.observePublish(seconds(started), false);
       throw err;
     }
     metrics.observePublish(seconds(started), true);
