@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { GrantError, firstUncovered, privatePatterns, verifyGrant } from '../auth';
+import { GrantError, firstUncovered, privatePatterns, verifyGrant, type Grant } from '../auth';
 import type { Config } from '../config';
 import { PushframeError } from '../errors';
 import type { Cursor } from '../protocol';
@@ -13,6 +13,8 @@ export interface Subscription {
   cursor: Cursor | undefined;
   /** A permitted cross-origin `Origin` header, to echo in CORS headers. */
   corsOrigin: string | undefined;
+  /** When the grant that allowed private channels ends (ms); an open stream ends then too. */
+  grantExpiresAt: number | undefined;
 }
 
 /**
@@ -25,24 +27,42 @@ export function readSubscription(ctx: Koa.Context, config: Config, now: number =
   const corsOrigin = checkOriginHeader(ctx, config.allowedOrigins);
   const patterns = parsePatterns(query, config.maxChannels);
   const cursor = parseSince(query);
-  authorize(patterns, single(query, 'token'), config, now);
-  return { patterns, cursor, corsOrigin };
+  const grantExpiresAt = authorize(patterns, single(query, 'token'), config, now);
+  return { patterns, cursor, corsOrigin, grantExpiresAt };
 }
 
-/** Throws `bad_grant` unless every pattern touching a private channel is covered by the grant. */
-export function authorize(patterns: readonly string[], token: string | undefined, config: Config, now: number): void {
+/**
+ * Throws `bad_grant` unless every pattern touching a private channel is covered by the
+ * grant; returns when the grant expires (ms), or undefined when none was needed.
+ */
+export function authorize(patterns: readonly string[], token: string | undefined, config: Config, now: number): number | undefined {
   const needed = privatePatterns(patterns, config.privateChannels);
-  if (needed.length === 0) return;
+  if (needed.length === 0) return undefined;
   if (!token) throw new PushframeError('bad_grant', `"${needed[0]}" is private: a grant (token=) is required.`);
-  let granted: string[];
+  let granted: Grant;
   try {
-    granted = verifyGrant(config.secret, token, now).patterns;
+    granted = verifyGrant(config.secret, token, now);
   } catch (err) {
     if (err instanceof GrantError) throw new PushframeError('bad_grant', err.message);
     throw err;
   }
-  const refused = firstUncovered(needed, granted);
+  const refused = firstUncovered(needed, granted.patterns);
   if (refused !== null) throw new PushframeError('bad_grant', `The grant does not cover "${refused}".`);
+  return granted.expiresAt * 1000;
+}
+
+/** Longest delay a Node timer takes; a grant lasting longer is left to stream recycling. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `onExpiry` when a grant ends, so a private subscription does not outlive its
+ * permission; returns the cancel function. No grant, nothing to do.
+ */
+export function watchGrantExpiry(expiresAt: number | undefined, onExpiry: () => void, now: number = Date.now()): () => void {
+  if (expiresAt === undefined || expiresAt - now > MAX_TIMER_MS) return () => undefined;
+  const timer = setTimeout(onExpiry, Math.max(0, expiresAt - now));
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /**

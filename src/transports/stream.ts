@@ -47,6 +47,11 @@ export class StreamConnection implements Subscriber, Flushable {
   private closed = false;
   private bytes = 0;
   private readonly heartbeat: NodeJS.Timeout;
+  /**
+   * Up to 1/8 past maxStreamBytes, per connection: streams opened together receive the
+   * same bytes, and without this they would all recycle on the same message, together.
+   */
+  private readonly recycleAt: number;
   private readonly onDrain = (): void => {
     this.blocked = false;
     if (this.pending.length > 0) this.flush();
@@ -62,6 +67,7 @@ export class StreamConnection implements Subscriber, Flushable {
   ) {
     tally.open++;
     tally.opened++;
+    this.recycleAt = options.maxStreamBytes + Math.floor((Math.random() * options.maxStreamBytes) / 8);
     sink.on('close', this.onClose);
     sink.on('drain', this.onDrain);
     this.heartbeat = setInterval(() => this.beat(), options.heartbeatMs);
@@ -113,7 +119,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.tally.messages += msgs.length;
     this.write(this.tagged(msgs.length === 1 ? this.format.message(msgs[0]) : this.format.batch(msgs)));
     if (this.closed) return;
-    if (this.bytes >= this.options.maxStreamBytes) {
+    if (this.bytes >= this.recycleAt) {
       this.end(this.tagged(this.format.reconnect(0)), 'recycle');
     } else if (this.sink.writableLength > this.options.maxBufferedBytes) {
       this.drop();

@@ -40,6 +40,16 @@ describe('private channels need a signed grant', () => {
     c.close();
   });
 
+  it('an open private stream ends with a bad_grant frame when its grant expires', async () => {
+    // Grants count whole seconds: this one ends within 1-2 s.
+    const token = grant(SECRET, ['private/**'], 2);
+    const c = await StreamClient.open(`${server.url}/pushframe/stream?channels=private/a,news&token=${token}`);
+    expect(c.status).toBe(200);
+    await c.waitForFrame('o');
+    await c.waitForEnd(4000);
+    expect(c.frames[c.frames.length - 1]).toEqual({ type: 'e', args: ['bad_grant', expect.stringMatching(/expired/)] });
+  });
+
   it('an expired grant is refused', async () => {
     const token = grant(SECRET, ['private/**'], 1, Date.now() - 5_000);
     const r = await stream('private/a', token);

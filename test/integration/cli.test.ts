@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { StreamClient } from '../helpers/stream-client';
 import { CLI, ensureBuilt, startCli } from '../helpers/child';
+import { verifyGrant } from '../../src';
 
 beforeAll(() => ensureBuilt(), 120_000);
 
@@ -83,4 +84,25 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(s.stdout()).toContain('"msg":"shutting down: streams are told to reconnect elsewhere"');
     stubborn.close();
   }, 30_000);
+});
+
+describe('pushframe grant', () => {
+  const run = (args: string[], env: Record<string, string>): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, [CLI, 'grant', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 10_000 });
+
+  it('prints a grant the server accepts', () => {
+    const r = run(['user:42/**,news', '--ttl', '600'], { PUSHFRAME_SECRET: 's3cret' });
+    expect(r.status).toBe(0);
+    const g = verifyGrant('s3cret', String(r.stdout).trim());
+    expect(g.patterns).toEqual(['user:42/**', 'news']);
+    expect(g.expiresAt * 1000 - Date.now()).toBeGreaterThan(590_000);
+    expect(g.expiresAt * 1000 - Date.now()).toBeLessThanOrEqual(601_000);
+  });
+
+  it('explains what is missing, with exit code 2', () => {
+    const noSecret = run(['a'], {});
+    expect([noSecret.status, String(noSecret.stderr)]).toEqual([2, expect.stringMatching(/set PUSHFRAME_SECRET/)]);
+    const badPattern = run(['a/../b'], { PUSHFRAME_SECRET: 's' });
+    expect([badPattern.status, String(badPattern.stderr)]).toEqual([2, expect.stringMatching(/is not a channel pattern/)]);
+  });
 });

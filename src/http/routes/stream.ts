@@ -9,7 +9,7 @@ import { parseNonce, streamPolicy } from '../csp';
 import { clientIp } from '../limits';
 import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
 import { single, type Query } from '../query';
-import { admitConnection, readSubscription } from '../subscribe';
+import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
 const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
@@ -29,7 +29,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
 
   router.get(config.prefix + '/stream', (ctx) => {
     const query = ctx.query as Query;
-    const { patterns, cursor } = readSubscription(ctx, config);
+    const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
     const t = single(query, 't') ?? 'iframe';
     if (t !== 'iframe' && t !== 'htmlfile') throw new PushframeError('bad_request', 'The "t" parameter is "iframe" or "htmlfile".');
     const frame = single(query, 'f') ?? '0';
@@ -64,13 +64,16 @@ export function streamRoutes(router: Router, deps: Deps): void {
     const format = formats[t];
     const opts = nonce === undefined ? options : { ...options, scriptTag: `<script nonce="${nonce}">` };
     const ip = clientIp(ctx.req.socket.remoteAddress);
+    let stopWatch = (): void => undefined;
     const conn = new StreamConnection(res, format, opts, connections.tally(format.name), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
       release();
+      stopWatch();
       log.debug({ transport: format.name, ip }, 'stream closed');
     });
     connections.add(conn);
+    stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
     conn.start(preamble);
     hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
