@@ -17,16 +17,23 @@ export interface Subscription {
   grantExpiresAt: number | undefined;
 }
 
+export interface SubscriptionOptions {
+  /** Where the resume cursor comes from when not `since=` (e.g. SSE's Last-Event-ID). */
+  parseCursor?: (ctx: Koa.Context) => Cursor | undefined;
+  now?: number;
+}
+
 /**
  * What every subscribing endpoint (stream, poll, events) checks before its first byte:
  * the `Origin` header, the channel patterns, the resume cursor and, for private
  * channels, the grant in `token=`.
  */
-export function readSubscription(ctx: Koa.Context, config: Config, now: number = Date.now()): Subscription {
+export function readSubscription(ctx: Koa.Context, config: Config, options: SubscriptionOptions = {}): Subscription {
   const query = ctx.query as Query;
   const corsOrigin = checkOriginHeader(ctx, config.allowedOrigins);
   const patterns = parsePatterns(query, config.maxChannels);
-  const cursor = parseSince(query);
+  const cursor = options.parseCursor ? options.parseCursor(ctx) : parseSince(query);
+  const now = options.now ?? Date.now();
   const grantExpiresAt = authorize(patterns, single(query, 'token'), config, now);
   return { patterns, cursor, corsOrigin, grantExpiresAt };
 }
