@@ -42,8 +42,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Serve the demo dashboard at `/`. */
   demo: boolean;
-  /** Publish the server's own figures on `$sys/stats` every this many ms (0 = off). */
+  /** Publish the server's own figures on `_sys/stats` every this many ms (0 = off). */
   statsIntervalMs: number;
+  /** Keep-latest channels (patterns such as `gauges/**`): every message on them is keyed by
+   * its channel, so a lagging or resuming client gets only the newest one. */
+  latestChannels: string[];
   logLevel: string;
   production: boolean;
   /** Request line + headers, in bytes; a longer query or header is refused with 431. */
@@ -76,6 +79,7 @@ export const DEFAULTS: Config = {
   shutdownTimeoutMs: 10_000,
   demo: true,
   statsIntervalMs: 1_000,
+  latestChannels: [],
   logLevel: 'info',
   production: false,
   maxHeaderBytes: 16 * 1024,
@@ -139,7 +143,15 @@ const RULES: { [K in keyof Config]: Rule } = {
   reconnectJitterMs: { kind: 'int', min: 0, max: 600_000, help: 'spread of reconnects on shutdown' },
   shutdownTimeoutMs: { kind: 'int', min: 0, max: 600_000, help: 'deadline for a graceful shutdown' },
   demo: { kind: 'bool', help: 'serve the demo dashboard at /' },
-  statsIntervalMs: { kind: 'int', min: 0, max: 3600_000, help: 'publish $sys/stats this often, 0 = off' },
+  statsIntervalMs: { kind: 'int', min: 0, max: 3600_000, help: 'publish _sys/stats this often, 0 = off' },
+  latestChannels: {
+    kind: 'list',
+    check: (v: string[]) => {
+      const bad = v.find((p) => !isPattern(p));
+      return bad === undefined ? null : `"${bad}" is not a channel pattern like gauges/** or prices/*`;
+    },
+    help: 'comma-separated keep-latest channel patterns',
+  },
   logLevel: {
     kind: 'string',
     check: (v: string) => (LEVELS.includes(v) ? null : `must be one of ${LEVELS.join(', ')}`),
@@ -211,6 +223,7 @@ export function resolveConfig(options: Partial<Config> = {}): Config {
     ...DEFAULTS,
     allowedOrigins: [...DEFAULTS.allowedOrigins],
     privateChannels: [...DEFAULTS.privateChannels],
+    latestChannels: [...DEFAULTS.latestChannels],
   };
   for (const [key, value] of Object.entries(options)) {
     if (!(key in RULES)) throw new ConfigError(`unknown option "${key}"`);

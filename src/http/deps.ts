@@ -2,6 +2,7 @@ import type nunjucks from 'nunjucks';
 import type { Config } from '../config';
 import type { Hub } from '../hub';
 import type { Logger } from '../log';
+import type { SysStats } from '../sysstats';
 import type { ConnectionRegistry, StreamConnection } from '../transports';
 import type { ConnectionLimits } from './limits';
 import type { Metrics } from './metrics';
@@ -23,4 +24,6 @@ export interface Deps {
   /** Publish rate per client; null when publishRate is 0 (unlimited). */
   publishBuckets: TokenBuckets | null;
   metrics: Metrics;
+  /** The `_sys/stats` sampler (its recent samples feed the demo dashboard). */
+  sysStats?: SysStats;
 }

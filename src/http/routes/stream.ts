@@ -4,6 +4,7 @@ import { toPushframeError } from '../errors';
 import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
 import { StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
+import { releaseKoaContext } from '../detach';
 import { STREAM_HEADERS } from '../headers';
 import { parseNonce, streamPolicy } from '../csp';
 import { clientIp } from '../limits';
@@ -55,6 +56,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     // nothing keeps the Koa context alive for the life of the stream.
     ctx.respond = false;
     const res = ctx.res;
+    releaseKoaContext(res);
     res.writeHead(200, {
       ...STREAM_HEADERS,
       'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
