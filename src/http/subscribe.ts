@@ -77,6 +77,15 @@ export function watchGrantExpiry(expiresAt: number | undefined, onExpiry: () => 
  * Call it last, after every other check; call the returned release when the response ends.
  */
 export function admitConnection(ctx: Koa.Context, deps: Deps): () => void {
-  if (deps.draining.value) throw new PushframeError('shutting_down');
-  return deps.limits.enter(clientIp(ctx.req.socket.remoteAddress));
+  if (deps.draining.value) {
+    ctx.set('Retry-After', '1');
+    throw new PushframeError('shutting_down');
+  }
+  try {
+    return deps.limits.enter(clientIp(ctx.req.socket.remoteAddress));
+  } catch (err) {
+    // Spread the retries of many refused clients over 5-15 s rather than one instant.
+    ctx.set('Retry-After', String(5 + Math.floor(Math.random() * 11)));
+    throw err;
+  }
 }

@@ -6,7 +6,7 @@ import { publish, startTestServer } from '../helpers/server';
 import { errorCode, get, rawExchange } from '../helpers/http';
 
 /** A GET from a chosen loopback address (127.0.0.0/8 is all local on Linux). */
-function getFrom(localAddress: string, url: string): Promise<{ status: number; body: string; req: http.ClientRequest }> {
+function getFrom(localAddress: string, url: string): Promise<{ status: number; body: string; req: http.ClientRequest; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false, localAddress }, (res) => {
       let body = '';
@@ -15,7 +15,7 @@ function getFrom(localAddress: string, url: string): Promise<{ status: number; b
         body += c;
         if (res.statusCode === 200) resolve({ status: 200, body, req });
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, req }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, req, retryAfter: res.headers['retry-after'] }));
     });
     req.on('error', reject);
   });
@@ -41,6 +41,8 @@ describe('connection limits', () => {
       expect(third.status).toBe(503);
       expect(errorCode(third.body)).toBe('too_many_connections');
       expect(third.body).toMatch(/per client address/);
+      expect(Number(third.retryAfter)).toBeGreaterThanOrEqual(5);
+      expect(Number(third.retryAfter)).toBeLessThanOrEqual(15);
 
       for (const ip of ['127.0.0.2', '127.0.0.2']) {
         const r = await getFrom(ip, url);
