@@ -49,11 +49,6 @@ export class StreamConnection implements Subscriber, Flushable {
   private closed = false;
   private bytes = 0;
   private readonly heartbeat: NodeJS.Timeout;
-  /**
-   * Up to 1/8 past maxStreamBytes, per connection: streams opened together receive the
-   * same bytes, and without this they would all recycle on the same message, together.
-   */
-  private readonly recycleAt: number;
   private readonly onDrain = (): void => {
     this.blocked = false;
     if (this.pending.length > 0) this.flush();
@@ -69,7 +64,6 @@ export class StreamConnection implements Subscriber, Flushable {
   ) {
     tally.open++;
     tally.opened++;
-    this.recycleAt = options.maxStreamBytes + Math.floor((Math.random() * options.maxStreamBytes) / 8);
     sink.on('close', this.onClose);
     sink.on('drain', this.onDrain);
     // Ticks at half the interval: an idle stream beats every heartbeatMs, and no stream
@@ -123,7 +117,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.tally.messages += msgs.length;
     this.write(this.tagged(msgs.length === 1 ? this.format.message(msgs[0]) : this.format.batch(msgs)));
     if (this.closed) return;
-    if (this.bytes >= this.recycleAt) {
+    if (this.bytes >= this.options.maxStreamBytes) {
       this.end(this.tagged(this.format.reconnect(0)), 'recycle');
     } else if (this.sink.writableLength > this.options.maxBufferedBytes) {
       this.drop();
