@@ -45,3 +45,19 @@ export function reconnectFrame(delayMs: number): string {
 export function errorFrame(code: string, message: string): string {
   return OPEN + 'e(' + scriptJson(code) + ',' + scriptJson(message) + CLOSE;
 }
+
+/**
+ * Bytes a stream document must carry before its first frame so every browser runs
+ * streamed scripts at once: IE's MIME sniffing waits for 256, WebKit for 512 (with a
+ * charset), Firefox for 1024 without one, IE's XHR streaming for 2048
+ * (shared/research/browser-protocol.md §1). 2 KiB covers them all.
+ */
+export const PREAMBLE_MIN_BYTES = 2048;
+
+/** Pads a rendered preamble with one HTML comment up to `minBytes` (ASCII: chars = bytes). */
+export function padPreamble(html: string, minBytes: number): string {
+  const open = '<!--';
+  const close = '-->\n';
+  const room = minBytes - html.length - open.length - close.length;
+  return html + open + ' '.repeat(Math.max(1, room)) + close;
+}

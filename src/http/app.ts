@@ -1,0 +1,23 @@
+import Koa from 'koa';
+import Router from 'koa-router';
+import type { Deps } from './deps';
+import { errorMiddleware } from './errors';
+import { opsRoutes } from './routes/ops';
+import { publishRoutes } from './routes/publish';
+import { streamRoutes } from './routes/stream';
+
+/** The Koa app: validation and wiring only; the transports do the streaming. */
+export function createApp(deps: Deps): Koa {
+  const app = new Koa();
+  // Koa would log every error to stderr; the error middleware logs what matters.
+  app.silent = true;
+  app.on('error', (err: unknown) => deps.log.debug({ err }, 'koa error'));
+  const router = new Router();
+  streamRoutes(router, deps);
+  publishRoutes(router, deps);
+  opsRoutes(router, deps);
+  app.use(errorMiddleware(deps.log));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}

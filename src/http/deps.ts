@@ -1,0 +1,18 @@
+import type nunjucks from 'nunjucks';
+import type { Config } from '../config';
+import type { Hub } from '../hub';
+import type { Logger } from '../log';
+import type { ConnectionRegistry, StreamConnection } from '../transports';
+
+/** What the HTTP layer is wired with: plain objects built by server.ts. */
+export interface Deps {
+  config: Config;
+  hub: Hub;
+  connections: ConnectionRegistry<StreamConnection>;
+  views: nunjucks.Environment;
+  log: Logger;
+  root: string;
+  startedAt: number;
+  /** Set once a graceful shutdown begins: new streams are refused with 503. */
+  draining: { value: boolean };
+}

@@ -1,0 +1,80 @@
+import type Router from 'koa-router';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Deps } from '../deps';
+
+/** Health, stats and the bridge script. */
+export function opsRoutes(router: Router, deps: Deps): void {
+  const { config, hub } = deps;
+
+  router.get('/healthz', (ctx) => {
+    const broker = hub.broker.status();
+    const ok = broker.ready && !deps.draining.value;
+    ctx.status = ok ? 200 : 503;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: ok ? 'ok' : deps.draining.value ? 'draining' : 'degraded', broker };
+  });
+
+  router.get(config.prefix + '/stats', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = collectStats(deps);
+  });
+
+  const bridgePath = join(deps.root, 'public', 'pushframe.js');
+  let bridge: { body: string; etag: string } | null = null;
+  router.get(config.prefix + '/pushframe.js', (ctx) => {
+    bridge ??= load(bridgePath);
+    ctx.type = 'application/javascript; charset=utf-8';
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('ETag', bridge.etag);
+    if (ctx.get('if-none-match') === bridge.etag) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = bridge.body;
+  });
+}
+
+function load(path: string): { body: string; etag: string } {
+  const body = readFileSync(path, 'utf8');
+  return { body, etag: '"' + createHash('sha1').update(body).digest('base64url').slice(0, 16) + '"' };
+}
+
+export interface Stats {
+  uptimeSeconds: number;
+  connections: { total: number; byTransport: Record<string, number> };
+  channels: { subscribed: number; broker?: number };
+  messages: { in: number; out: number; written: number };
+  bytes: { out: number };
+  drops: Record<string, number>;
+  memory: { rss: number; heapUsed: number };
+  broker: ReturnType<Deps['hub']['broker']['status']>;
+}
+
+export function collectStats(deps: Deps): Stats {
+  const hub = deps.hub.stats();
+  const byTransport: Record<string, number> = {};
+  const drops: Record<string, number> = {};
+  let bytes = 0;
+  let written = 0;
+  for (const t of deps.connections.allTallies()) {
+    byTransport[t.transport] = t.open;
+    bytes += t.bytes;
+    written += t.messages;
+    for (const [reason, n] of Object.entries(t.drops)) drops[reason] = (drops[reason] ?? 0) + n;
+  }
+  const broker = deps.hub.broker.status();
+  const mem = process.memoryUsage();
+  return {
+    uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+    connections: { total: deps.connections.size, byTransport },
+    channels: { subscribed: hub.patterns, broker: broker.channels },
+    messages: { in: hub.messagesIn, out: hub.messagesOut, written },
+    bytes: { out: bytes },
+    drops,
+    memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    broker,
+  };
+}

@@ -1,0 +1,6 @@
+export { startServer, createBroker, type PushframeServer, type StartOptions } from './server';
+export { resolveConfig, DEFAULTS, ConfigError, type Config } from './config';
+export { Hub, type Subscriber, type OpenInfo } from './hub';
+export { MemoryBroker, type Broker } from './brokers';
+export { PushframeError, ERRORS, type ErrorCode } from './errors';
+export { PROTOCOL_VERSION } from './protocol';

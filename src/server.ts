@@ -1,0 +1,135 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+import { MemoryBroker, type Broker } from './brokers';
+import { resolveConfig, ConfigError, type Config } from './config';
+import { createApp } from './http/app';
+import type { Deps } from './http/deps';
+import { collectStats, type Stats } from './http/routes/ops';
+import { createViews } from './http/views';
+import { Hub } from './hub';
+import { createLogger, type Logger } from './log';
+import { packageRoot } from './paths';
+import { ConnectionRegistry, type StreamConnection } from './transports';
+
+export interface PushframeServer {
+  readonly config: Config;
+  readonly hub: Hub;
+  readonly app: Koa;
+  readonly http: http.Server;
+  readonly log: Logger;
+  /** `http://host:port` as bound (port 0 resolved). */
+  readonly url: string;
+  readonly port: number;
+  stats(): Stats;
+  /** Graceful: stop accepting, tell every stream to reconnect with jitter, drain, close. */
+  shutdown(): Promise<void>;
+  /** Immediate: end every connection and close (tests). */
+  close(): Promise<void>;
+}
+
+export interface StartOptions extends Partial<Config> {
+  /** Use this broker instead of the one `broker` names (embedding, tests). */
+  brokerInstance?: Broker;
+  logger?: Logger;
+}
+
+/** Node closes a request after 300 s by default; a stream lives for hours. */
+const REQUEST_TIMEOUT_MS = 0;
+/** Headers must arrive promptly (slowloris); a stream's body is not affected. */
+const HEADERS_TIMEOUT_MS = 15_000;
+/** Idle keep-alive connections between polls or publishes. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Request line + headers; a longer query is refused with 431. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+export async function createBroker(config: Config, log: Logger): Promise<Broker> {
+  if (config.broker === 'memory') {
+    return new MemoryBroker({ maxCount: config.historySize, maxAgeMs: config.historyTtlMs });
+  }
+  void log;
+  throw new ConfigError(`broker "${config.broker}" is not available in this build`);
+}
+
+export async function startServer(options: StartOptions = {}): Promise<PushframeServer> {
+  const { brokerInstance, logger, ...rest } = options;
+  const config = resolveConfig(rest);
+  const log = logger ?? createLogger(config.logLevel);
+  const broker = brokerInstance ?? (await createBroker(config, log));
+  const hub = new Hub(broker, { maxMessageBytes: config.maxMessageBytes });
+  const root = packageRoot();
+  const connections = new ConnectionRegistry<StreamConnection>();
+  const deps: Deps = {
+    config,
+    hub,
+    connections,
+    views: createViews(root),
+    log,
+    root,
+    startedAt: Date.now(),
+    draining: { value: false },
+  };
+  const app = createApp(deps);
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, noDelay: true }, app.callback());
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Garbage on the socket or an oversize header: answer if we still can, never crash.
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'bad_request';
+    const body = JSON.stringify({ error: { code, message: 'The request could not be parsed.' } });
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
+
+  let closing: Promise<void> | null = null;
+  const finish = async (): Promise<void> => {
+    server.closeAllConnections();
+    await broker.close();
+  };
+
+  return {
+    config,
+    hub,
+    app,
+    http: server,
+    log,
+    url,
+    port: address.port,
+    stats: () => collectStats(deps),
+    shutdown() {
+      closing ??= (async () => {
+        deps.draining.value = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        connections.reconnectAll(config.reconnectJitterMs);
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
+        await Promise.race([closed, deadline]);
+        await finish();
+      })();
+      return closing;
+    },
+    close() {
+      closing ??= (async () => {
+        deps.draining.value = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        connections.reconnectAll(0);
+        await finish();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import type { OpenInfo, Subscriber } from '../hub';
+import type { Message } from '../protocol';
+import { scheduleFlush, type Flushable } from './flush';
+import type { Sink } from './sink';
+import type { DropReason, Tally } from './tally';
+
+/** How one streaming transport frames things. Implementations only format strings. */
+export interface StreamFormat {
+  /** Name of the transport; also the key of its cached encodings on a Message. */
+  readonly name: string;
+  open(info: OpenInfo): string;
+  /** One message, cached on the message so every connection writes the same string. */
+  message(msg: Message): string;
+  batch(msgs: readonly Message[]): string;
+  readonly heartbeat: string;
+  reconnect(delayMs: number): string;
+  error(code: string, message: string): string;
+}
+
+export interface StreamOptions {
+  heartbeatMs: number;
+  /** Recycle the stream after this many body bytes. */
+  maxStreamBytes: number;
+  /** Unsent bytes (socket buffer + held messages) before the client counts as too slow. */
+  maxBufferedBytes: number;
+}
+
+/**
+ * One long-lived streaming response: writes the preamble, the open frame and backlog,
+ * then batches live messages per tick. Holds messages while the socket is backed up
+ * (keeping only the newest per key for keep-latest messages), closes a consumer that
+ * falls too far behind (it resumes from its cursor), sends heartbeats on idle, and
+ * recycles itself after maxStreamBytes.
+ */
+export class StreamConnection implements Subscriber, Flushable {
+  private pending: Message[] = [];
+  private pendingBytes = 0;
+  private queued = false;
+  private opened = false;
+  private blocked = false;
+  private wrote = false;
+  private closed = false;
+  private bytes = 0;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly onDrain = (): void => {
+    this.blocked = false;
+    if (this.pending.length > 0) this.flush();
+  };
+  private readonly onClose = (): void => this.close('client_gone');
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly format: StreamFormat,
+    private readonly options: StreamOptions,
+    private readonly tally: Tally,
+    private readonly onEnd: (conn: StreamConnection) => void,
+  ) {
+    tally.open++;
+    tally.opened++;
+    sink.on('close', this.onClose);
+    sink.on('drain', this.onDrain);
+    this.heartbeat = setInterval(() => this.beat(), options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get transport(): string {
+    return this.format.name;
+  }
+
+  /** Writes bytes that precede the open frame (the iframe preamble). */
+  start(preamble: string): void {
+    this.write(preamble);
+  }
+
+  open(info: OpenInfo): void {
+    if (this.closed) return;
+    this.opened = true;
+    this.tally.messages += info.backlog.length;
+    this.write(this.format.open(info));
+    if (this.pending.length > 0) this.flush();
+  }
+
+  deliver(msg: Message): void {
+    if (this.closed) return;
+    if (msg.key !== undefined && this.replaceKeyed(msg)) return;
+    this.pending.push(msg);
+    this.pendingBytes += msg.json.length;
+    if (this.blocked) {
+      if (this.sink.writableLength + this.pendingBytes > this.options.maxBufferedBytes) this.drop();
+      return;
+    }
+    if (!this.queued) {
+      this.queued = true;
+      scheduleFlush(this);
+    }
+  }
+
+  flush(): void {
+    this.queued = false;
+    if (this.closed || !this.opened || this.blocked || this.pending.length === 0) return;
+    const msgs = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.tally.messages += msgs.length;
+    this.write(msgs.length === 1 ? this.format.message(msgs[0]) : this.format.batch(msgs));
+    if (this.closed) return;
+    if (this.bytes >= this.options.maxStreamBytes) {
+      this.end(this.format.reconnect(0), 'recycle');
+    } else if (this.sink.writableLength > this.options.maxBufferedBytes) {
+      this.drop();
+    }
+  }
+
+  /** Ends the stream with a reconnect instruction (recycling, shutdown, load shedding). */
+  reconnect(delayMs: number, reason: DropReason = 'shutdown'): void {
+    this.end(this.format.reconnect(delayMs), reason);
+  }
+
+  /** Ends the stream with an error frame (errors after the first byte). */
+  fail(code: string, message: string): void {
+    this.end(this.format.error(code, message), 'error');
+  }
+
+  close(reason: DropReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tally.open--;
+    this.tally.drops[reason]++;
+    clearInterval(this.heartbeat);
+    this.sink.removeListener('drain', this.onDrain);
+    this.sink.removeListener('close', this.onClose);
+    this.pending = [];
+    this.onEnd(this);
+  }
+
+  private write(chunk: string): void {
+    this.bytes += chunk.length;
+    this.tally.bytes += chunk.length;
+    this.wrote = true;
+    if (!this.sink.write(chunk)) this.blocked = true;
+  }
+
+  private end(chunk: string, reason: DropReason): void {
+    if (this.closed) return;
+    this.write(chunk);
+    this.sink.end();
+    this.close(reason);
+  }
+
+  /** The client cannot keep up: cut it; it resumes from its cursor on reconnect. */
+  private drop(): void {
+    this.sink.destroy();
+    this.close('slow_consumer');
+  }
+
+  private beat(): void {
+    if (!this.wrote && !this.blocked) this.write(this.format.heartbeat);
+    this.wrote = false;
+  }
+
+  private replaceKeyed(msg: Message): boolean {
+    const pending = this.pending;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const old = pending[i];
+      if (old.key === msg.key && old.channel === msg.channel) {
+        // Keep-latest: the newer value takes the older one's place; order by id stays
+        // intact for the client because the replaced message is simply never sent.
+        pending.splice(i, 1);
+        pending.push(msg);
+        this.pendingBytes += msg.json.length - old.json.length;
+        return true;
+      }
+    }
+    return false;
+  }
+}
