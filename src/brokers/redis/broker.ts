@@ -86,6 +86,7 @@ export class RedisBroker implements Broker {
   private channelCount: number | undefined;
   private dropped = 0;
   private closed = false;
+  private nextBarrier: Promise<void> | null = null;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: RedisBrokerOptions) {
@@ -166,8 +167,8 @@ export class RedisBroker implements Broker {
 
   /**
    * Every message published after this call has a greater id. Why this holds:
-   * - first a PING on the subscriber connection: its answer comes after every SUBSCRIBE
-   *   sent before it, so all local interest is live in Redis from here on;
+   * - first a barrier (PING) on the subscriber connection: its answer comes after every
+   *   SUBSCRIBE sent before it, so all local interest is live in Redis from here on;
    * - then Redis TIME = T ms. A later XADD * gets id max(now-0, last+1) with now >= T
    *   (Redis's own clock, the one XADD uses), so its id is at least `T-0`.
    * `T-0` itself could be the id of a message published in this very millisecond, so
@@ -176,14 +177,26 @@ export class RedisBroker implements Broker {
    * (Holds as long as the Redis host's clock does not step back between the calls.)
    */
   async position(): Promise<string> {
-    if (this.sub.status !== 'ready') throw new BrokerUnavailableError('Redis subscriber connection is ' + this.sub.status);
-    await this.run('subscribe barrier', () => withTimeout(this.sub.ping(), this.commandTimeoutMs, 'PING'));
+    await this.barrier();
     const time = await this.run('time', () => this.cmd.time());
     const ms = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     return `${ms - 1}-${MAX_PART_TEXT}`;
   }
 
+  /**
+   * Read on the command connection, followed by a barrier on the subscriber connection:
+   * a message found in history was published before the read, so its pub/sub copy
+   * precedes the barrier's PONG on the subscriber socket. When history() resolves, every
+   * watched message it returns has reached the sink already (and the hub drops the
+   * copy); none can trail in afterwards as a duplicate.
+   */
   async history(pattern: string, cursor: Cursor): Promise<Backlog> {
+    const backlog = await this.read(pattern, cursor);
+    await this.barrier();
+    return backlog;
+  }
+
+  private async read(pattern: string, cursor: Cursor): Promise<Backlog> {
     const backlog: Backlog = { messages: [], resets: [] };
     if (!isWildcard(pattern)) {
       await this.replay(pattern, cursor, backlog);
@@ -212,6 +225,24 @@ export class RedisBroker implements Broker {
     // Stream ids carry Redis time: interleave channels by it (stable, so per-channel order holds).
     if (parts.length > 1) backlog.messages.sort((a, b) => compareIds(a.id, b.id));
     return backlog;
+  }
+
+  /**
+   * Resolves when Redis has answered a PING on the subscriber connection sent after this
+   * call: everything Redis wrote to that connection before (subscription confirmations,
+   * published messages) has been handled. Callers in the same tick share one PING.
+   */
+  private barrier(): Promise<void> {
+    if (this.sub.status !== 'ready') {
+      return Promise.reject(new BrokerUnavailableError('Redis subscriber connection is ' + this.sub.status));
+    }
+    this.nextBarrier ??= new Promise<void>((resolve, reject) => {
+      process.nextTick(() => {
+        this.nextBarrier = null;
+        this.run('subscriber barrier', () => withTimeout(this.sub.ping(), this.commandTimeoutMs, 'PING')).then(() => resolve(), reject);
+      });
+    });
+    return this.nextBarrier;
   }
 
   /** One channel's messages after the cursor, or a reset when history has a gap there. */
