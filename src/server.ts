@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
-import { MemoryBroker, type Broker } from './brokers';
+import { MemoryBroker, createRedisBroker, type Broker } from './brokers';
 import { resolveConfig, ConfigError, type Config } from './config';
 import { createApp } from './http/app';
 import type { Deps } from './http/deps';
@@ -44,10 +44,11 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const MAX_HEADER_BYTES = 16 * 1024;
 
 export async function createBroker(config: Config, log: Logger): Promise<Broker> {
-  if (config.broker === 'memory') {
-    return new MemoryBroker({ maxCount: config.historySize, maxAgeMs: config.historyTtlMs });
+  const limits = { maxCount: config.historySize, maxAgeMs: config.historyTtlMs };
+  if (config.broker === 'memory') return new MemoryBroker(limits);
+  if (/^rediss?:\/\//.test(config.broker)) {
+    return createRedisBroker(config.broker, { limits, logger: log.child({ broker: 'redis' }) });
   }
-  void log;
   throw new ConfigError(`broker "${config.broker}" is not available in this build`);
 }
 

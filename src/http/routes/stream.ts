@@ -1,5 +1,6 @@
 import type Router from 'koa-router';
-import { PushframeError, isPushframeError } from '../../errors';
+import { PushframeError } from '../../errors';
+import { toPushframeError } from '../errors';
 import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
 import { StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
@@ -55,8 +56,8 @@ export function streamRoutes(router: Router, deps: Deps): void {
     connections.add(conn);
     conn.start(preamble);
     hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
-      if (!isPushframeError(err)) log.error({ err }, 'stream subscription failed');
-      const e = isPushframeError(err) ? err : new PushframeError('internal');
+      const e = toPushframeError(err);
+      if (e.code === 'internal') log.error({ err }, 'stream subscription failed');
       conn.fail(e.code, e.message);
     });
   });
