@@ -80,8 +80,9 @@ export class RedisBroker implements Broker {
     command: { downSince: null, lastError: null },
     subscriber: { downSince: null, lastError: null },
   };
-  /** The latest notable event (recovery, lost data), kept for status(). */
-  private note = '';
+  /** The latest recovery and the latest loss of data, kept for status(). */
+  private recovery = '';
+  private loss = '';
   private knownEpoch: string | null = null;
   private channelCount: number | undefined;
   private dropped = 0;
@@ -311,7 +312,8 @@ export class RedisBroker implements Broker {
         parts.push(`${name} connection ${conn.status}${since}` + (link.lastError ? ` (${link.lastError})` : ''));
       }
     }
-    if (this.note) parts.push(this.note);
+    if (this.recovery) parts.push(this.recovery);
+    if (this.loss) parts.push(this.loss);
     const status: BrokerStatus = { kind: 'redis', ready, detail: parts.join('; ') || 'connected' };
     if (this.channelCount !== undefined) status.channels = this.channelCount;
     return status;
@@ -383,7 +385,7 @@ export class RedisBroker implements Broker {
   }
 
   private epochChanged(epoch: string): void {
-    this.note = `Redis lost its data at ${new Date().toISOString()} (epoch ${this.knownEpoch} -> ${epoch}): resuming clients get a reset`;
+    this.loss = `Redis lost its data at ${new Date().toISOString()} (epoch ${this.knownEpoch} -> ${epoch}): resuming clients get a reset`;
     this.log.warn({ from: this.knownEpoch, to: epoch }, 'redis epoch changed: history was lost');
   }
 
@@ -405,7 +407,7 @@ export class RedisBroker implements Broker {
       const downMs = Date.now() - link.downSince;
       link.downSince = null;
       link.lastError = null;
-      this.note = `${name} connection recovered at ${new Date().toISOString()} after ${downMs} ms`;
+      this.recovery = `${name} connection recovered at ${new Date().toISOString()} after ${downMs} ms`;
       this.log.info({ connection: name, downMs }, 'redis connection restored');
       // A Redis that came back empty has no epoch: learn it now, so status() says so.
       if (name === 'command') this.epoch().catch(() => {});
