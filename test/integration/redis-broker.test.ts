@@ -3,6 +3,8 @@ import { BrokerUnavailableError, type HistoryLimits } from '../../src/brokers';
 import { RedisBroker, createRedisBroker, type BrokerLogger } from '../../src/brokers/redis';
 import { Collector, cursorAt, sleep } from '../contract/broker-contract';
 import { startRedis, type TestRedis } from '../helpers/redis';
+import { Client } from '../contract/hub-contract';
+import { Hub } from '../../src/hub';
 
 /** What only the Redis broker has: outages, foreign writers, namespaces, sweeping. */
 
@@ -173,6 +175,48 @@ describe('redis broker', () => {
     expect(await a.history('idle/*', cursorAt(epoch, before))).toEqual({ messages: [], resets: ['idle/*'] });
     // A client that saw the last message lost nothing.
     expect(await a.history('idle/x', cursorAt(epoch, last))).toEqual({ messages: [], resets: [] });
+  });
+
+  test('a dropped subscriber connection: what was published meanwhile is replayed, once, in order', async () => {
+    const log = new CapturingLogger();
+    const limits = { maxCount: 10_000, maxAgeMs: 60_000 };
+    const pub = await make({ namespace: 'drop:', limits });
+    const node = await make({ namespace: 'drop:', limits, logger: log, probeIntervalMs: 50 });
+    const hub = new Hub(node, { maxMessageBytes: 1024 });
+    const client = new Client();
+    await hub.subscribe(client.session(), ['g/*'], undefined);
+    let stop = false;
+    let published = 0;
+    const publisher = (async () => {
+      for (let n = 0; n < 5000 && !stop; n++) {
+        await Promise.all([pub.publish('g/1', JSON.stringify({ n })), pub.publish('g/2', JSON.stringify({ n }))]);
+        published = n + 1;
+        if (n % 20 === 0) await sleep(1);
+      }
+    })();
+    // Drop the subscriber connection (Redis itself stays up) three times mid-stream.
+    let kills = 0;
+    const state = async () =>
+      `${JSON.stringify(log.lines)} got ${client.values('g/1').length} of ${published}; ${node.status().detail}; patterns ${await admin.pubsub('NUMPAT')}`;
+    const wait = (pred: () => boolean, what: string) => until(pred, what).catch(async (e) => Promise.reject(new Error(`${e}: ${await state()}`)));
+    for (let round = 0; round < 3; round++) {
+      const seen = published;
+      await wait(() => published > seen + 30 && node.status().ready, 'publishing with the node connected');
+      kills += Number(await admin.client('KILL', 'TYPE', 'pubsub'));
+      await wait(() => !node.status().ready || log.count('info', 'redis connection restored') > round, 'the drop to be seen');
+    }
+    await wait(() => log.count('info', 'replayed what the redis subscriber missed while away') >= 3, 'three replays');
+    await sleep(20);
+    stop = true;
+    await publisher;
+    const last = published - 1;
+    await wait(() => ['g/1', 'g/2'].every((ch) => client.values(ch).slice(-1)[0] === last), 'the last messages');
+    await sleep(100);
+    expect(kills).toBe(3);
+    const all = Array.from({ length: published }, (_, i) => i);
+    expect(client.values('g/1')).toEqual(all);
+    expect(client.values('g/2')).toEqual(all);
+    expect(log.lines.filter((l) => l.level === 'error' && /replay|no longer/.test(l.msg ?? ''))).toEqual([]);
   });
 
   test('history is bounded in Redis: exact count trimming', async () => {

@@ -27,6 +27,8 @@ export interface RedisBrokerOptions {
   reconnectMaxDelayMs?: number;
   /** How often idle channels are looked for and dropped. */
   sweepIntervalMs?: number;
+  /** How often the subscriber connection is proven live (bounds the replay after a drop). */
+  probeIntervalMs?: number;
 }
 
 export const REDIS_DEFAULTS = {
@@ -35,6 +37,7 @@ export const REDIS_DEFAULTS = {
   commandTimeoutMs: 2000,
   reconnectMaxDelayMs: 2000,
   sweepIntervalMs: 10_000,
+  probeIntervalMs: 1000,
 };
 
 /** Largest part of a Redis stream id (unsigned 64-bit). */
@@ -73,9 +76,20 @@ export class RedisBroker implements Broker {
   private sink: (msg: Message) => void = () => {};
   /** Redis subscription name -> the pushframe patterns it carries -> local watch count. */
   private readonly interest = new Map<string, Map<string, number>>();
-  /** `channel id` of the message delivered last: one publish reaching us through a
-   * SUBSCRIBE and PSUBSCRIBEs arrives as consecutive copies, delivered once. */
-  private lastDelivered = '';
+  /** Newest id delivered per channel, for ids past `lastLive` only (older entries are
+   * pruned): drops the extra copies of a publish that reaches us through a SUBSCRIBE and
+   * PSUBSCRIBEs, and what a gap replay finds that pub/sub brought already. */
+  private readonly delivered = new Map<string, string>();
+  /** Every message with an id up to here that this node watched has reached the sink:
+   * where a gap replay starts after the subscriber connection was lost. */
+  private lastLive: string | null = null;
+  /** Per watched pattern: an id up to which a gap replay must not go, because local
+   * subscribers took what came before from history themselves (set by the first
+   * position() after the watch; null until then). */
+  private readonly since = new Map<string, string | null>();
+  /** Live messages held while a gap is replayed, so each channel stays in id order. */
+  private held: Message[] | null = null;
+  private recoverAgain = false;
   private readonly links: Record<'command' | 'subscriber', LinkState> = {
     command: { downSince: null, lastError: null },
     subscriber: { downSince: null, lastError: null },
@@ -89,6 +103,7 @@ export class RedisBroker implements Broker {
   private closed = false;
   private nextBarrier: Promise<void> | null = null;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly prober: NodeJS.Timeout;
 
   constructor(options: RedisBrokerOptions) {
     this.keys = new Keys(options.namespace ?? REDIS_DEFAULTS.namespace);
@@ -125,6 +140,8 @@ export class RedisBroker implements Broker {
     this.sub.on('pmessage', (glob: string, _name: string, payload: string) => this.receive(glob, payload));
     this.sweeper = setInterval(() => void this.sweep(), options.sweepIntervalMs ?? REDIS_DEFAULTS.sweepIntervalMs);
     this.sweeper.unref();
+    this.prober = setInterval(() => void this.probe(), options.probeIntervalMs ?? REDIS_DEFAULTS.probeIntervalMs);
+    this.prober.unref();
   }
 
   /** Resolves once both connections are up (and the epoch is known); rejects after `timeoutMs`. */
@@ -138,6 +155,7 @@ export class RedisBroker implements Broker {
       throw new BrokerUnavailableError(`Redis is not reachable (${why}) after ${timeoutMs} ms`);
     }
     await this.epoch();
+    await this.probe();
     void this.sweep();
   }
 
@@ -178,9 +196,13 @@ export class RedisBroker implements Broker {
    * (Holds as long as the Redis host's clock does not step back between the calls.)
    */
   async position(): Promise<string> {
+    const pending: string[] = [];
+    for (const [pattern, since] of this.since) if (since === null) pending.push(pattern);
     await this.barrier();
     const time = await this.run('time', () => this.cmd.time());
     const ms = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    // Live since the barrier: a later gap replay for these starts after this millisecond.
+    for (const pattern of pending) if (this.since.get(pattern) === null) this.since.set(pattern, `${ms}-${MAX_PART_TEXT}`);
     return `${ms - 1}-${MAX_PART_TEXT}`;
   }
 
@@ -281,6 +303,7 @@ export class RedisBroker implements Broker {
       done.catch((err: unknown) => this.log.error({ err: message(err), subscription: name }, 'redis subscribe failed'));
     }
     carried.set(pattern, (carried.get(pattern) ?? 0) + 1);
+    if (!this.since.has(pattern)) this.since.set(pattern, null);
   }
 
   unwatch(pattern: string): void {
@@ -289,7 +312,10 @@ export class RedisBroker implements Broker {
     const count = carried?.get(pattern);
     if (!carried || count === undefined) return;
     if (count > 1) carried.set(pattern, count - 1);
-    else carried.delete(pattern);
+    else {
+      carried.delete(pattern);
+      this.since.delete(pattern);
+    }
     if (carried.size > 0) return;
     this.interest.delete(name);
     if (this.closed) return;
@@ -323,6 +349,7 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    clearInterval(this.prober);
     await Promise.all([quit(this.cmd, this.commandTimeoutMs), quit(this.sub, this.commandTimeoutMs)]);
   }
 
@@ -342,13 +369,91 @@ export class RedisBroker implements Broker {
       }
     }
     if (!wanted) return;
-    const tag = msg.channel + ' ' + msg.id;
-    if (tag === this.lastDelivered) return;
-    this.lastDelivered = tag;
+    if (this.held) this.held.push(msg);
+    else this.deliver(msg);
+  }
+
+  /** To the sink, once per id and in id order per channel. */
+  private deliver(msg: Message): void {
+    const last = this.delivered.get(msg.channel);
+    if (last !== undefined && compareIds(msg.id, last) <= 0) return;
+    this.delivered.set(msg.channel, msg.id);
     try {
       this.sink(msg);
     } catch (err) {
       this.log.error({ err: message(err), channel: msg.channel }, 'delivering a message failed');
+    }
+  }
+
+  /**
+   * Proves the subscriber connection live: Redis TIME = T, then a barrier. A message
+   * with an id up to `(T-1)-max` was published before T (later ones get ids >= `T-0`),
+   * so its pub/sub copy preceded the barrier's PONG: it has been delivered if watched.
+   */
+  private async probe(): Promise<void> {
+    if (this.closed || this.held || this.cmd.status !== 'ready' || this.sub.status !== 'ready') return;
+    try {
+      const time = await this.cmd.time();
+      await this.barrier();
+      const live = `${Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - 1}-${MAX_PART_TEXT}`;
+      if (this.held || (this.lastLive !== null && compareIds(live, this.lastLive) <= 0)) return;
+      this.lastLive = live;
+      for (const [channel, id] of this.delivered) if (compareIds(id, live) <= 0) this.delivered.delete(channel);
+    } catch {
+      // Redis is away: the connection events say so; the next probe tries again.
+    }
+  }
+
+  /**
+   * The subscriber connection was lost and is back: messages published meanwhile never
+   * reached us. Replay them from history (everything after `lastLive`), holding live
+   * messages until the replay is delivered so that each channel stays in order.
+   */
+  private async recover(): Promise<void> {
+    if (this.closed) return;
+    if (this.held) {
+      // Lost again while replaying: replay once more when this round is done.
+      this.recoverAgain = true;
+      return;
+    }
+    const bases = new Map<string, string>();
+    for (const [pattern, since] of this.since) {
+      if (since === null) continue; // its subscriber is not open yet and reads history itself
+      bases.set(pattern, this.lastLive !== null && compareIds(this.lastLive, since) > 0 ? this.lastLive : since);
+    }
+    if (bases.size === 0) return;
+    this.held = [];
+    let replayed = 0;
+    try {
+      await this.barrier(); // the resubscriptions are in effect: what follows comes live
+      const channels = new Map(this.delivered);
+      const found = await Promise.all([...bases].map(([p, base]) => this.read(p, { epoch: '', base, channels })));
+      const missed: Message[] = [];
+      const resets = new Set<string>();
+      for (const f of found) {
+        for (const m of f.messages) missed.push(m);
+        for (const r of f.resets) resets.add(r);
+      }
+      missed.sort((a, b) => compareIds(a.id, b.id));
+      for (const m of missed) {
+        const before = this.delivered.get(m.channel);
+        this.deliver(m);
+        if (this.delivered.get(m.channel) !== before) replayed++;
+      }
+      if (resets.size > 0) {
+        this.log.error({ channels: [...resets] }, 'messages missed while the redis subscriber was away are no longer in history');
+      }
+      this.log.info({ replayed }, 'replayed what the redis subscriber missed while away');
+    } catch (err) {
+      this.log.error({ err: message(err) }, 'replaying what the redis subscriber missed failed');
+    } finally {
+      const held = this.held;
+      this.held = null;
+      for (const m of held) this.deliver(m);
+    }
+    if (this.recoverAgain) {
+      this.recoverAgain = false;
+      await this.recover();
     }
   }
 
@@ -385,6 +490,8 @@ export class RedisBroker implements Broker {
   }
 
   private epochChanged(epoch: string): void {
+    // Ids of the lost history say nothing about the new one.
+    this.delivered.clear();
     this.loss = `Redis lost its data at ${new Date().toISOString()} (epoch ${this.knownEpoch} -> ${epoch}): resuming clients get a reset`;
     this.log.warn({ from: this.knownEpoch, to: epoch }, 'redis epoch changed: history was lost');
   }
@@ -411,6 +518,7 @@ export class RedisBroker implements Broker {
       this.log.info({ connection: name, downMs }, 'redis connection restored');
       // A Redis that came back empty has no epoch: learn it now, so status() says so.
       if (name === 'command') this.epoch().catch(() => {});
+      else void this.recover();
     });
   }
 }
