@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from 'koa-router';
 import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
+import { demoRoutes } from './routes/demo';
 import { opsRoutes } from './routes/ops';
 import { publishRoutes } from './routes/publish';
 import { streamRoutes } from './routes/stream';
@@ -16,6 +17,7 @@ export function createApp(deps: Deps): Koa {
   streamRoutes(router, deps);
   publishRoutes(router, deps);
   opsRoutes(router, deps);
+  if (deps.config.demo) demoRoutes(router, deps);
   app.use(errorMiddleware(deps.log));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));

@@ -27,6 +27,8 @@ export class Client {
         this.cursor = parseCursor(info.cursor);
         this.resets.push(...info.resets);
         for (const m of info.backlog) this.record(m);
+        // Resets and backlog taken in: the compact cursor that covers them.
+        if (info.checkpoint !== null) this.cursor = parseCursor(info.checkpoint);
       },
       deliver: (m: Message) => this.record(m),
     };
