@@ -219,6 +219,18 @@ describe('redis broker', () => {
     expect(log.lines.filter((l) => l.level === 'error' && /replay|no longer/.test(l.msg ?? ''))).toEqual([]);
   });
 
+  test('cursor ids beyond what Redis can hold find nothing and fail nothing', async () => {
+    const a = await make();
+    const epoch = await a.epoch();
+    await a.publish('big', '1');
+    for (const id of ['18446744073709551615-18446744073709551615', '99999999999999999999']) {
+      expect(await a.history('big', cursorAt(epoch, id))).toEqual({ messages: [], resets: [] });
+      expect(await a.history('*', cursorAt(epoch, id))).toEqual({ messages: [], resets: [] });
+    }
+    // A sequence out of range in an early millisecond: later messages are still newer.
+    expect((await a.history('big', cursorAt(epoch, '1-99999999999999999999'))).messages.map((m) => m.json)).toEqual(['1']);
+  });
+
   test('history is bounded in Redis: exact count trimming', async () => {
     const a = await make({ namespace: 'count:', limits: { maxCount: 5, maxAgeMs: 60_000 } });
     for (let i = 0; i < 20; i++) await a.publish('c', String(i));

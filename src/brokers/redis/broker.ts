@@ -45,6 +45,7 @@ const MAX_PART = 18446744073709551615n;
 const MAX_PART_TEXT = MAX_PART.toString();
 /** Channels dropped per sweep step, so one step never blocks Redis for long. */
 const SWEEP_BATCH = 500;
+const SWEEP_MAX_BATCHES = 20;
 
 const SILENT: BrokerLogger = { info() {}, warn() {}, error() {} };
 
@@ -465,12 +466,16 @@ export class RedisBroker implements Broker {
   private async sweep(): Promise<void> {
     if (this.closed || this.cmd.status !== 'ready') return;
     try {
-      const reply = (await SWEEP.run(
-        this.cmd,
-        [this.keys.recent, this.keys.names, this.keys.trimmed, this.keys.forgotten],
-        [this.limits.maxAgeMs, this.keys.streamPrefix, SWEEP_BATCH],
-      )) as [number, number];
-      this.channelCount = Number(reply[1]);
+      // Batches keep each script short; a full batch means more may be waiting.
+      for (let batch = 0; batch < SWEEP_MAX_BATCHES; batch++) {
+        const reply = (await SWEEP.run(
+          this.cmd,
+          [this.keys.recent, this.keys.names, this.keys.trimmed, this.keys.forgotten],
+          [this.limits.maxAgeMs, this.keys.streamPrefix, SWEEP_BATCH],
+        )) as [number, number];
+        this.channelCount = Number(reply[1]);
+        if (Number(reply[0]) < SWEEP_BATCH || this.closed) break;
+      }
     } catch (err) {
       if (!this.closed) this.log.warn({ err: message(err) }, 'sweeping idle redis channels failed');
     }
@@ -528,7 +533,10 @@ function streamId(id: string): string | null {
   const dash = id.indexOf('-');
   const ms = BigInt(dash === -1 ? id : id.slice(0, dash));
   const seq = dash === -1 ? 0n : BigInt(id.slice(dash + 1));
-  return ms > MAX_PART || seq > MAX_PART ? null : `${ms}-${seq}`;
+  // Past the largest id (which has no successor) nothing can be newer; a sequence past
+  // its range is still below every id of a later millisecond.
+  if (ms > MAX_PART || (ms === MAX_PART && seq >= MAX_PART)) return null;
+  return `${ms}-${seq > MAX_PART ? MAX_PART : seq}`;
 }
 
 function message(err: unknown): string {
