@@ -231,6 +231,21 @@ describe('redis broker', () => {
     expect((await a.history('big', cursorAt(epoch, '1-99999999999999999999'))).messages.map((m) => m.json)).toEqual(['1']);
   });
 
+  test('wildcard replay looks only at channels published on since the cursor when they are fewer', async () => {
+    const a = await make();
+    const epoch = await a.epoch();
+    for (let i = 0; i < 30; i++) await a.publish(`many/${i}`, String(i));
+    await sleep(5);
+    const p = await a.position();
+    await a.publish('many/3', '"again 3"');
+    await a.publish('many/7/deep', '"deep"');
+    await a.publish('many/7', '"again 7"');
+    const recent = await a.history('many/*', cursorAt(epoch, p));
+    expect(recent).toEqual({ messages: [expect.objectContaining({ json: '"again 3"' }), expect.objectContaining({ json: '"again 7"' })], resets: [] });
+    const all = await a.history('many/**', cursorAt(epoch, '0'));
+    expect(all.messages).toHaveLength(33);
+  });
+
   test('history is bounded in Redis: exact count trimming', async () => {
     const a = await make({ namespace: 'count:', limits: { maxCount: 5, maxAgeMs: 60_000 } });
     for (let i = 0; i < 20; i++) await a.publish('c', String(i));

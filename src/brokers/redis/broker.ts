@@ -4,7 +4,7 @@ import { BrokerUnavailableError, type Backlog, type Broker, type BrokerStatus, t
 import { conflate } from '../memory';
 import { EPOCH as EPOCH_GRAMMAR, MESSAGE_ID, compareIds, isWildcard, lastSeen, matches, type Cursor, type Message } from '../../protocol';
 import { Keys } from './keys';
-import { EPOCH, HISTORY, PUBLISH, SWEEP } from './scripts';
+import { CANDIDATES, EPOCH, HISTORY, PUBLISH, SWEEP } from './scripts';
 import { decodeEntry, decodePayload, keyLengthField } from './wire';
 
 /** The logging this broker needs; a pino logger fits. */
@@ -226,9 +226,15 @@ export class RedisBroker implements Broker {
       await this.replay(pattern, cursor, backlog);
       return backlog;
     }
+    const base = streamId(cursor.base);
+    if (base === null) return backlog;
     const [lo, hi] = this.keys.lexRange(pattern);
+    const since = base.slice(0, base.indexOf('-'));
     const [names, forgotten] = await this.run('history', () =>
-      Promise.all([this.cmd.zrangebylex(this.keys.names, lo, hi), this.cmd.get(this.keys.forgotten)]),
+      Promise.all([
+        CANDIDATES.run(this.cmd, [this.keys.names, this.keys.recent], [lo, hi, since]) as Promise<string[]>,
+        this.cmd.get(this.keys.forgotten),
+      ]),
     );
     // Channels dropped whole cannot be enumerated any more: be honest about the gap.
     if (forgotten !== null && MESSAGE_ID.test(forgotten) && compareIds(cursor.base, forgotten) < 0) {

@@ -81,6 +81,19 @@ return id
 `);
 
 /**
+ * KEYS: names, recent. ARGV: lex range low, high, a time (ms).
+ * The channels a wildcard replay must look at: those under the pattern's prefix, or those
+ * published on since the cursor's base (a channel idle since then has nothing newer),
+ * whichever list is shorter. The caller filters either with matches().
+ */
+export const CANDIDATES = new Script(`
+local byName = redis.call('ZLEXCOUNT', KEYS[1], ARGV[1], ARGV[2])
+local byTime = redis.call('ZCOUNT', KEYS[2], ARGV[3], '+inf')
+if byTime < byName then return redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf') end
+return redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2])
+`);
+
+/**
  * KEYS: stream, trimmed, forgotten. ARGV: channel, seen id, maxAgeMs.
  * Drops entries older than maxAgeMs (by the ms part of their id, Redis's own clock),
  * then returns { trim mark, stream exists, forgotten mark, entries after seen }.
