@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,17 +19,31 @@ export interface TestRedis {
 }
 
 const START_TIMEOUT_MS = 5000;
-const PORT_ATTEMPTS = 5;
+const PORT_ATTEMPTS = 10;
+
+/**
+ * A port below the kernel's ephemeral range, free right now. Tests kill Redis and start it
+ * again on the same port; a port the kernel hands out for `listen(0)` or outgoing
+ * connections could be taken by someone else in between, one outside that range is not.
+ */
+function candidatePort(): number {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: keep the common default
+  }
+  const from = 10_000;
+  const to = Math.max(from + 1000, low - 1);
+  return from + Math.floor(Math.random() * (to - from));
+}
 
 function freePort(): Promise<number> {
+  const port = candidatePort();
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(port)));
   });
 }
 
@@ -96,8 +110,8 @@ export async function startRedis(): Promise<TestRedis> {
   let lastError: unknown;
   // Another process may take the free port between our probe and redis-server's bind.
   for (let attempt = 0; attempt < PORT_ATTEMPTS && !child; attempt++) {
-    port = await freePort();
     try {
+      port = await freePort();
       child = await launch(port, dir);
     } catch (err) {
       lastError = err;
@@ -120,7 +134,15 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async start() {
       if (current) return;
-      current = await launch(port, dir);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          current = await launch(port, dir);
+          return;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
     },
     async stop() {
       if (current) {
