@@ -2,6 +2,7 @@
 import { ConfigError, configFromArgs, configFromEnv, configHelp } from './config';
 import { grant } from './auth';
 import { startServer } from './server';
+import { BrokerUnavailableError } from './brokers';
 
 const USAGE = `pushframe: Comet server push (forever-frame streams, long-poll, SSE)
 
@@ -109,7 +110,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof BrokerUnavailableError) {
     process.stderr.write(`pushframe: ${err.message}\n`);
     process.exit(2);
   }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type nunjucks from 'nunjucks';
-import { MemoryBroker, type Broker } from './brokers';
+import { MemoryBroker, createRedisBroker, type Broker } from './brokers';
 import { resolveConfig, ConfigError, type Config } from './config';
 import { ERRORS, PushframeError, type ErrorCode } from './errors';
 import { createApp } from './http/app';
@@ -63,10 +63,11 @@ const CLIENT_ERRORS: Record<string, ErrorCode> = {
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export async function createBroker(config: Config, log: Logger): Promise<Broker> {
-  if (config.broker === 'memory') {
-    return new MemoryBroker({ maxCount: config.historySize, maxAgeMs: config.historyTtlMs });
+  const limits = { maxCount: config.historySize, maxAgeMs: config.historyTtlMs };
+  if (config.broker === 'memory') return new MemoryBroker(limits);
+  if (/^rediss?:\/\//.test(config.broker)) {
+    return createRedisBroker(config.broker, { limits, logger: log.child({ broker: 'redis' }) });
   }
-  void log;
   throw new ConfigError(`broker "${config.broker}" is not available in this build`);
 }
 
