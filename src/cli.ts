@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { ConfigError, configFromArgs, configFromEnv, configHelp } from './config';
+import { grant } from './auth';
 import { startServer } from './server';
+import { BrokerUnavailableError } from './brokers';
 
 const USAGE = `pushframe: Comet server push (forever-frame streams, long-poll, SSE)
 
@@ -9,6 +11,11 @@ Usage:
   pushframe publish <channel> [json]      publish a message (json from the argument or stdin)
       --url <base>   server base URL (default http://localhost:$PORT/pushframe)
       --key <key>    publish key (default $PUSHFRAME_PUBLISH_KEY)
+  pushframe grant <patterns> [--ttl <seconds>]
+                                          print a signed grant for private channels
+      patterns       comma-separated, e.g. 'user:42/**,news'
+      --ttl          seconds the grant is valid (default 3600)
+      --secret <s>   signing secret (default $PUSHFRAME_SECRET)
   pushframe --help
 
 Server flags and environment variables (flags win):
@@ -74,17 +81,36 @@ async function runPublish(args: string[]): Promise<void> {
   process.stdout.write(text + '\n');
 }
 
+function runGrant(args: string[]): void {
+  let ttl = 3600;
+  let secret = process.env.PUSHFRAME_SECRET ?? '';
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--ttl') ttl = Number(args[++i]);
+    else if (args[i] === '--secret') secret = args[++i] ?? '';
+    else rest.push(args[i]);
+  }
+  if (rest.length !== 1) throw new ConfigError('usage: pushframe grant <patterns> [--ttl <seconds>] [--secret <secret>]');
+  if (!secret) throw new ConfigError('no secret: set PUSHFRAME_SECRET (or --secret), the same one the server uses');
+  try {
+    process.stdout.write(grant(secret, rest[0].split(','), ttl) + '\n');
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return;
   }
   if (argv[0] === 'publish') return runPublish(argv.slice(1));
+  if (argv[0] === 'grant') return runGrant(argv.slice(1));
   return runServer(argv);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof BrokerUnavailableError) {
     process.stderr.write(`pushframe: ${err.message}\n`);
     process.exit(2);
   }

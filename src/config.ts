@@ -3,7 +3,6 @@
  * (`--heartbeat-ms 5000`), an environment variable (`PUSHFRAME_HEARTBEAT_MS=5000`), or
  * in code (`startServer({ heartbeatMs: 5000 })`). Unknown keys are rejected.
  */
-
 import { isPattern } from './protocol';
 
 export interface Config {
@@ -19,6 +18,8 @@ export interface Config {
   secret: string;
   /** Origins whose pages may embed streams from another origin (and read poll/SSE via CORS). */
   allowedOrigins: string[];
+  /** Subscription patterns naming private channels: subscribing to them needs a signed grant. */
+  privateChannels: string[];
   /** Heartbeat interval: below the 30-60 s idle timeouts of common proxies and load balancers. */
   heartbeatMs: number;
   /** A stream is recycled after this many bytes so the iframe document does not grow forever. */
@@ -48,6 +49,10 @@ export interface Config {
   latestChannels: string[];
   logLevel: string;
   production: boolean;
+  /** Request line + headers, in bytes; a longer query or header is refused with 431. */
+  maxHeaderBytes: number;
+  /** A client must finish sending its request headers (and a publish body) within this (slowloris). */
+  headersTimeoutMs: number;
 }
 
 export const DEFAULTS: Config = {
@@ -58,6 +63,7 @@ export const DEFAULTS: Config = {
   publishKey: '',
   secret: '',
   allowedOrigins: [],
+  privateChannels: ['private/**'],
   heartbeatMs: 20_000,
   maxStreamBytes: 256 * 1024,
   pollTimeoutMs: 25_000,
@@ -76,6 +82,8 @@ export const DEFAULTS: Config = {
   latestChannels: [],
   logLevel: 'info',
   production: false,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 15_000,
 };
 
 type Kind = 'int' | 'string' | 'list' | 'bool';
@@ -113,6 +121,14 @@ const RULES: { [K in keyof Config]: Rule } = {
     },
     help: 'comma-separated origins allowed to embed cross-origin',
   },
+  privateChannels: {
+    kind: 'list',
+    check: (v: string[]) => {
+      const bad = v.find((p) => !isPattern(p));
+      return bad === undefined ? null : `"${bad}" is not a channel pattern like private/** or user/*`;
+    },
+    help: 'comma-separated patterns of channels that need a signed grant to subscribe',
+  },
   heartbeatMs: { kind: 'int', min: 50, max: 300_000, help: 'stream heartbeat interval' },
   maxStreamBytes: { kind: 'int', min: 4096, max: 1 << 30, help: 'recycle a stream after this many bytes' },
   pollTimeoutMs: { kind: 'int', min: 50, max: 120_000, help: 'how long a long-poll is held' },
@@ -142,6 +158,8 @@ const RULES: { [K in keyof Config]: Rule } = {
     help: 'log level',
   },
   production: { kind: 'bool', help: 'production mode (NODE_ENV=production sets it)' },
+  maxHeaderBytes: { kind: 'int', min: 1024, max: 1024 * 1024, help: 'request line + headers; larger gets 431' },
+  headersTimeoutMs: { kind: 'int', min: 100, max: 600_000, help: 'time a client has to send its request headers or a publish body' },
 };
 
 export class ConfigError extends Error {
@@ -201,7 +219,12 @@ function checkValue(key: keyof Config, value: unknown, source: string): void {
 
 /** Merges code options over defaults; rejects unknown keys and bad values. */
 export function resolveConfig(options: Partial<Config> = {}): Config {
-  const config: Config = { ...DEFAULTS, allowedOrigins: [...DEFAULTS.allowedOrigins], latestChannels: [...DEFAULTS.latestChannels] };
+  const config: Config = {
+    ...DEFAULTS,
+    allowedOrigins: [...DEFAULTS.allowedOrigins],
+    privateChannels: [...DEFAULTS.privateChannels],
+    latestChannels: [...DEFAULTS.latestChannels],
+  };
   for (const [key, value] of Object.entries(options)) {
     if (!(key in RULES)) throw new ConfigError(`unknown option "${key}"`);
     if (value === undefined) continue;

@@ -21,6 +21,7 @@ export const ERRORS = {
   body_too_large: [413, 'The request body is too large.'],
   message_too_large: [413, 'The message is larger than the configured maximum.'],
   unsupported_media_type: [415, 'Publish bodies must be JSON (Content-Type: application/json).'],
+  request_timeout: [408, 'The request headers did not arrive in time.'],
   header_too_large: [431, 'The request header or query string is too large.'],
   rate_limited: [429, 'Too many publishes; slow down.'],
   too_many_connections: [503, 'The server holds as many connections as it allows; retry later.'],

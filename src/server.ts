@@ -2,9 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type nunjucks from 'nunjucks';
-import { MemoryBroker, type Broker } from './brokers';
+import { MemoryBroker, createRedisBroker, type Broker } from './brokers';
 import { resolveConfig, ConfigError, type Config } from './config';
+import { ERRORS, PushframeError, type ErrorCode } from './errors';
 import { createApp } from './http/app';
+import { ConnectionLimits } from './http/limits';
+import { Metrics } from './http/metrics';
+import { TokenBuckets } from './http/rate';
 import type { Deps } from './http/deps';
 import { collectStats, type Stats } from './http/routes/ops';
 import { createViews } from './http/views';
@@ -49,18 +53,21 @@ export interface SetupContext {
 
 /** Node closes a request after 300 s by default; a stream lives for hours. */
 const REQUEST_TIMEOUT_MS = 0;
-/** Headers must arrive promptly (slowloris); a stream's body is not affected. */
-const HEADERS_TIMEOUT_MS = 15_000;
+/** Node's parser errors that have a catalogue code of their own; the rest are bad_request. */
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'header_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+};
+
 /** Idle keep-alive connections between polls or publishes. */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** Request line + headers; a longer query is refused with 431. */
-const MAX_HEADER_BYTES = 16 * 1024;
 
 export async function createBroker(config: Config, log: Logger): Promise<Broker> {
-  if (config.broker === 'memory') {
-    return new MemoryBroker({ maxCount: config.historySize, maxAgeMs: config.historyTtlMs });
+  const limits = { maxCount: config.historySize, maxAgeMs: config.historyTtlMs };
+  if (config.broker === 'memory') return new MemoryBroker(limits);
+  if (/^rediss?:\/\//.test(config.broker)) {
+    return createRedisBroker(config.broker, { limits, logger: log.child({ broker: 'redis' }) });
   }
-  void log;
   throw new ConfigError(`broker "${config.broker}" is not available in this build`);
 }
 
@@ -72,6 +79,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const hub = new Hub(broker, { maxMessageBytes: config.maxMessageBytes, latestChannels: config.latestChannels });
   const root = packageRoot();
   const connections = new ConnectionRegistry<StreamConnection>();
+  const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerIp);
   const deps: Deps = {
     config,
     hub,
@@ -81,6 +89,9 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     root,
     startedAt: Date.now(),
     draining: { value: false },
+    limits,
+    publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
+    metrics: new Metrics(hub, connections, limits),
   };
   const sysStats = new SysStats(hub, () => collectStats(deps), config.statsIntervalMs, (err) =>
     log.warn({ err }, 'could not publish _sys/stats'),
@@ -95,17 +106,28 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
       throw err;
     }
   }
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, noDelay: true }, app.callback());
+  const server = http.createServer(
+    {
+      maxHeaderSize: config.maxHeaderBytes,
+      noDelay: true,
+      // Node checks header deadlines on this interval (30 s by default): keep it finer than the deadline.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    app.callback(),
+  );
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Headers must arrive promptly (slowloris); a stream's body is not affected.
+  server.headersTimeout = config.headersTimeoutMs;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Garbage on the socket or an oversize header: answer if we still can, never crash.
+    // Garbage on the socket, an oversize header or headers that never finish: answer if
+    // we still can, never crash, never echo what was sent.
     if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'bad_request';
-    const body = JSON.stringify({ error: { code, message: 'The request could not be parsed.' } });
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const code = CLIENT_ERRORS[err.code ?? ''] ?? 'bad_request';
+    const [status] = ERRORS[code];
+    const reason = http.STATUS_CODES[status] ?? 'Error';
+    const body = JSON.stringify(new PushframeError(code).toJSON());
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -18,7 +18,7 @@ export function createApp(deps: Deps): Koa {
   publishRoutes(router, deps);
   opsRoutes(router, deps);
   if (deps.config.demo) demoRoutes(router, deps);
-  app.use(errorMiddleware(deps.log));
+  app.use(errorMiddleware(deps.log, deps.metrics));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

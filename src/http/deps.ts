@@ -4,6 +4,9 @@ import type { Hub } from '../hub';
 import type { Logger } from '../log';
 import type { SysStats } from '../sysstats';
 import type { ConnectionRegistry, StreamConnection } from '../transports';
+import type { ConnectionLimits } from './limits';
+import type { Metrics } from './metrics';
+import type { TokenBuckets } from './rate';
 
 /** What the HTTP layer is wired with: plain objects built by server.ts. */
 export interface Deps {
@@ -16,6 +19,11 @@ export interface Deps {
   startedAt: number;
   /** Set once a graceful shutdown begins: new streams are refused with 503. */
   draining: { value: boolean };
+  /** Connection slots of every long-lived request (total and per IP). */
+  limits: ConnectionLimits;
+  /** Publish rate per client; null when publishRate is 0 (unlimited). */
+  publishBuckets: TokenBuckets | null;
+  metrics: Metrics;
   /** The `_sys/stats` sampler (its recent samples feed the demo dashboard). */
   sysStats?: SysStats;
 }

@@ -2,12 +2,13 @@ import type Koa from 'koa';
 import { PushframeError, isPushframeError } from '../errors';
 import { BrokerUnavailableError } from '../brokers';
 import type { Logger } from '../log';
+import type { Metrics } from './metrics';
 
 /**
  * Every error before a response's first byte becomes `{ "error": { "code", "message" } }`
  * with its status. Unknown errors are logged and answered as `internal` without detail.
  */
-export function errorMiddleware(log: Logger): Koa.Middleware {
+export function errorMiddleware(log: Logger, metrics: Metrics): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -15,17 +16,20 @@ export function errorMiddleware(log: Logger): Koa.Middleware {
     } catch (raw) {
       const err = toPushframeError(raw);
       if (err.code === 'internal') log.error({ err: raw, path: ctx.path }, 'request failed');
+      else log.debug({ code: err.code, path: ctx.path }, 'request refused');
+      metrics.refused(err.code);
       if (ctx.headerSent || ctx.respond === false) return;
       ctx.status = err.status;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = err.toJSON();
       // An oversize body was left unread: do not keep the connection for another request.
-      if (err.code === 'body_too_large') ctx.set('Connection', 'close');
+      if (err.code === 'body_too_large' || err.code === 'request_timeout') ctx.set('Connection', 'close');
     }
   };
 }
 
-function toPushframeError(err: unknown): PushframeError {
+/** Any thrown value as a catalogue error (unknown ones become `internal`, without detail). */
+export function toPushframeError(err: unknown): PushframeError {
   if (isPushframeError(err)) return err;
   if (err instanceof BrokerUnavailableError) return new PushframeError('broker_unavailable', err.message);
   const status = (err as { status?: unknown })?.status;

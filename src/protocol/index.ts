@@ -5,3 +5,4 @@ export * from './cursor';
 export * from './message';
 export * from './frames';
 export * from './version';
+export * from './patterns';

@@ -23,6 +23,11 @@ export interface StreamOptions {
   maxStreamBytes: number;
   /** Unsent bytes (socket buffer + held messages) before the client counts as too slow. */
   maxBufferedBytes: number;
+  /**
+   * Opening tag for this connection's frames instead of `<script>` (a CSP nonce). The
+   * payload is still serialized once for all connections; only the tag is swapped here.
+   */
+  scriptTag?: string;
 }
 
 /**
@@ -84,7 +89,7 @@ export class StreamConnection implements Subscriber, Flushable {
     if (this.closed) return;
     this.opened = true;
     this.tally.messages += info.backlog.length;
-    this.write(this.format.open(info));
+    this.write(this.tagged(this.format.open(info)));
     if (this.pending.length > 0) this.flush();
   }
 
@@ -110,10 +115,10 @@ export class StreamConnection implements Subscriber, Flushable {
     this.pending = [];
     this.pendingBytes = 0;
     this.tally.messages += msgs.length;
-    this.write(msgs.length === 1 ? this.format.message(msgs[0]) : this.format.batch(msgs));
+    this.write(this.tagged(msgs.length === 1 ? this.format.message(msgs[0]) : this.format.batch(msgs)));
     if (this.closed) return;
     if (this.bytes >= this.options.maxStreamBytes) {
-      this.end(this.format.reconnect(0), 'recycle');
+      this.end(this.tagged(this.format.reconnect(0)), 'recycle');
     } else if (this.sink.writableLength > this.options.maxBufferedBytes) {
       this.drop();
     }
@@ -121,12 +126,12 @@ export class StreamConnection implements Subscriber, Flushable {
 
   /** Ends the stream with a reconnect instruction (recycling, shutdown, load shedding). */
   reconnect(delayMs: number, reason: DropReason = 'shutdown'): void {
-    this.end(this.format.reconnect(delayMs), reason);
+    this.end(this.tagged(this.format.reconnect(delayMs)), reason);
   }
 
   /** Ends the stream with an error frame (errors after the first byte). */
   fail(code: string, message: string): void {
-    this.end(this.format.error(code, message), 'error');
+    this.end(this.tagged(this.format.error(code, message)), 'error');
   }
 
   close(reason: DropReason): void {
@@ -167,8 +172,14 @@ export class StreamConnection implements Subscriber, Flushable {
       this.idleTicks = 0;
     } else if (++this.idleTicks >= 2) {
       this.idleTicks = 0;
-      if (!this.blocked) this.write(this.format.heartbeat, false);
+      if (!this.blocked) this.write(this.tagged(this.format.heartbeat), false);
     }
+  }
+
+  /** Frames hold `<script>` only as tags: payloads cannot contain `<` (escape.ts). */
+  private tagged(frames: string): string {
+    const tag = this.options.scriptTag;
+    return tag === undefined ? frames : frames.split('<script>').join(tag);
   }
 
   private replaceKeyed(msg: Message): boolean {

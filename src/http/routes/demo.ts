@@ -82,7 +82,7 @@ export function demoRoutes(router: Router, deps: Deps): void {
     // while this request arrives as http.
     if (!sameHost(ctx.get('origin'), ctx.host) || ctx.get('sec-fetch-site') === 'cross-site') throw new PushframeError('bad_origin');
     const type = ctx.get('content-type');
-    const body = await readBody(ctx.req, 4096);
+    const body = await readBody(ctx.req, 4096, config.headersTimeoutMs);
     let fields: { name?: unknown; text?: unknown };
     const isForm = /^application\/x-www-form-urlencoded\s*(;|$)/i.test(type);
     if (/^application\/json\s*(;|$)/i.test(type)) {

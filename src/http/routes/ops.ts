@@ -16,6 +16,13 @@ export function opsRoutes(router: Router, deps: Deps): void {
     ctx.body = { status: ok ? 'ok' : deps.draining.value ? 'draining' : 'degraded', broker };
   });
 
+  // Prometheus scrapes this; it is not under the prefix so one scrape config fits every node.
+  router.get('/metrics', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
   router.get(config.prefix + '/stats', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = collectStats(deps);
@@ -44,11 +51,16 @@ function load(path: string): { body: string; etag: string } {
 
 export interface Stats {
   uptimeSeconds: number;
-  connections: { total: number; byTransport: Record<string, number> };
+  /** `total`: open stream connections; `slots`: every long-lived request (the limited figure). */
+  connections: { total: number; slots: number; byTransport: Record<string, number> };
   channels: { subscribed: number; broker?: number };
-  messages: { in: number; out: number; written: number };
+  /** `published`: accepted by this node's publish API; `in`: reached this node from the broker;
+   * `out`: deliveries to local subscribers; `written`: messages written to clients. */
+  messages: { published: number; in: number; out: number; written: number };
   bytes: { out: number };
   drops: Record<string, number>;
+  /** Requests refused with an error, by code. */
+  refusals: Record<string, number>;
   memory: { rss: number; heapUsed: number };
   broker: ReturnType<Deps['hub']['broker']['status']>;
 }
@@ -67,13 +79,15 @@ export function collectStats(deps: Deps): Stats {
   }
   const broker = deps.hub.broker.status();
   const mem = process.memoryUsage();
+  const counted = deps.metrics.snapshot();
   return {
     uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
-    connections: { total: deps.connections.size, byTransport },
+    connections: { total: deps.connections.size, slots: deps.limits.size, byTransport },
     channels: { subscribed: hub.patterns, broker: broker.channels },
-    messages: { in: hub.messagesIn, out: hub.messagesOut, written },
+    messages: { published: counted.published, in: hub.messagesIn, out: hub.messagesOut, written },
     bytes: { out: bytes },
     drops,
+    refusals: counted.refusals,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
     broker,
   };

@@ -1,11 +1,16 @@
 import type Router from 'koa-router';
-import { PushframeError, isPushframeError } from '../../errors';
+import { PushframeError } from '../../errors';
+import { toPushframeError } from '../errors';
 import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
 import { ChunkedSocketSink, StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
 import { STREAM_HEADERS } from '../headers';
-import { parsePatterns, parseSince, single, type Query } from '../query';
+import { parseNonce, streamPolicy } from '../csp';
+import { clientIp } from '../limits';
+import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
+import { single, type Query } from '../query';
+import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
 const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
@@ -24,10 +29,8 @@ export function streamRoutes(router: Router, deps: Deps): void {
   };
 
   router.get(config.prefix + '/stream', (ctx) => {
-    if (deps.draining.value) throw new PushframeError('shutting_down');
     const query = ctx.query as Query;
-    const patterns = parsePatterns(query, config.maxChannels);
-    const cursor = parseSince(query);
+    const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
     const t = single(query, 't') ?? 'iframe';
     if (t !== 'iframe' && t !== 'htmlfile') throw new PushframeError('bad_request', 'The "t" parameter is "iframe" or "htmlfile".');
     const frame = single(query, 'f') ?? '0';
@@ -38,36 +41,54 @@ export function streamRoutes(router: Router, deps: Deps): void {
     if (domain !== undefined && !domainAllowed(domain, ctx.hostname)) {
       throw new PushframeError('bad_request', 'The "d" parameter must be the stream host name or a parent domain of it.');
     }
-    if (connections.size >= config.maxConnections) throw new PushframeError('too_many_connections');
+    const nonce = parseNonce(single(query, 'nonce'));
+    const release = admitConnection(ctx, deps);
 
-    const preamble = padPreamble(views.render('stream.njk', { frame, origin, domain }), PREAMBLE_MIN_BYTES);
+    let preamble: string;
+    try {
+      preamble = padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES);
+    } catch (err) {
+      release();
+      throw err;
+    }
 
     // From here on Koa is out of the way: the connection owns the raw response, and
     // nothing keeps the Koa context alive for the life of the stream.
     ctx.respond = false;
     const res = ctx.res;
     releaseKoaContext(res);
-    res.writeHead(200, STREAM_HEADERS);
+    res.writeHead(200, {
+      ...STREAM_HEADERS,
+      'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
+      ...legacyFramingHeader(origin, t),
+    });
     res.socket?.setNoDelay(true);
     const format = formats[t];
-    const conn = new StreamConnection(ChunkedSocketSink.over(res), format, options, connections.tally(format.name), (c) => {
+    const opts = nonce === undefined ? options : { ...options, scriptTag: `<script nonce="${nonce}">` };
+    const ip = clientIp(ctx.req.socket.remoteAddress);
+    let stopWatch = (): void => undefined;
+    const conn = new StreamConnection(ChunkedSocketSink.over(res), format, opts, connections.tally(format.name), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
+      release();
+      stopWatch();
+      log.debug({ transport: format.name, ip }, 'stream closed');
     });
     connections.add(conn);
+    stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
+    log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
     conn.start(preamble);
     hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
-      if (!isPushframeError(err)) log.error({ err }, 'stream subscription failed');
-      const e = isPushframeError(err) ? err : new PushframeError('internal');
+      // Past the first byte: the error becomes a p.e frame and the stream ends.
+      const e = toPushframeError(err);
+      if (e.code === 'internal') log.error({ err }, 'stream subscription failed');
+      else log.debug({ code: e.code }, 'stream subscription failed');
       conn.fail(e.code, e.message);
     });
   });
 }
 
-export function originAllowed(origin: string, allowed: readonly string[]): boolean {
-  if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) return false;
-  return allowed.includes('*') || allowed.includes(origin);
-}
+export { originAllowed };
 
 /** The legacy document.domain path: only the request's host or one of its parents. */
 function domainAllowed(domain: string, host: string): boolean {

@@ -1,0 +1,91 @@
+import type Koa from 'koa';
+import { GrantError, firstUncovered, privatePatterns, verifyGrant, type Grant } from '../auth';
+import type { Config } from '../config';
+import { PushframeError } from '../errors';
+import type { Cursor } from '../protocol';
+import type { Deps } from './deps';
+import { clientIp } from './limits';
+import { checkOriginHeader } from './origins';
+import { parsePatterns, parseSince, single, type Query } from './query';
+
+export interface Subscription {
+  patterns: string[];
+  cursor: Cursor | undefined;
+  /** A permitted cross-origin `Origin` header, to echo in CORS headers. */
+  corsOrigin: string | undefined;
+  /** When the grant that allowed private channels ends (ms); an open stream ends then too. */
+  grantExpiresAt: number | undefined;
+}
+
+export interface SubscriptionOptions {
+  /** Where the resume cursor comes from when not `since=` (e.g. SSE's Last-Event-ID). */
+  parseCursor?: (ctx: Koa.Context) => Cursor | undefined;
+  now?: number;
+}
+
+/**
+ * What every subscribing endpoint (stream, poll, events) checks before its first byte:
+ * the `Origin` header, the channel patterns, the resume cursor and, for private
+ * channels, the grant in `token=`.
+ */
+export function readSubscription(ctx: Koa.Context, config: Config, options: SubscriptionOptions = {}): Subscription {
+  const query = ctx.query as Query;
+  const corsOrigin = checkOriginHeader(ctx, config.allowedOrigins);
+  const patterns = parsePatterns(query, config.maxChannels);
+  const cursor = options.parseCursor ? options.parseCursor(ctx) : parseSince(query);
+  const now = options.now ?? Date.now();
+  const grantExpiresAt = authorize(patterns, single(query, 'token'), config, now);
+  return { patterns, cursor, corsOrigin, grantExpiresAt };
+}
+
+/**
+ * Throws `bad_grant` unless every pattern touching a private channel is covered by the
+ * grant; returns when the grant expires (ms), or undefined when none was needed.
+ */
+export function authorize(patterns: readonly string[], token: string | undefined, config: Config, now: number): number | undefined {
+  const needed = privatePatterns(patterns, config.privateChannels);
+  if (needed.length === 0) return undefined;
+  if (!token) throw new PushframeError('bad_grant', `"${needed[0]}" is private: a grant (token=) is required.`);
+  let granted: Grant;
+  try {
+    granted = verifyGrant(config.secret, token, now);
+  } catch (err) {
+    if (err instanceof GrantError) throw new PushframeError('bad_grant', err.message);
+    throw err;
+  }
+  const refused = firstUncovered(needed, granted.patterns);
+  if (refused !== null) throw new PushframeError('bad_grant', `The grant does not cover "${refused}".`);
+  return granted.expiresAt * 1000;
+}
+
+/** Longest delay a Node timer takes; a grant lasting longer is left to stream recycling. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `onExpiry` when a grant ends, so a private subscription does not outlive its
+ * permission; returns the cancel function. No grant, nothing to do.
+ */
+export function watchGrantExpiry(expiresAt: number | undefined, onExpiry: () => void, now: number = Date.now()): () => void {
+  if (expiresAt === undefined || expiresAt - now > MAX_TIMER_MS) return () => undefined;
+  const timer = setTimeout(onExpiry, Math.max(0, expiresAt - now));
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/**
+ * Takes a connection slot for a long-lived request (draining, total and per-IP limits).
+ * Call it last, after every other check; call the returned release when the response ends.
+ */
+export function admitConnection(ctx: Koa.Context, deps: Deps): () => void {
+  if (deps.draining.value) {
+    ctx.set('Retry-After', '1');
+    throw new PushframeError('shutting_down');
+  }
+  try {
+    return deps.limits.enter(clientIp(ctx.req.socket.remoteAddress));
+  } catch (err) {
+    // Spread the retries of many refused clients over 5-15 s rather than one instant.
+    ctx.set('Retry-After', String(5 + Math.floor(Math.random() * 11)));
+    throw err;
+  }
+}

@@ -1,0 +1,70 @@
+import type { PushframeServer } from '../../src';
+import { StreamClient } from '../helpers/stream-client';
+import { publish, startTestServer } from '../helpers/server';
+import { get } from '../helpers/http';
+
+/** The value of one sample line, e.g. `pushframe_connections{transport="iframe"}`. */
+function sample(text: string, name: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name + ' ')) return Number(line.slice(name.length + 1));
+  }
+  return undefined;
+}
+
+describe('GET /metrics', () => {
+  let a: PushframeServer;
+  let b: PushframeServer;
+  beforeAll(async () => {
+    // Two servers in one process: each has its own registry.
+    a = await startTestServer({ maxMessageBytes: 64 });
+    b = await startTestServer();
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('serves Prometheus text in step with /stats', async () => {
+    const c1 = await StreamClient.open(`${a.url}/pushframe/stream?channels=m`);
+    const c2 = await StreamClient.open(`${a.url}/pushframe/stream?channels=m&t=htmlfile`);
+    await Promise.all([c1.waitForFrame('o'), c2.waitForFrame('o')]);
+    for (let i = 0; i < 3; i++) expect((await publish(a, 'm', String(i))).status).toBe(202);
+    expect((await publish(a, 'm', JSON.stringify('x'.repeat(100)))).status).toBe(413);
+    await Promise.all([c1.waitForMessages(3), c2.waitForMessages(3)]);
+    c2.close();
+    await new Promise((r) => setTimeout(r, 50));
+
+    const r = await get(`${a.url}/metrics`);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = r.body;
+    expect(text).toContain('# TYPE pushframe_connections gauge');
+    expect(sample(text, 'pushframe_connections{transport="iframe"}')).toBe(1);
+    expect(sample(text, 'pushframe_connections{transport="htmlfile"}')).toBe(0);
+    expect(sample(text, 'pushframe_connections_opened_total{transport="htmlfile"}')).toBe(1);
+    expect(sample(text, 'pushframe_messages_published_total')).toBe(3);
+    expect(sample(text, 'pushframe_messages_in_total')).toBe(3);
+    expect(sample(text, 'pushframe_messages_delivered_total')).toBe(6);
+    expect(sample(text, 'pushframe_messages_written_total{transport="iframe"}')).toBe(3);
+    expect(sample(text, 'pushframe_drops_total{transport="htmlfile",reason="client_gone"}')).toBe(1);
+    expect(sample(text, 'pushframe_refusals_total{code="message_too_large"}')).toBe(1);
+    expect(sample(text, 'pushframe_publish_duration_seconds_count{outcome="ok"}')).toBe(3);
+    expect(text).toContain('pushframe_publish_duration_seconds_bucket{le="0.001",outcome="ok"}');
+    expect(sample(text, 'pushframe_bytes_written_total{transport="iframe"}')).toBeGreaterThan(2048);
+    expect(text).toContain('pushframe_process_resident_memory_bytes');
+
+    const stats = a.stats();
+    expect(stats.connections.byTransport).toEqual({ iframe: 1, htmlfile: 0 });
+    expect(stats.messages).toEqual({ published: 3, in: 3, out: 6, written: 6 });
+    expect(stats.refusals).toEqual({ message_too_large: 1 });
+    expect(stats.bytes.out).toBe(
+      (sample(text, 'pushframe_bytes_written_total{transport="iframe"}') ?? 0) +
+        (sample(text, 'pushframe_bytes_written_total{transport="htmlfile"}') ?? 0),
+    );
+
+    // The other server saw none of it.
+    const other = (await get(`${b.url}/metrics`)).body;
+    expect(sample(other, 'pushframe_messages_published_total')).toBe(0);
+    c1.close();
+  });
+});
