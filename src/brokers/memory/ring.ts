@@ -1,12 +1,14 @@
-/** A fixed-capacity FIFO: pushing onto a full ring drops (and returns) the oldest item. */
+/**
+ * A fixed-capacity FIFO: pushing onto a full ring drops (and returns) the oldest item.
+ * The backing array grows with use, so thousands of mostly quiet channels do not each
+ * hold a full-capacity array.
+ */
 export class Ring<T> {
-  private readonly items: (T | undefined)[];
+  private readonly items: (T | undefined)[] = [];
   private head = 0;
   private count = 0;
 
-  constructor(readonly capacity: number) {
-    this.items = new Array<T | undefined>(capacity);
-  }
+  constructor(readonly capacity: number) {}
 
   get size(): number {
     return this.count;

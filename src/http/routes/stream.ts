@@ -13,6 +13,8 @@ import { single, type Query } from '../query';
 import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
+/** Rendered preambles kept; pages reuse a handful of frame ids and origins. */
+const PREAMBLE_CACHE_SIZE = 512;
 const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
 
 /** `GET {prefix}/stream`: the iframe / htmlfile forever frame (docs/protocol.md). */
@@ -21,6 +23,18 @@ export function streamRoutes(router: Router, deps: Deps): void {
   const formats = {
     iframe: foreverFrameFormat('iframe', config.heartbeatMs),
     htmlfile: foreverFrameFormat('htmlfile', config.heartbeatMs),
+  };
+  // A preamble depends only on these four values: render each combination once.
+  const preambles = new Map<string, string>();
+  const preambleFor = (frame: string, origin?: string, domain?: string, nonce?: string): string => {
+    const key = frame + '|' + (origin ?? '') + '|' + (domain ?? '') + '|' + (nonce ?? '');
+    let html = preambles.get(key);
+    if (html === undefined) {
+      html = padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES);
+      if (preambles.size >= PREAMBLE_CACHE_SIZE) preambles.delete(preambles.keys().next().value as string);
+      preambles.set(key, html);
+    }
+    return html;
   };
   const options = {
     heartbeatMs: config.heartbeatMs,
@@ -46,7 +60,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
 
     let preamble: string;
     try {
-      preamble = padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES);
+      preamble = preambleFor(frame, origin, domain, nonce);
     } catch (err) {
       release();
       throw err;
