@@ -10,7 +10,7 @@ import { createViews } from './http/views';
 import { Hub } from './hub';
 import { createLogger, type Logger } from './log';
 import { packageRoot } from './paths';
-import { ConnectionRegistry, type StreamConnection } from './transports';
+import { ConnectionRegistry } from './transports';
 
 export interface PushframeServer {
   readonly config: Config;
@@ -58,7 +58,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const broker = brokerInstance ?? (await createBroker(config, log));
   const hub = new Hub(broker, { maxMessageBytes: config.maxMessageBytes });
   const root = packageRoot();
-  const connections = new ConnectionRegistry<StreamConnection>();
+  const connections = new ConnectionRegistry();
   const deps: Deps = {
     config,
     hub,

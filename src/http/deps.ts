@@ -2,13 +2,13 @@ import type nunjucks from 'nunjucks';
 import type { Config } from '../config';
 import type { Hub } from '../hub';
 import type { Logger } from '../log';
-import type { ConnectionRegistry, StreamConnection } from '../transports';
+import type { ConnectionRegistry } from '../transports';
 
 /** What the HTTP layer is wired with: plain objects built by server.ts. */
 export interface Deps {
   config: Config;
   hub: Hub;
-  connections: ConnectionRegistry<StreamConnection>;
+  connections: ConnectionRegistry;
   views: nunjucks.Environment;
   log: Logger;
   root: string;

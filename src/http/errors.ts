@@ -25,7 +25,8 @@ export function errorMiddleware(log: Logger): Koa.Middleware {
   };
 }
 
-function toPushframeError(err: unknown): PushframeError {
+/** Any thrown value as a catalogue error (unknown ones become `internal`). */
+export function toPushframeError(err: unknown): PushframeError {
   if (isPushframeError(err)) return err;
   if (err instanceof BrokerUnavailableError) return new PushframeError('broker_unavailable', err.message);
   const status = (err as { status?: unknown })?.status;
