@@ -26,7 +26,7 @@ export function parseCursor(text: string): Cursor {
   const entries = text.split(',');
   const head = entries[0];
   const tilde = head.indexOf('~');
-  if (tilde === -1) throw new CursorError('cursor must start with <epoch>~<position>');
+  if (tilde === -1) throw new CursorError('cursor must start with EPOCH~POSITION');
   const epoch = head.slice(0, tilde);
   const base = head.slice(tilde + 1);
   if (!EPOCH.test(epoch)) throw new CursorError('cursor epoch is malformed');
@@ -38,7 +38,7 @@ export function parseCursor(text: string): Cursor {
     const channel = entry.slice(0, at);
     const id = entry.slice(at + 1);
     if (at <= 0 || !isChannel(channel) || !MESSAGE_ID.test(id)) {
-      throw new CursorError('cursor entry is malformed; expected <channel>@<id>');
+      throw new CursorError('cursor entry is malformed; expected CHANNEL@ID');
     }
     channels.set(channel, id);
   }

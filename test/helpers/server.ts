@@ -25,3 +25,27 @@ export async function publish(
   }
   return { status: res.status, json, headers: res.headers };
 }
+
+/** An HTTP request with the path sent exactly as given (fetch would normalise `..`). */
+export function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  body = '',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = require('node:http').request(
+      { host: hostname, port, method, path, headers: { 'content-type': 'application/json', ...headers }, agent: false },
+      (res: import('node:http').IncomingMessage) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

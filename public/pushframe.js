@@ -1,0 +1,877 @@
+/*!
+ * pushframe bridge, protocol version 1 (docs/protocol.md, docs/bridge.md).
+ *
+ * Plain ES3: runs unchanged in IE6+ and every modern browser. One IIFE, one global
+ * (`Pushframe`), feature detection only. Turns the server's forever-frame callbacks
+ * into connection callbacks and DOM events.
+ */
+(function (window) {
+  var document = window.document;
+
+  // Loaded twice: the first copy owns the live frames, so it stays.
+  if (window.Pushframe && window.Pushframe.version) return;
+
+  var VERSION = 1;
+  var EVENT_PREFIX = 'pushframe:';
+  var WIRE_PREFIX = 'pushframe|';
+  var LIFECYCLE = { open: 1, message: 1, reset: 1, transport: 1, error: 1, close: 1 };
+  // Split so that filters scanning scripts for the word do not trip (as SockJS does).
+  var AXO = ['Active', 'Object'].join('X');
+
+  var DEFAULTS = {
+    url: '/pushframe',
+    transports: ['htmlfile', 'iframe', 'longpoll'],
+    // The server checks for silence once per interval, so up to 2x its interval can
+    // pass between two frames; the extra half absorbs network jitter.
+    heartbeatTimeoutFactor: 2.5,
+    // Used until p.o announces the server's interval.
+    heartbeatMs: 20000,
+    // No p.o within this long: the path is dead or a proxy buffers the stream.
+    openTimeoutMs: 10000,
+    backoffMinMs: 1000,
+    backoffMaxMs: 30000,
+    // Failed attempts (none of which opened) before trying the next transport.
+    fallbackAfter: 2
+  };
+
+  // Error codes after which retrying cannot help (src/errors.ts).
+  var FATAL = {
+    bad_request: 1, bad_channel: 1, bad_pattern: 1, bad_origin: 1, bad_grant: 1,
+    too_many_channels: 1, unauthorized: 1, not_found: 1, header_too_large: 1
+  };
+
+  var hasOwn = Object.prototype.hasOwnProperty;
+  var toStr = Object.prototype.toString;
+
+  var frameSeq = 0;
+  var frames = {};        // frame id -> Stream, for every live stream
+  var connections = [];   // live connections (also keeps htmlfile hosts referenced)
+  var registry = [];      // legacy DOM-event listeners: { node, type, fn }
+  var pageLoaded = document.readyState === 'complete';
+  var hooked = false;     // page-level listeners installed
+
+  // ---------------------------------------------------------------- ES3 helpers
+
+  function now() {
+    return new Date().getTime();
+  }
+
+  function indexOf(list, item) {
+    for (var i = 0; i < list.length; i++) if (list[i] === item) return i;
+    return -1;
+  }
+
+  function isArray(v) {
+    return toStr.call(v) === '[object Array]';
+  }
+
+  function option(options, name) {
+    return options && options[name] !== undefined && options[name] !== null ? options[name] : DEFAULTS[name];
+  }
+
+  // Rethrow outside our call stack: one broken handler must not cost others a message.
+  function report(err) {
+    window.setTimeout(function () { throw err; }, 0);
+  }
+
+  /**
+   * Values created inside a frame belong to that frame's realm: old IE throws "Can't
+   * execute code from a freed script" once the frame is gone, and `instanceof Array`
+   * fails everywhere. A copy made here belongs to the page.
+   */
+  function adopt(v, depth) {
+    if (v === null || typeof v !== 'object') return v;
+    if (depth > 200) return null;
+    var out, k, i;
+    if (isArray(v)) {
+      out = [];
+      for (i = 0; i < v.length; i++) out[i] = adopt(v[i], depth + 1);
+      return out;
+    }
+    out = {};
+    for (k in v) if (hasOwn.call(v, k)) out[k] = adopt(v[k], depth + 1);
+    return out;
+  }
+
+  // JSON.parse where it exists (IE8+ standards mode); else the RFC 4627 check, then eval.
+  function parseJson(text) {
+    if (window.JSON && typeof window.JSON.parse === 'function') return window.JSON.parse(text);
+    var stripped = text
+      .replace(/\\(?:["\\\/bfnrt]|u[0-9a-fA-F]{4})/g, '@')
+      .replace(/"[^"\\\n\r]*"|true|false|null|-?\d+(?:\.\d*)?(?:[eE][+\-]?\d+)?/g, ']')
+      .replace(/(?:^|:|,)(?:\s*\[)+/g, '');
+    if (!/^[\],:{}\s]*$/.test(stripped)) throw new SyntaxError('pushframe: bad JSON');
+    return (new Function('return (' + text + ');'))();
+  }
+
+  function byId(target) {
+    if (typeof target === 'string') return document.getElementById(target);
+    return target;
+  }
+
+  function addListener(node, type, fn) {
+    if (node.addEventListener) node.addEventListener(type, fn, false);
+    else if (node.attachEvent) node.attachEvent('on' + type, fn);
+  }
+
+  function removeListener(node, type, fn) {
+    if (node.removeEventListener) node.removeEventListener(type, fn, false);
+    else if (node.detachEvent) node.detachEvent('on' + type, fn);
+  }
+
+  // ---------------------------------------------------------------- origins
+
+  function normalOrigin(protocol, host) {
+    protocol = protocol.toLowerCase();
+    host = host.toLowerCase();
+    host = host.substring(host.lastIndexOf('@') + 1);
+    if ((protocol === 'http:' && /:80$/.test(host)) || (protocol === 'https:' && /:443$/.test(host))) {
+      host = host.substring(0, host.lastIndexOf(':'));
+    }
+    return protocol + '//' + host;
+  }
+
+  function pageOrigin() {
+    return normalOrigin(window.location.protocol, window.location.host);
+  }
+
+  /** The origin of an absolute or protocol-relative URL; the page's for a relative one. */
+  function originOf(url) {
+    var m = /^([a-zA-Z][a-zA-Z0-9+.\-]*:)?\/\/([^\/?#]*)/.exec(url);
+    if (!m) return pageOrigin();
+    return normalOrigin(m[1] || window.location.protocol, m[2]);
+  }
+
+  // ---------------------------------------------------------------- DOM events
+
+  function createEvent(type, detail) {
+    var ev;
+    try {
+      if (typeof window.CustomEvent === 'function') {
+        return new window.CustomEvent(type, { detail: detail, bubbles: true, cancelable: false });
+      }
+    } catch (e1) { /* IE9-11: CustomEvent is an object, not a constructor */ }
+    try {
+      ev = document.createEvent('CustomEvent');
+      ev.initCustomEvent(type, true, false, detail);
+      return ev;
+    } catch (e2) { /* no CustomEvent at all */ }
+    try {
+      ev = document.createEvent('Event');
+      ev.initEvent(type, true, false);
+      ev.detail = detail;
+      return ev;
+    } catch (e3) { /* no DOM events */ }
+    return null;
+  }
+
+  /** Legacy path: call registered listeners from the target up to document and window. */
+  function fireRegistry(target, type, detail) {
+    var ev = { type: type, detail: detail, target: target, srcElement: target };
+    var node = target;
+    var chain = [];
+    while (node) {
+      chain.push(node);
+      node = node === document ? window : (node === window ? null : node.parentNode || (node.nodeType === 9 ? window : null));
+    }
+    var list = registry.slice(0);
+    for (var c = 0; c < chain.length; c++) {
+      ev.currentTarget = chain[c];
+      for (var i = 0; i < list.length; i++) {
+        var l = list[i];
+        if (l.node === chain[c] && l.type === type && indexOf(registry, l) !== -1) {
+          try { l.fn.call(chain[c], ev); } catch (err) { report(err); }
+        }
+      }
+    }
+  }
+
+  function dispatch(target, type, detail) {
+    if (target.dispatchEvent) {
+      var ev = createEvent(type, detail);
+      if (ev) {
+        target.dispatchEvent(ev);
+        return;
+      }
+    }
+    fireRegistry(target, type, detail);
+  }
+
+  /** Listens for pushframe DOM events in every browser: a real listener where the DOM
+   * has dispatchEvent, the bridge's own registry where it does not (IE6-8). */
+  function listen(target, type, fn) {
+    target = byId(target);
+    if (!target || typeof fn !== 'function') return;
+    if (target.dispatchEvent && target.addEventListener) target.addEventListener(type, fn, false);
+    else registry.push({ node: target, type: type, fn: fn });
+  }
+
+  function unlisten(target, type, fn) {
+    target = byId(target);
+    if (!target) return;
+    if (target.dispatchEvent && target.removeEventListener) {
+      target.removeEventListener(type, fn, false);
+      return;
+    }
+    for (var i = registry.length - 1; i >= 0; i--) {
+      var l = registry[i];
+      if (l.node === target && l.type === type && l.fn === fn) registry.splice(i, 1);
+    }
+  }
+
+  // ---------------------------------------------------------------- page lifecycle
+
+  function onPageLoad() {
+    pageLoaded = true;
+    removeListener(window, 'load', onPageLoad);
+    var list = connections.slice(0);
+    for (var i = 0; i < list.length; i++) list[i]._schedule(0);
+  }
+
+  function onPageHide() {
+    var list = connections.slice(0);
+    for (var i = 0; i < list.length; i++) list[i].close();
+  }
+
+  var hideEvent = 'onpagehide' in window ? 'pagehide' : 'unload';
+
+  function hook() {
+    if (hooked) return;
+    hooked = true;
+    addListener(window, hideEvent, onPageHide);
+    addListener(window, 'message', onPostMessage);
+    if (!pageLoaded) addListener(window, 'load', onPageLoad);
+  }
+
+  function unhook() {
+    if (!hooked || connections.length) return;
+    hooked = false;
+    removeListener(window, hideEvent, onPageHide);
+    removeListener(window, 'message', onPostMessage);
+    removeListener(window, 'load', onPageLoad);
+  }
+
+  // ---------------------------------------------------------------- cross-origin frames
+
+  /** `pushframe|<frame>|<letter>|<JSON array>` from a stream on another origin. */
+  function onPostMessage(ev) {
+    ev = ev || window.event;
+    var data = ev && ev.data;
+    if (typeof data !== 'string' || data.substring(0, WIRE_PREFIX.length) !== WIRE_PREFIX) return;
+    var rest = data.substring(WIRE_PREFIX.length);
+    var bar = rest.indexOf('|');
+    if (bar < 1 || rest.charAt(bar + 2) !== '|') return;
+    var id = rest.substring(0, bar);
+    var letter = rest.charAt(bar + 1);
+    var stream = hasOwn.call(frames, id) ? frames[id] : null;
+    // The origin must be the stream's exactly; the frame id must be the live one.
+    if (!stream || !stream.cross || stream.origin !== ev.origin) return;
+    var win = stream.contentWindow();
+    if (ev.source && win && ev.source !== win) return;
+    var sink = stream.sink;
+    if (!hasOwn.call(sink, letter)) return;
+    var args;
+    try { args = parseJson(rest.substring(bar + 3)); } catch (e) { return; }
+    if (!isArray(args)) return;
+    sink[letter].apply(sink, args);
+  }
+
+  // ---------------------------------------------------------------- transports
+
+  /**
+   * Transports by name. Each has `supported(connection)` and `start(stream)`, which
+   * returns a handle with `stop()` (and optionally `contentWindow()`). A transport
+   * delivers by calling the stream's sink (`stream.sink.o/m/x/h/r/e`, the protocol's
+   * callbacks), and reports an unexpected end with `stream.ended()`. Adding a transport
+   * is one entry here plus its name in the ladder (`DEFAULTS.transports`).
+   */
+  var transports = {};
+
+  function hideFrame(iframe) {
+    var s = iframe.style;
+    s.position = 'absolute';
+    s.left = s.top = '-9999px';
+    s.width = s.height = '1px';
+    s.border = '0';
+    s.visibility = 'hidden';
+    iframe.setAttribute('tabIndex', '-1');
+    iframe.setAttribute('aria-hidden', 'true');
+    iframe.setAttribute('title', 'pushframe');
+  }
+
+  function frameHandle(iframe, stream, onGone) {
+    function onLoad() { stream.ended(); }
+    addListener(iframe, 'load', onLoad);
+    return {
+      iframe: iframe,
+      contentWindow: function () {
+        try { return iframe && iframe.contentWindow; } catch (e) { return null; }
+      },
+      stop: function () {
+        if (!iframe) return;
+        removeListener(iframe, 'load', onLoad);
+        // Navigating away first makes old IE abort the request at once.
+        try { iframe.src = 'about:blank'; } catch (e1) { /* already gone */ }
+        try { if (iframe.parentNode) iframe.parentNode.removeChild(iframe); } catch (e2) { /* already gone */ }
+        iframe = null;
+        if (onGone) onGone();
+      }
+    };
+  }
+
+  /** A hidden forever frame in the page. */
+  transports.iframe = {
+    supported: function (conn) {
+      return !conn.cross || !!window.postMessage;
+    },
+    start: function (stream) {
+      var iframe = document.createElement('iframe');
+      hideFrame(iframe);
+      iframe.src = stream.url('iframe');
+      var handle = frameHandle(iframe, stream, null);
+      (document.body || document.documentElement).appendChild(iframe);
+      return handle;
+    }
+  };
+
+  /**
+   * IE: the forever frame inside an `htmlfile` ActiveX document, which shows no
+   * loading indicator and plays no navigation click. The stream's `parent` is the
+   * htmlfile's window, so Pushframe is published there. The document is held by the
+   * handle (the connection keeps it): a collected htmlfile silently drops the stream.
+   */
+  transports.htmlfile = {
+    supported: function (conn) {
+      // `in`, not truthiness: IE11 hides ActiveXObject from boolean tests.
+      return !conn.cross && AXO in window;
+    },
+    start: function (stream) {
+      var Host = window[AXO];
+      var doc = new Host('htmlfile');
+      var domain = stream.conn.documentDomain;
+      doc.open();
+      doc.write('<html><head>' +
+        (domain ? '<script>document.domain="' + domain + '";<\/script>' : '') +
+        '</head><body></body></html>');
+      doc.close();
+      doc.parentWindow.Pushframe = Pushframe;
+      var iframe = doc.createElement('iframe');
+      iframe.src = stream.url('htmlfile');
+      var handle = frameHandle(iframe, stream, function () {
+        try { doc.parentWindow.Pushframe = null; } catch (e) { /* host gone */ }
+        handle.doc = doc = null;
+        if (typeof CollectGarbage === 'function') CollectGarbage();
+      });
+      handle.doc = doc;
+      doc.body.appendChild(iframe);
+      return handle;
+    }
+  };
+
+  // ---------------------------------------------------------------- one stream
+
+  /** One attempt on one transport; the frame id keeps stale frames out. */
+  function Stream(conn, transport) {
+    this.conn = conn;
+    this.transport = transport;
+    this.id = 'f' + (++frameSeq) + '_' + Math.floor(Math.random() * 2176782336).toString(36);
+    this.cross = conn.cross;
+    this.origin = conn.origin;
+    this.dead = false;
+    this.opened = false;
+    this.handle = null;
+    this.sink = makeSink(this);
+  }
+
+  Stream.prototype.url = function (type) {
+    var c = this.conn;
+    var q = 'channels=' + encodeURIComponent(c.channels.join(','));
+    var since = c._cursorString();
+    if (since) q += '&since=' + encodeURIComponent(since);
+    q += '&t=' + type + '&f=' + this.id;
+    if (c.cross) q += '&origin=' + encodeURIComponent(pageOrigin());
+    if (c.documentDomain) q += '&d=' + encodeURIComponent(c.documentDomain);
+    for (var k in c.params) {
+      if (hasOwn.call(c.params, k)) q += '&' + encodeURIComponent(k) + '=' + encodeURIComponent(c.params[k]);
+    }
+    return c.url + '/stream?' + q;
+  };
+
+  Stream.prototype.contentWindow = function () {
+    return this.handle && this.handle.contentWindow ? this.handle.contentWindow() : null;
+  };
+
+  /** The transport saw the stream end with no p.r or p.e before it. */
+  Stream.prototype.ended = function () {
+    var self = this;
+    if (self.dead) return;
+    self.dead = true;
+    window.setTimeout(function () { self.conn._failed(self, 'disconnected', 'The stream ended unexpectedly.'); }, 0);
+  };
+
+  Stream.prototype.stop = function () {
+    this.dead = true;
+    if (frames[this.id] === this) delete frames[this.id];
+    var h = this.handle;
+    this.handle = null;
+    if (h) {
+      try { h.stop(); } catch (e) { /* best effort */ }
+    }
+  };
+
+  /**
+   * The callback object `p` of the protocol. Frames from a stream that is no longer
+   * current are ignored; anything that tears the frame down runs after the frame's
+   * own script has returned (old IE crashes when a running frame is removed).
+   */
+  function makeSink(stream) {
+    var conn = stream.conn;
+    var own = !stream.cross; // same-origin values come from the frame's realm
+
+    function live() {
+      if (stream.dead || conn.stream !== stream) return false;
+      conn.lastFrame = now();
+      return true;
+    }
+
+    return {
+      o: function (cursor, heartbeatMs) {
+        if (!live()) return;
+        conn._opened(stream, String(cursor), Number(heartbeatMs));
+      },
+      m: function () {
+        var a = arguments;
+        for (var i = 0; i + 2 < a.length; i += 3) {
+          if (!live()) return;
+          conn._message(String(a[i]), String(a[i + 1]), own ? adopt(a[i + 2], 0) : a[i + 2]);
+        }
+      },
+      x: function () {
+        if (!live()) return;
+        var list = [];
+        for (var i = 0; i < arguments.length; i++) list.push(String(arguments[i]));
+        conn._reset(list);
+      },
+      h: function () {
+        live();
+      },
+      r: function (delayMs) {
+        if (!live()) return;
+        stream.dead = true;
+        var delay = Number(delayMs);
+        conn._recycle(stream, delay >= 0 ? delay : 0);
+      },
+      e: function (code, message) {
+        if (!live()) return;
+        stream.dead = true;
+        conn._serverError(stream, String(code), String(message));
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  function splitList(v) {
+    if (!v) return [];
+    if (isArray(v)) return v.slice(0);
+    return String(v).split(',');
+  }
+
+  function matches(pattern, channel) {
+    if (pattern === channel || pattern === '*' || pattern === '**') return true;
+    var n = pattern.length;
+    if (n > 3 && pattern.substring(n - 3) === '/**') {
+      var deep = pattern.substring(0, n - 2);
+      return channel.length > deep.length && channel.substring(0, deep.length) === deep;
+    }
+    if (n > 2 && pattern.substring(n - 2) === '/*') {
+      var one = pattern.substring(0, n - 1);
+      return channel.length > one.length && channel.substring(0, one.length) === one &&
+        channel.indexOf('/', one.length) === -1;
+    }
+    return false;
+  }
+
+  function Connection(options) {
+    options = options || {};
+    var url = String(option(options, 'url'));
+    while (url.length > 1 && url.charAt(url.length - 1) === '/') url = url.substring(0, url.length - 1);
+    this.url = url;
+    this.documentDomain = options.documentDomain ? String(options.documentDomain) : '';
+    if (this.documentDomain && !/^[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$/.test(this.documentDomain)) {
+      throw new Error('pushframe: documentDomain must be a host name such as example.com');
+    }
+    this.origin = originOf(url);
+    this.cross = this.origin !== pageOrigin() && !this.documentDomain;
+    this.channels = [];
+    var list = splitList(options.channels);
+    for (var i = 0; i < list.length; i++) if (list[i] && indexOf(this.channels, list[i]) === -1) this.channels.push(list[i]);
+    this.params = options.params || {};
+    this.target = byId(options.target) || document;
+    this.heartbeatTimeoutFactor = Number(option(options, 'heartbeatTimeoutFactor'));
+    this.heartbeatMs = DEFAULTS.heartbeatMs;
+    this.openTimeoutMs = Number(option(options, 'openTimeoutMs'));
+    this.backoffMinMs = Number(option(options, 'backoffMinMs'));
+    this.backoffMaxMs = Number(option(options, 'backoffMaxMs'));
+    this.fallbackAfter = Number(option(options, 'fallbackAfter'));
+
+    this.ladder = [];
+    var names = splitList(option(options, 'transports'));
+    for (var t = 0; t < names.length; t++) {
+      var tr = hasOwn.call(transports, names[t]) ? transports[names[t]] : null;
+      if (tr && tr.supported(this) && indexOf(this.ladder, names[t]) === -1) this.ladder.push(names[t]);
+    }
+    this.rung = 0;
+    this.failures = 0;  // attempts on this rung that never opened
+    this.attempt = 0;   // consecutive failures, for backoff
+    this.transport = null;
+    this.state = 'connecting';
+
+    this.cursorHead = '';
+    this.cursorSeen = {};
+    this.cursorOrder = [];
+    if (options.since) this._setCursor(String(options.since));
+
+    this.handlers = [];
+    this.listeners = {};
+    this.stream = null;
+    this.lastFrame = 0;
+    this.timer = null;
+    this.watchdog = null;
+
+    if (this.documentDomain) document.domain = this.documentDomain;
+    connections.push(this);
+    hook();
+    // Streams start after the page's load event: a frame started before it holds
+    // the page's onload and busy indicator until the stream ends.
+    if (pageLoaded) this._schedule(0);
+  }
+
+  var proto = Connection.prototype;
+
+  // -- public API
+
+  /** Calls fn(data, meta) for messages on a channel, a pattern (`a/*`, `a/**`) or every channel (`*`). */
+  proto.on = function (pattern, fn) {
+    if (typeof fn === 'function') this.handlers.push({ pattern: String(pattern), fn: fn });
+    return this;
+  };
+
+  /** Removes fn from pattern; without fn every handler of pattern; without arguments all. */
+  proto.off = function (pattern, fn) {
+    for (var i = this.handlers.length - 1; i >= 0; i--) {
+      var h = this.handlers[i];
+      if ((pattern === undefined || h.pattern === String(pattern)) && (!fn || h.fn === fn)) this.handlers.splice(i, 1);
+    }
+    return this;
+  };
+
+  /** Lifecycle events: open, message, reset, transport, error, close. */
+  proto.listen = function (name, fn) {
+    if (!hasOwn.call(LIFECYCLE, name)) throw new Error('pushframe: no lifecycle event "' + name + '"');
+    if (typeof fn === 'function') (this.listeners[name] || (this.listeners[name] = [])).push(fn);
+    return this;
+  };
+
+  proto.unlisten = function (name, fn) {
+    var list = this.listeners[name];
+    if (!list) return this;
+    for (var i = list.length - 1; i >= 0; i--) if (!fn || list[i] === fn) list.splice(i, 1);
+    return this;
+  };
+
+  /** Adds channels or patterns; the one stream re-opens with its cursor, losing nothing. */
+  proto.subscribe = function (channels) {
+    var list = splitList(channels);
+    var changed = false;
+    for (var i = 0; i < list.length; i++) {
+      if (list[i] && indexOf(this.channels, list[i]) === -1) {
+        this.channels.push(list[i]);
+        changed = true;
+      }
+    }
+    if (changed) this._reopen();
+    return this;
+  };
+
+  proto.unsubscribe = function (channels) {
+    var list = splitList(channels);
+    var changed = false;
+    for (var i = 0; i < list.length; i++) {
+      var at = indexOf(this.channels, list[i]);
+      if (at !== -1) {
+        this.channels.splice(at, 1);
+        changed = true;
+      }
+    }
+    if (changed) this._reopen();
+    return this;
+  };
+
+  /** The resume cursor: what this connection already has. */
+  proto.cursor = function () {
+    return this._cursorString();
+  };
+
+  proto.close = function () {
+    if (this.state === 'closed') return;
+    this._halt();
+    this.state = 'closed';
+    var at = indexOf(connections, this);
+    if (at !== -1) connections.splice(at, 1);
+    unhook();
+    this._emit('close', {});
+    this.handlers = [];
+    this.listeners = {};
+  };
+
+  // -- cursor
+
+  proto._setCursor = function (text) {
+    var parts = text.split(',');
+    this.cursorHead = parts[0];
+    this.cursorSeen = {};
+    this.cursorOrder = [];
+    for (var i = 1; i < parts.length; i++) {
+      var at = parts[i].lastIndexOf('@');
+      if (at > 0) this._see(parts[i].substring(0, at), parts[i].substring(at + 1));
+    }
+  };
+
+  // Ids stay opaque: the server delivers each channel in order and never twice,
+  // so the latest one received is the one to resume from.
+  proto._see = function (channel, id) {
+    if (!hasOwn.call(this.cursorSeen, channel)) this.cursorOrder.push(channel);
+    this.cursorSeen[channel] = id;
+  };
+
+  proto._cursorString = function () {
+    if (!this.cursorHead) return '';
+    var out = this.cursorHead;
+    for (var i = 0; i < this.cursorOrder.length; i++) {
+      out += ',' + this.cursorOrder[i] + '@' + this.cursorSeen[this.cursorOrder[i]];
+    }
+    return out;
+  };
+
+  // -- events
+
+  proto._emit = function (name, detail) {
+    var list = this.listeners[name];
+    if (list) {
+      list = list.slice(0);
+      for (var i = 0; i < list.length; i++) {
+        try { list[i].call(this, detail); } catch (err) { report(err); }
+      }
+    }
+    dispatch(this.target, EVENT_PREFIX + name, detail);
+  };
+
+  proto._message = function (channel, id, data) {
+    this._see(channel, id);
+    var meta = { channel: channel, id: id };
+    var list = this.handlers.slice(0);
+    for (var i = 0; i < list.length; i++) {
+      if (matches(list[i].pattern, channel)) {
+        try { list[i].fn.call(this, data, meta); } catch (err) { report(err); }
+      }
+    }
+    var lc = this.listeners.message;
+    if (lc) {
+      lc = lc.slice(0);
+      for (var j = 0; j < lc.length; j++) {
+        try { lc[j].call(this, data, meta); } catch (err2) { report(err2); }
+      }
+    }
+    dispatch(this.target, EVENT_PREFIX + 'message', { channel: channel, id: id, data: data });
+  };
+
+  // -- stream management
+
+  proto._clearTimers = function () {
+    if (this.timer) window.clearTimeout(this.timer);
+    if (this.watchdog) window.clearTimeout(this.watchdog);
+    this.timer = this.watchdog = null;
+  };
+
+  proto._halt = function () {
+    this._clearTimers();
+    var s = this.stream;
+    this.stream = null;
+    if (s) s.stop();
+  };
+
+  /** Starts a stream after delay ms (never from inside a frame's own call stack). */
+  proto._schedule = function (delay) {
+    var self = this;
+    if (self.state === 'closed') return;
+    if (self.timer) window.clearTimeout(self.timer);
+    self.timer = window.setTimeout(function () {
+      self.timer = null;
+      self._start();
+    }, delay);
+  };
+
+  proto._reopen = function () {
+    if (this.state === 'closed') return;
+    this._halt();
+    if (pageLoaded) this._schedule(0);
+  };
+
+  proto._start = function () {
+    if (this.state === 'closed' || !pageLoaded) return;
+    this._halt();
+    if (!this.channels.length) {
+      this.state = 'idle';
+      return;
+    }
+    var name = this.ladder[this.rung];
+    if (!name) {
+      this._emit('error', { code: 'no_transport', message: 'No transport of this browser can reach the server.' });
+      this.close();
+      return;
+    }
+    if (name !== this.transport) {
+      this.transport = name;
+      this._emit('transport', { name: name });
+      if (this.state === 'closed') return;
+    }
+    var stream = new Stream(this, name);
+    this.stream = stream;
+    this.state = 'connecting';
+    frames[stream.id] = stream;
+    this.lastFrame = now();
+    this._watch(stream, this.openTimeoutMs);
+    try {
+      stream.handle = transports[name].start(stream);
+    } catch (err) {
+      // This browser cannot host the transport after all (e.g. ActiveX disabled).
+      this._halt();
+      this.failures = this.fallbackAfter;
+      this._emit('error', { code: 'transport_failed', message: 'The ' + name + ' transport could not start.' });
+      this._fallback(stream, this._backoff());
+    }
+  };
+
+  /** The watchdog: a stream that writes nothing for `limit` ms is dead. */
+  proto._watch = function (stream, limit) {
+    var self = this;
+    function check() {
+      self.watchdog = null;
+      if (self.stream !== stream || stream.dead) return;
+      var quiet = now() - self.lastFrame;
+      if (quiet < limit) {
+        self.watchdog = window.setTimeout(check, limit - quiet);
+        return;
+      }
+      self._failed(stream, 'timeout', 'No data from the server for ' + quiet + ' ms.');
+    }
+    if (self.watchdog) window.clearTimeout(self.watchdog);
+    self.watchdog = window.setTimeout(check, limit);
+  };
+
+  proto._opened = function (stream, cursor, heartbeatMs) {
+    stream.opened = true;
+    this.state = 'open';
+    this.failures = 0;
+    this.attempt = 0;
+    if (heartbeatMs > 0) this.heartbeatMs = heartbeatMs;
+    this._setCursor(cursor);
+    this._watch(stream, this.heartbeatMs * this.heartbeatTimeoutFactor);
+    this._emit('open', { transport: stream.transport, cursor: cursor, heartbeatMs: this.heartbeatMs });
+  };
+
+  proto._reset = function (channels) {
+    this._emit('reset', { channels: channels });
+  };
+
+  proto._backoff = function () {
+    var d = this.backoffMinMs * Math.pow(2, Math.min(this.attempt, 30));
+    if (d > this.backoffMaxMs) d = this.backoffMaxMs;
+    this.attempt++;
+    // Equal jitter: at least half the delay, so a crowd of clients spreads out.
+    return Math.round(d / 2 + Math.random() * d / 2);
+  };
+
+  /** A failed attempt: count it against the transport if it never opened, then retry. */
+  proto._fallback = function (stream, delay) {
+    if (!stream.opened) this.failures++;
+    if (this.failures >= this.fallbackAfter && this.rung < this.ladder.length - 1) {
+      this.rung++;
+      this.failures = 0;
+      this.attempt = 0;
+      delay = 0;
+    }
+    this.state = 'reconnecting';
+    this._schedule(delay);
+  };
+
+  proto._failed = function (stream, code, message) {
+    if (this.stream !== stream || this.state === 'closed') return;
+    this._halt();
+    this._emit('error', { code: code, message: message });
+    if (this.state === 'closed') return;
+    this._fallback(stream, this._backoff());
+  };
+
+  proto._recycle = function (stream, delay) {
+    var self = this;
+    self._clearTimers();
+    self.state = 'reconnecting';
+    // Tear the frame down once its script has returned, then come back with the cursor.
+    self.timer = window.setTimeout(function () {
+      self.timer = null;
+      if (self.stream === stream) self._halt();
+      self._schedule(delay);
+    }, 0);
+  };
+
+  proto._serverError = function (stream, code, message) {
+    var self = this;
+    self._clearTimers();
+    self.timer = window.setTimeout(function () {
+      self.timer = null;
+      if (self.stream !== stream) return;
+      self._halt();
+      self._emit('error', { code: code, message: message });
+      if (self.state === 'closed') return;
+      if (hasOwn.call(FATAL, code)) {
+        self.close();
+        return;
+      }
+      if (code === 'bad_cursor') {
+        // The cursor cannot be used: start afresh, and tell the page it may have a gap.
+        var had = self.channels.slice(0);
+        self._setCursor('');
+        self.cursorHead = '';
+        self._reset(had);
+      }
+      self.state = 'reconnecting';
+      self._schedule(self._backoff());
+    }, 0);
+  };
+
+  // ---------------------------------------------------------------- the global
+
+  var Pushframe = {
+    version: VERSION,
+
+    /** Opens one stream for the given channels; see docs/bridge.md. */
+    connect: function (options) {
+      return new Connection(options);
+    },
+
+    listen: listen,
+    unlisten: unlisten,
+
+    /** Called by a same-origin stream document: its callbacks, or null when stale. */
+    _frame: function (id) {
+      var s = hasOwn.call(frames, id) ? frames[id] : null;
+      return s && !s.dead && !s.cross ? s.sink : null;
+    },
+
+    _transports: transports
+  };
+
+  window.Pushframe = Pushframe;
+}(this));

@@ -1,0 +1,122 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PushframeServer } from '../../src';
+import { startTestServer } from './server';
+
+/**
+ * Two origins on loopback for the bridge's browser tests:
+ * - `front` (127.0.0.1): test pages AND the push server's endpoints, i.e. a page on
+ *   the stream's own origin;
+ * - `pages` (127.0.0.2, another origin): test pages only; they stream from the push
+ *   server on 127.0.0.1 through postMessage, their origin being allowed.
+ */
+export interface BridgeSite {
+  push: PushframeServer;
+  /** http://127.0.0.1:<port>: pages and /pushframe/* on one origin. */
+  sameOrigin: string;
+  /** http://127.0.0.2:<port>: pages whose stream is on another origin. */
+  crossOrigin: string;
+  /** Destroys every socket of the server behind that origin: a network drop mid-stream. */
+  cut(which: 'same' | 'cross'): void;
+  close(): Promise<void>;
+}
+
+const PAGE_OPTIONS = '{ backoffMinMs: 100, backoffMaxMs: 400 }';
+
+/** A page that records every pushframe DOM event and shows messages in a list. */
+export function testPage(pushUrl: string, channels: string[]): string {
+  const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',');
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>pushframe bridge test page</title>
+<style>
+  body { font: 14px/1.4 sans-serif; margin: 24px; color: #222; }
+  h1 { font-size: 20px; margin: 0 0 4px; }
+  #status { display: inline-block; padding: 2px 8px; border-radius: 10px; background: #ccc; }
+  #status.open { background: #2e7d32; color: #fff; }
+  ol { font-family: monospace; background: #f6f6f6; padding: 8px 8px 8px 40px; max-height: 420px; overflow: hidden; }
+</style></head>
+<body>
+<h1>pushframe live</h1>
+<p>Status: <span id="status">connecting</span> &middot; transport: <b id="transport">-</b> &middot; received: <b id="count">0</b></p>
+<ol id="log" reversed></ol>
+<script src="${pushUrl}/pushframe/pushframe.js"></script>
+<script>
+  window.__got = [];
+  window.__events = [];
+  var log = document.getElementById('log');
+  Pushframe.listen(document, 'pushframe:message', function (e) {
+    window.__got.push(e.detail);
+    document.getElementById('count').innerHTML = String(window.__got.length);
+    var li = document.createElement('li');
+    li.appendChild(document.createTextNode(e.detail.channel + ' #' + e.detail.id + ' ' + JSON.stringify(e.detail.data)));
+    log.insertBefore(li, log.firstChild);
+    while (log.childNodes.length > 20) log.removeChild(log.lastChild);
+  });
+  var names = ['open', 'error', 'reset', 'transport', 'close'];
+  for (var i = 0; i < names.length; i++) {
+    Pushframe.listen(document, 'pushframe:' + names[i], function (e) {
+      window.__events.push({ type: e.type, detail: e.detail });
+      var s = document.getElementById('status');
+      if (e.type === 'pushframe:open') { s.className = 'open'; s.innerHTML = 'open'; }
+      if (e.type === 'pushframe:error') { s.className = ''; s.innerHTML = 'reconnecting'; }
+      if (e.type === 'pushframe:transport') document.getElementById('transport').innerHTML = e.detail.name;
+    });
+  }
+  window.__conn = Pushframe.connect(${options});
+</script>
+</body></html>`;
+}
+
+function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string) {
+  return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/page') return false;
+    const channels = (url.searchParams.get('channels') ?? 'test').split(',');
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(testPage(pushUrlFor(req), channels));
+    return true;
+  };
+}
+
+function listen(server: http.Server, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve(`http://${host}:${(server.address() as AddressInfo).port}`));
+  });
+}
+
+export async function startBridgeSite(options: { heartbeatMs?: number } = {}): Promise<BridgeSite> {
+  let pushUrl = '';
+  const pages = http.createServer((req, res) => {
+    if (!pageHandler(() => pushUrl)(req, res)) {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  const crossOrigin = await listen(pages, '127.0.0.2');
+  const push = await startTestServer({ heartbeatMs: options.heartbeatMs ?? 500, allowedOrigins: [crossOrigin] });
+  pushUrl = push.url;
+  // The push app mounted under a server that also serves the pages: one origin.
+  const app = push.app.callback();
+  let frontUrl = '';
+  const front = http.createServer((req, res) => {
+    if (!pageHandler(() => frontUrl)(req, res)) void app(req, res);
+  });
+  front.requestTimeout = 0;
+  frontUrl = await listen(front, '127.0.0.1');
+  return {
+    push,
+    sameOrigin: frontUrl,
+    crossOrigin,
+    cut(which) {
+      (which === 'same' ? front : push.http).closeAllConnections();
+    },
+    async close() {
+      pages.closeAllConnections();
+      front.closeAllConnections();
+      await push.close();
+      await Promise.all([pages, front].map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+}
+

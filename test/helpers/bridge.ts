@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const BRIDGE_PATH = join(__dirname, '..', '..', 'public', 'pushframe.js');
+export const BRIDGE_SOURCE = readFileSync(BRIDGE_PATH, 'utf8');
+
+/** The protocol's callback object `p` as a stream document sees it. */
+export interface FrameCallbacks {
+  o(cursor: string, heartbeatMs: number): void;
+  m(...triplets: unknown[]): void;
+  x(...channels: string[]): void;
+  h(): void;
+  r(delayMs: number): void;
+  e(code: string, message: string): void;
+}
+
+export interface Meta {
+  channel: string;
+  id: string;
+}
+
+export interface Connection {
+  on(pattern: string, fn: (data: unknown, meta: Meta) => void): Connection;
+  off(pattern?: string, fn?: (data: unknown, meta: Meta) => void): Connection;
+  listen(name: string, fn: (detail: unknown) => void): Connection;
+  unlisten(name: string, fn?: (detail: unknown) => void): Connection;
+  subscribe(channels: string | string[]): Connection;
+  unsubscribe(channels: string | string[]): Connection;
+  cursor(): string;
+  close(): void;
+  readonly state: string;
+  readonly transport: string | null;
+}
+
+export interface PushframeGlobal {
+  version: number;
+  connect(options: Record<string, unknown>): Connection;
+  listen(target: unknown, type: string, fn: (ev: { type: string; detail: unknown }) => void): void;
+  unlisten(target: unknown, type: string, fn: (ev: { type: string; detail: unknown }) => void): void;
+  _frame(id: string): FrameCallbacks | null;
+  _transports: Record<string, unknown>;
+}
+
+type BridgeWindow = Window & { Pushframe?: PushframeGlobal; eval(code: string): unknown };
+
+/** Runs the real bridge file in `win` (a jsdom window or the test environment's). */
+export function loadBridge(win: Window): PushframeGlobal {
+  const w = win as BridgeWindow;
+  delete w.Pushframe;
+  w.eval(BRIDGE_SOURCE);
+  if (!w.Pushframe) throw new Error('the bridge did not define Pushframe');
+  return w.Pushframe;
+}
+
+/** Stream URL parameters of a forever frame the bridge created. */
+export function streamParams(iframe: { src: string }): Record<string, string> {
+  const query = iframe.src.slice(iframe.src.indexOf('?') + 1);
+  const out: Record<string, string> = {};
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    out[decodeURIComponent(pair.slice(0, eq))] = decodeURIComponent(pair.slice(eq + 1));
+  }
+  return out;
+}

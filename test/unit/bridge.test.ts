@@ -1,0 +1,549 @@
+/** @jest-environment jsdom */
+import { loadBridge, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+
+interface Seen {
+  type: string;
+  detail: unknown;
+}
+
+let Pushframe: PushframeGlobal;
+let keysBefore: Set<string>;
+let seen: Seen[];
+let conns: Connection[];
+
+const EVENTS = ['message', 'open', 'reset', 'transport', 'error', 'close'].map((n) => 'pushframe:' + n);
+const record = (ev: { type: string; detail: unknown }): void => {
+  seen.push({ type: ev.type, detail: ev.detail });
+};
+
+function frames(doc: Document = document): HTMLIFrameElement[] {
+  return Array.from(doc.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
+}
+
+function only(doc: Document = document): HTMLIFrameElement {
+  const list = frames(doc);
+  expect(list).toHaveLength(1);
+  return list[0];
+}
+
+function sinkOf(iframe: HTMLIFrameElement): FrameCallbacks {
+  const p = Pushframe._frame(streamParams(iframe).f);
+  if (!p) throw new Error('no live frame for ' + iframe.src);
+  return p;
+}
+
+function connect(options: Record<string, unknown>): Connection {
+  const c = Pushframe.connect(options);
+  conns.push(c);
+  return c;
+}
+
+const types = (): string[] => seen.map((s) => s.type.replace('pushframe:', ''));
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  keysBefore = new Set(Object.keys(window));
+  Pushframe = loadBridge(window);
+  seen = [];
+  conns = [];
+  for (const t of EVENTS) Pushframe.listen(document, t, record);
+});
+
+afterEach(() => {
+  for (const c of conns) c.close();
+  for (const t of EVENTS) Pushframe.unlisten(document, t, record);
+  delete (window as { Pushframe?: unknown }).Pushframe;
+  jest.useRealTimers();
+});
+
+describe('bridge: messages as DOM events and callbacks', () => {
+  it('starts one hidden forever frame for all channels after load', () => {
+    connect({ channels: ['a', 'b/*'] });
+    expect(frames()).toHaveLength(0); // never from inside connect(): after load, on a timer
+    jest.advanceTimersByTime(0);
+    const iframe = only();
+    const q = streamParams(iframe);
+    expect(iframe.src.startsWith('/pushframe/stream?') || iframe.src.startsWith('http://localhost/pushframe/stream?')).toBe(true);
+    expect(q.channels).toBe('a,b/*');
+    expect(q.t).toBe('iframe');
+    expect(q.f).toMatch(/^[A-Za-z0-9_]{1,32}$/);
+    expect(q.since).toBeUndefined();
+    expect(q.origin).toBeUndefined();
+    expect(iframe.style.visibility).toBe('hidden');
+    expect(types()).toEqual(['transport']);
+    expect(seen[0].detail).toEqual({ name: 'iframe' });
+  });
+
+  it('dispatches every message in order with { channel, id, data }, and calls matching handlers', () => {
+    const c = connect({ channels: ['a', 'b/*'], since: 'E1~3' });
+    const calls: string[] = [];
+    c.on('a', (data, meta) => calls.push('a:' + meta.id + ':' + JSON.stringify(data)));
+    c.on('b/*', (_d, meta) => calls.push('b/*:' + meta.channel));
+    c.on('*', (_d, meta) => calls.push('*:' + meta.channel));
+    c.on('b/**', (_d, meta) => calls.push('b/**:' + meta.channel));
+    const lifecycle: string[] = [];
+    c.listen('open', (d) => lifecycle.push('open ' + JSON.stringify(d)));
+    c.listen('message', (d) => lifecycle.push('message ' + JSON.stringify(d)));
+    jest.advanceTimersByTime(0);
+    const iframe = only();
+    expect(streamParams(iframe).since).toBe('E1~3');
+    const p = sinkOf(iframe);
+    p.o('E1~5', 1000);
+    p.m('a', '6', { x: 1 }, 'b/c', '7', [1, '</script>']);
+    p.m('b/c/d', '8', null);
+    expect(types()).toEqual(['transport', 'open', 'message', 'message', 'message']);
+    expect(seen[1].detail).toEqual({ transport: 'iframe', cursor: 'E1~5', heartbeatMs: 1000 });
+    expect(seen.slice(2).map((s) => s.detail)).toEqual([
+      { channel: 'a', id: '6', data: { x: 1 } },
+      { channel: 'b/c', id: '7', data: [1, '</script>'] },
+      { channel: 'b/c/d', id: '8', data: null },
+    ]);
+    expect(calls).toEqual(['a:6:{"x":1}', '*:a', 'b/*:b/c', '*:b/c', 'b/**:b/c', '*:b/c/d', 'b/**:b/c/d']);
+    expect(lifecycle[0]).toBe('open {"transport":"iframe","cursor":"E1~5","heartbeatMs":1000}');
+    expect(lifecycle).toHaveLength(4);
+    expect(c.cursor()).toBe('E1~5,a@6,b/c@7,b/c/d@8');
+  });
+
+  it('off removes handlers; a throwing handler costs nobody else the message', () => {
+    const c = connect({ channels: ['a'] });
+    const got: unknown[] = [];
+    const bad = (): void => {
+      throw new Error('page bug');
+    };
+    const good = (d: unknown): void => {
+      got.push(d);
+    };
+    c.on('a', bad).on('a', good);
+    jest.advanceTimersByTime(0);
+    const p = sinkOf(only());
+    p.o('E~1', 1000);
+    p.m('a', '2', 1);
+    expect(got).toEqual([1]);
+    expect(() => jest.advanceTimersByTime(0)).toThrow('page bug'); // rethrown on its own stack
+    c.off('a', bad);
+    p.m('a', '3', 2);
+    jest.advanceTimersByTime(0);
+    expect(got).toEqual([1, 2]);
+    c.off('a');
+    p.m('a', '4', 3);
+    expect(got).toEqual([1, 2]);
+    expect(seen.filter((s) => s.type === 'pushframe:message')).toHaveLength(3);
+  });
+
+  it('dispatches on the target element (by id), bubbling to document', () => {
+    const el = document.createElement('div');
+    el.id = 'ticker';
+    document.body.appendChild(el);
+    const onEl: unknown[] = [];
+    el.addEventListener('pushframe:message', (ev) => onEl.push((ev as CustomEvent).detail));
+    connect({ channels: ['a'], target: 'ticker' });
+    jest.advanceTimersByTime(0);
+    const p = sinkOf(only());
+    p.o('E~1', 1000);
+    p.m('a', '2', 'hi');
+    expect(onEl).toEqual([{ channel: 'a', id: '2', data: 'hi' }]);
+    expect(seen.filter((s) => s.type === 'pushframe:message')).toHaveLength(1);
+    el.remove();
+  });
+
+  it('copies data out of the frame realm', () => {
+    connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const helper = document.createElement('iframe');
+    document.body.appendChild(helper);
+    const foreign = (helper.contentWindow as unknown as { eval(s: string): unknown }).eval('({ list: [1, { deep: [2] }] })') as {
+      list: unknown[];
+    };
+    expect(foreign.list instanceof Array).toBe(false);
+    const got: { list: unknown[] }[] = [];
+    conns[0].on('a', (d) => got.push(d as { list: unknown[] }));
+    const p = sinkOf(only());
+    p.o('E~1', 1000);
+    p.m('a', '2', foreign);
+    expect(got[0]).toEqual({ list: [1, { deep: [2] }] });
+    expect(got[0].list instanceof Array).toBe(true);
+    expect(got[0]).not.toBe(foreign);
+    helper.remove();
+  });
+});
+
+describe('bridge: resume, reset, recycle, watchdog, backoff', () => {
+  it('resumes after a dropped stream with the last id of every channel as since', () => {
+    connect({ channels: ['a', 'b'], backoffMinMs: 100, backoffMaxMs: 1000 });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    const p = sinkOf(first);
+    p.o('E1~10,b@9', 1000);
+    p.m('a', '11', 1, 'b', '12', 2);
+    p.m('a', '13', 3);
+    // The stream ends without p.r / p.e: the frame's document finished loading.
+    first.dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(0);
+    expect(frames()).toHaveLength(0);
+    expect(Pushframe._frame(streamParams(first).f)).toBeNull();
+    const err = seen.find((s) => s.type === 'pushframe:error');
+    expect(err?.detail).toEqual({ code: 'disconnected', message: 'The stream ended unexpectedly.' });
+    jest.advanceTimersByTime(100); // equal jitter: between 50 and 100 ms
+    const second = only();
+    expect(second).not.toBe(first);
+    expect(streamParams(second).since).toBe('E1~10,b@12,a@13');
+    expect(streamParams(second).f).not.toBe(streamParams(first).f);
+    // The stale frame's callbacks no longer reach the page.
+    const before = seen.length;
+    p.m('a', '99', 'stale');
+    expect(seen.length).toBe(before);
+    const p2 = sinkOf(second);
+    p2.o('E1~13', 1000);
+    p2.m('a', '14', 4);
+    expect(seen.filter((s) => s.type === 'pushframe:message').map((s) => (s.detail as { id: string }).id)).toEqual([
+      '11',
+      '12',
+      '13',
+      '14',
+    ]);
+    expect(types().filter((t) => t === 'open')).toHaveLength(2);
+  });
+
+  it('surfaces p.x as a reset event and lifecycle', () => {
+    const c = connect({ channels: ['a', 'b/*'], since: 'old~1' });
+    const resets: unknown[] = [];
+    c.listen('reset', (d) => resets.push(d));
+    jest.advanceTimersByTime(0);
+    const p = sinkOf(only());
+    p.o('E2~40', 1000);
+    p.x('a', 'b/*');
+    expect(resets).toEqual([{ channels: ['a', 'b/*'] }]);
+    expect(seen.find((s) => s.type === 'pushframe:reset')?.detail).toEqual({ channels: ['a', 'b/*'] });
+  });
+
+  it('recycles on p.r(delay): a new frame after the delay, with the cursor, no error', () => {
+    connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    const p = sinkOf(first);
+    p.o('E~5', 1000);
+    p.m('a', '6', 'x');
+    p.r(500);
+    expect(frames()).toHaveLength(1); // torn down after the frame's script returns
+    jest.advanceTimersByTime(0);
+    expect(frames()).toHaveLength(0);
+    jest.advanceTimersByTime(499);
+    expect(frames()).toHaveLength(0);
+    jest.advanceTimersByTime(1);
+    expect(streamParams(only()).since).toBe('E~5,a@6');
+    expect(types()).not.toContain('error');
+  });
+
+  it('reconnects when nothing arrives for heartbeatTimeoutFactor x the announced interval', () => {
+    connect({ channels: ['a'], heartbeatTimeoutFactor: 2, backoffMinMs: 1000, backoffMaxMs: 1000 });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    const p = sinkOf(first);
+    p.o('E~1', 1000);
+    jest.advanceTimersByTime(1900);
+    p.h(); // a heartbeat keeps it alive
+    jest.advanceTimersByTime(1900);
+    p.m('a', '2', 'x'); // so does a message
+    jest.advanceTimersByTime(1999);
+    expect(only()).toBe(first);
+    expect(types()).not.toContain('error');
+    jest.advanceTimersByTime(1);
+    expect(frames()).toHaveLength(0);
+    expect(seen.find((s) => s.type === 'pushframe:error')?.detail).toMatchObject({ code: 'timeout' });
+    jest.advanceTimersByTime(1000);
+    expect(streamParams(only()).since).toBe('E~1,a@2');
+  });
+
+  it('gives up on an attempt that never opens after openTimeoutMs', () => {
+    connect({ channels: ['a'], openTimeoutMs: 3000, backoffMinMs: 10, backoffMaxMs: 10 });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    jest.advanceTimersByTime(2999);
+    expect(only()).toBe(first);
+    jest.advanceTimersByTime(1);
+    expect(frames()).toHaveLength(0);
+    jest.advanceTimersByTime(10);
+    expect(only()).not.toBe(first);
+  });
+
+  it('backs off exponentially with jitter, capped, and resets once a stream opens', () => {
+    const spy = jest.spyOn(Math, 'random').mockReturnValue(0.999999);
+    try {
+      connect({ channels: ['a'], backoffMinMs: 100, backoffMaxMs: 1000, openTimeoutMs: 60000 });
+      jest.advanceTimersByTime(0);
+      const delays: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        only().dispatchEvent(new Event('load'));
+        jest.advanceTimersByTime(0);
+        let waited = 0;
+        while (frames().length === 0 && waited < 5000) {
+          jest.advanceTimersByTime(10);
+          waited += 10;
+        }
+        delays.push(waited);
+      }
+      expect(delays).toEqual([100, 200, 400, 800, 1000, 1000]);
+      sinkOf(only()).o('E~1', 1000);
+      only().dispatchEvent(new Event('load'));
+      jest.advanceTimersByTime(0);
+      jest.advanceTimersByTime(100);
+      expect(frames()).toHaveLength(1);
+      spy.mockReturnValue(0);
+      only().dispatchEvent(new Event('load'));
+      jest.advanceTimersByTime(0);
+      jest.advanceTimersByTime(99);
+      expect(frames()).toHaveLength(0); // jitter: at least half of 200
+      jest.advanceTimersByTime(1);
+      expect(frames()).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('on p.e reports the error and retries, or stops for errors retrying cannot fix', () => {
+    const c = connect({ channels: ['a'], backoffMinMs: 50, backoffMaxMs: 50 });
+    jest.advanceTimersByTime(0);
+    sinkOf(only()).e('slow_consumer', 'too slow');
+    jest.advanceTimersByTime(0);
+    expect(seen.filter((s) => s.type === 'pushframe:error').map((s) => s.detail)).toEqual([
+      { code: 'slow_consumer', message: 'too slow' },
+    ]);
+    expect(frames()).toHaveLength(0);
+    jest.advanceTimersByTime(50);
+    sinkOf(only()).e('bad_origin', 'not allowed');
+    jest.advanceTimersByTime(0);
+    expect(types().slice(-2)).toEqual(['error', 'close']);
+    expect(c.state).toBe('closed');
+    expect(frames()).toHaveLength(0);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('a bad cursor is dropped and reported as a reset', () => {
+    connect({ channels: ['a'], since: 'E~1', backoffMinMs: 10, backoffMaxMs: 10 });
+    jest.advanceTimersByTime(0);
+    sinkOf(only()).e('bad_cursor', 'no');
+    jest.advanceTimersByTime(10);
+    expect(types()).toEqual(['transport', 'error', 'reset']);
+    expect(streamParams(only()).since).toBeUndefined();
+  });
+});
+
+describe('bridge: subscribe and unsubscribe re-open the one stream', () => {
+  it('re-opens with resume; an empty subscription holds no stream', () => {
+    const c = connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const p = sinkOf(only());
+    p.o('E~3', 1000);
+    p.m('a', '4', 1);
+    c.subscribe('b/**');
+    c.subscribe(['c', 'a']); // coalesced into one re-open; 'a' is not doubled
+    jest.advanceTimersByTime(0);
+    const q = streamParams(only());
+    expect(q.channels).toBe('a,b/**,c');
+    expect(q.since).toBe('E~3,a@4');
+    c.unsubscribe(['a', 'b/**', 'c']);
+    jest.advanceTimersByTime(0);
+    expect(frames()).toHaveLength(0);
+    expect(c.state).toBe('idle');
+    c.subscribe('z');
+    jest.advanceTimersByTime(0);
+    expect(streamParams(only()).channels).toBe('z');
+  });
+});
+
+describe('bridge: htmlfile host (IE)', () => {
+  interface FakeHost {
+    written: string[];
+    parentWindow: Record<string, unknown>;
+    body: HTMLElement;
+    open(): void;
+    write(s: string): void;
+    close(): void;
+    createElement(tag: string): HTMLElement;
+  }
+
+  let hosts: FakeHost[];
+  let collected: number;
+
+  beforeEach(() => {
+    hosts = [];
+    collected = 0;
+    const w = window as unknown as Record<string, unknown>;
+    // A stand-in for ActiveXObject("htmlfile"): a detached document plus parentWindow.
+    w.ActiveXObject = function ActiveXObject(name: string): FakeHost {
+      if (name !== 'htmlfile') throw new Error('unexpected ActiveX ' + name);
+      const doc = document.implementation.createHTMLDocument('');
+      const host: FakeHost = {
+        written: [],
+        parentWindow: {},
+        body: doc.body,
+        open() {},
+        write(s) {
+          host.written.push(s);
+        },
+        close() {},
+        createElement: (tag) => doc.createElement(tag),
+      };
+      hosts.push(host);
+      return host;
+    };
+    w.CollectGarbage = () => {
+      collected++;
+    };
+  });
+
+  afterEach(() => {
+    const w = window as unknown as Record<string, unknown>;
+    delete w.ActiveXObject;
+    delete w.CollectGarbage;
+  });
+
+  it('streams inside the htmlfile, where parent.Pushframe reaches the bridge', () => {
+    const c = connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    expect(hosts).toHaveLength(1);
+    const host = hosts[0];
+    expect(frames()).toHaveLength(0); // nothing in the page: no spinner, no click
+    const iframe = host.body.getElementsByTagName('iframe')[0];
+    const q = streamParams(iframe);
+    expect(q.t).toBe('htmlfile');
+    expect(host.parentWindow.Pushframe).toBe(Pushframe);
+    const p = (host.parentWindow.Pushframe as PushframeGlobal)._frame(q.f) as FrameCallbacks;
+    p.o('E~1', 1000);
+    p.m('a', '2', { v: 1 });
+    expect(types()).toEqual(['transport', 'open', 'message']);
+    expect(seen[0].detail).toEqual({ name: 'htmlfile' });
+    expect(seen[2].detail).toEqual({ channel: 'a', id: '2', data: { v: 1 } });
+    c.close();
+    expect(host.body.getElementsByTagName('iframe')).toHaveLength(0);
+    expect(iframe.src).toBe('about:blank');
+    expect(host.parentWindow.Pushframe).toBeNull();
+    expect(collected).toBe(1);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('recycles into a fresh htmlfile and releases the old one', () => {
+    connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const q = streamParams(hosts[0].body.getElementsByTagName('iframe')[0]);
+    const p = Pushframe._frame(q.f) as FrameCallbacks;
+    p.o('E~1', 1000);
+    p.m('a', '2', 1);
+    p.r(0);
+    // A 0 ms timer set inside another timer's callback is due 1 ms later under fake timers.
+    jest.advanceTimersByTime(1);
+    expect(hosts).toHaveLength(2);
+    expect(collected).toBe(1);
+    expect(hosts[0].body.getElementsByTagName('iframe')).toHaveLength(0);
+    expect(streamParams(hosts[1].body.getElementsByTagName('iframe')[0]).since).toBe('E~1,a@2');
+  });
+
+  it('falls back to the iframe when ActiveX is blocked', () => {
+    (window as unknown as Record<string, unknown>).ActiveXObject = function () {
+      throw new Error('ActiveX filtering');
+    };
+    connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    expect(frames()).toHaveLength(0);
+    jest.advanceTimersByTime(1);
+    expect(types()).toEqual(['transport', 'error', 'transport']);
+    expect(seen.map((s) => s.detail)[2]).toEqual({ name: 'iframe' });
+    expect(streamParams(only()).t).toBe('iframe');
+  });
+});
+
+describe('bridge: cross-origin streams over postMessage', () => {
+  const STREAM_ORIGIN = 'http://push.example.test:9000';
+
+  function post(data: string, origin = STREAM_ORIGIN): void {
+    window.dispatchEvent(new MessageEvent('message', { data, origin }));
+  }
+
+  it('asks the server for postMessage and accepts only the stream origin and the live frame', () => {
+    connect({ url: STREAM_ORIGIN + '/pushframe/', channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const iframe = only();
+    expect(iframe.src.startsWith(STREAM_ORIGIN + '/pushframe/stream?')).toBe(true);
+    const q = streamParams(iframe);
+    expect(q.origin).toBe('http://localhost');
+    expect(Pushframe._frame(q.f)).toBeNull(); // cross-origin frames have no callbacks to fetch
+    const f = q.f;
+    post('pushframe|' + f + '|o|["E~1",1000]');
+    post('pushframe|' + f + '|m|["a","2",{"x":"</script>\\u2028"}]');
+    post('pushframe|' + f + '|m|["a","3","evil"]', 'http://evil.example.test');
+    post('pushframe|' + f + '|m|["a","3","evil"]', 'http://push.example.test:9001');
+    post('pushframe|' + f + '|m|["a","3","evil"]', 'https://push.example.test:9000');
+    post('pushframe|f999_x|m|["a","3","stale"]');
+    post('pushframe|' + f + '|m|["a","3",');
+    post('pushframe|' + f + '|z|[]');
+    post('pushframe|' + f + '|m|{"a":1}');
+    post('something else entirely');
+    post('pushframe|' + f + '|m|["a","3","good"]');
+    expect(types()).toEqual(['transport', 'open', 'message', 'message']);
+    expect(seen.slice(2).map((s) => s.detail)).toEqual([
+      { channel: 'a', id: '2', data: { x: '</script>\u2028' } },
+      { channel: 'a', id: '3', data: 'good' },
+    ]);
+  });
+
+  it('ignores a frame once it has been replaced', () => {
+    connect({ url: STREAM_ORIGIN + '/pushframe', channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const old = streamParams(only()).f;
+    post('pushframe|' + old + '|o|["E~1",1000]');
+    post('pushframe|' + old + '|r|[0]');
+    jest.advanceTimersByTime(1);
+    const fresh = streamParams(only()).f;
+    expect(fresh).not.toBe(old);
+    post('pushframe|' + old + '|m|["a","2","stale"]');
+    post('pushframe|' + fresh + '|o|["E~1",1000]');
+    post('pushframe|' + fresh + '|m|["a","2","fresh"]');
+    expect(seen.filter((s) => s.type === 'pushframe:message').map((s) => s.detail)).toEqual([
+      { channel: 'a', id: '2', data: 'fresh' },
+    ]);
+  });
+
+  it('treats a default port as the same origin', () => {
+    connect({ url: 'http://LOCALHOST:80/pushframe', channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    expect(streamParams(only()).origin).toBeUndefined();
+  });
+});
+
+describe('bridge: teardown', () => {
+  it('close() and pagehide leave no timers, frames, listeners or globals but Pushframe', () => {
+    const a = connect({ channels: ['a'] });
+    const b = connect({ channels: ['b'], url: 'http://push.example.test/pushframe' });
+    jest.advanceTimersByTime(0);
+    expect(frames()).toHaveLength(2);
+    const fa = streamParams(frames()[0]).f;
+    sinkOf(frames()[0]).o('E~1', 1000);
+    expect(jest.getTimerCount()).toBeGreaterThan(0);
+    a.close();
+    a.close();
+    expect(Pushframe._frame(fa)).toBeNull();
+    expect(frames()).toHaveLength(1);
+    window.dispatchEvent(new Event('pagehide'));
+    expect(b.state).toBe('closed');
+    expect(frames()).toHaveLength(0);
+    expect(jest.getTimerCount()).toBe(0);
+    expect(types().filter((t) => t === 'close')).toHaveLength(2);
+    const added = Object.keys(window).filter((k) => !keysBefore.has(k));
+    expect(added).toEqual(['Pushframe']);
+    // After close nothing reaches the page.
+    const n = seen.length;
+    window.dispatchEvent(new MessageEvent('message', { data: 'pushframe|x|o|["E~1",1]', origin: 'http://push.example.test' }));
+    expect(seen.length).toBe(n);
+  });
+
+  it('loading the file twice keeps the first copy (it owns the live frames)', () => {
+    const first = Pushframe;
+    (window as unknown as { eval(s: string): void }).eval(require('../helpers/bridge').BRIDGE_SOURCE);
+    expect((window as unknown as { Pushframe: unknown }).Pushframe).toBe(first);
+  });
+
+  it('exposes the protocol version and the transport registry seam', () => {
+    expect(Pushframe.version).toBe(1);
+    expect(Object.keys(Pushframe._transports).sort()).toEqual(['htmlfile', 'iframe']);
+  });
+});

@@ -1,0 +1,46 @@
+import { ConfigError, DEFAULTS, configFromArgs, configFromEnv, envName, flagName, resolveConfig } from '../../src/config';
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    const c = resolveConfig();
+    expect(c).toMatchObject({ port: 8080, prefix: '/pushframe', broker: 'memory', heartbeatMs: 20000, maxStreamBytes: 262144, pollTimeoutMs: 25000 });
+    expect(c).toEqual(DEFAULTS);
+  });
+
+  it('names flags and environment variables from the keys', () => {
+    expect(flagName('heartbeatMs')).toBe('heartbeat-ms');
+    expect(envName('heartbeatMs')).toBe('PUSHFRAME_HEARTBEAT_MS');
+  });
+
+  it('reads flags in both forms, and booleans', () => {
+    expect(configFromArgs(['--heartbeat-ms', '5000', '--port=9000', '--no-demo', '--broker', 'redis://127.0.0.1:6379'])).toEqual({
+      heartbeatMs: 5000,
+      port: 9000,
+      demo: false,
+      broker: 'redis://127.0.0.1:6379',
+    });
+  });
+
+  it('reads the environment, including PORT, HOST and NODE_ENV', () => {
+    const env = { PORT: '1234', HOST: '127.0.0.1', PUSHFRAME_ALLOWED_ORIGINS: 'https://a.example, https://b.example', NODE_ENV: 'production', PUSHFRAME_PUBLISH_KEY: 'k' };
+    expect(configFromEnv(env)).toEqual({ port: 1234, host: '127.0.0.1', allowedOrigins: ['https://a.example', 'https://b.example'], production: true, publishKey: 'k' });
+  });
+
+  it.each([
+    [() => configFromArgs(['--nope', '1']), /unknown flag --nope/],
+    [() => configFromArgs(['--port']), /--port needs a value/],
+    [() => configFromArgs(['--port', 'abc']), /--port: expected a whole number/],
+    [() => configFromArgs(['stray']), /unexpected argument/],
+    [() => configFromEnv({ PUSHFRAME_HEARTBEAT: '1' }), /unknown environment variable PUSHFRAME_HEARTBEAT/],
+    [() => resolveConfig({ port: 70000 }), /port: 70000 is out of range 0..65535/],
+    [() => resolveConfig({ heartbeatMs: 10 }), /out of range/],
+    [() => resolveConfig({ broker: 'kafka://x' }), /must be "memory" or a redis:\/\/ URL/],
+    [() => resolveConfig({ allowedOrigins: ['evil'] }), /not an origin/],
+    [() => resolveConfig({ logLevel: 'loud' }), /must be one of/],
+    [() => resolveConfig({ bogus: 1 } as never), /unknown option "bogus"/],
+    [() => resolveConfig({ production: true }), /production mode needs a publish key/],
+  ])('rejects bad input with a clear message (%#)', (fn, message) => {
+    expect(fn).toThrow(ConfigError);
+    expect(fn).toThrow(message);
+  });
+});
