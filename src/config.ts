@@ -251,3 +251,13 @@ export function configHelp(): string {
     return `  --${flagName(k).padEnd(24)} ${envName(k).padEnd(34)} ${RULES[k].help} (default: ${shown === '' ? 'none' : shown})`;
   }).join('\n');
 }
+
+/** The README's configuration table (a test keeps the README in step with it). */
+export function configTable(): string {
+  const rows = KEYS.map((k) => {
+    const d = DEFAULTS[k];
+    const shown = Array.isArray(d) ? d.join(',') : String(d);
+    return `| \`${envName(k)}\` | \`--${flagName(k)}\` | ${shown === '' ? '(none)' : shown} | ${RULES[k].help} |`;
+  });
+  return ['| environment | flag | default | what |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
