@@ -5,7 +5,7 @@ import type { Tally } from './tally';
 
 /**
  * What one long-poll request is answered with, serialized by `pollBody`:
- * `{"cursor":"…","messages":[["ch","id",data],…],"resets":[…]}` plus
+ * `{"cursor":"…","messages":[["ch","id",data],…],"resets":[…],"timeoutMs":N}` plus
  * `"reconnect":<ms>` when the server asks the client to wait before its next poll.
  */
 export interface PollAnswer {
@@ -13,6 +13,8 @@ export interface PollAnswer {
   cursor: string;
   messages: Message[];
   resets: string[];
+  /** How long the server holds a poll: a client's watchdog allows this much silence. */
+  timeoutMs: number;
   /** Set on shutdown or load shedding: poll again after this many ms (elsewhere). */
   reconnectMs?: number;
 }
@@ -40,7 +42,7 @@ export function pollBody(answer: PollAnswer): string {
   for (let i = 0; i < msgs.length; i++) out += (i > 0 ? ',' : '') + encodedAs(msgs[i], 'poll', entryOf);
   out += '],"resets":[';
   for (let i = 0; i < answer.resets.length; i++) out += (i > 0 ? ',"' : '"') + answer.resets[i] + '"';
-  out += ']';
+  out += '],"timeoutMs":' + answer.timeoutMs;
   if (answer.reconnectMs !== undefined) out += ',"reconnect":' + Math.max(0, Math.round(answer.reconnectMs));
   return out + '}';
 }
@@ -122,13 +124,13 @@ export class LongPoll implements Subscriber, Flushable {
       // Not open yet (history still being read): nothing to tell but "come back".
       if (reconnectMs === undefined) return;
       this.finish();
-      this.onAnswer({ cursor: this.options.since, messages: [], resets: [], reconnectMs });
+      this.onAnswer({ cursor: this.options.since, messages: [], resets: [], timeoutMs: this.options.timeoutMs, reconnectMs });
       return;
     }
     const messages = this.messages;
     for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
     this.tally.messages += messages.length;
-    const answer: PollAnswer = { cursor: formatCursor(cursor), messages, resets: this.resets };
+    const answer: PollAnswer = { cursor: formatCursor(cursor), messages, resets: this.resets, timeoutMs: this.options.timeoutMs };
     if (reconnectMs !== undefined) answer.reconnectMs = reconnectMs;
     this.finish();
     this.onAnswer(answer);

@@ -6,6 +6,7 @@ interface PollJson {
   cursor: string;
   messages: [string, string, unknown][];
   resets: string[];
+  timeoutMs: number;
   reconnect?: number;
 }
 
@@ -91,7 +92,7 @@ describe('GET /pushframe/poll', () => {
     const { json, ms } = await poll(`channels=idle/a&since=${q(cursor)}`);
     expect(ms).toBeGreaterThanOrEqual(380);
     expect(ms).toBeLessThan(1500);
-    expect(json).toEqual({ cursor, messages: [], resets: [] });
+    expect(json).toEqual({ cursor, messages: [], resets: [], timeoutMs: 400 });
   });
 
   it('resumes: messages published between polls come in the next answer, at once, never twice', async () => {
@@ -161,7 +162,7 @@ describe('GET /pushframe/poll', () => {
       expect(/^[\x20-\x7e]*$/.test(body)).toBe(true);
       let got: PollJson | null = null;
       vm.runInNewContext(body, { Pushframe: { _poll: { f12: (answer: PollJson) => (got = answer) } } });
-      expect(got).toEqual({ cursor: expect.any(String), messages: [['jsonp/a', id, hostile]], resets: [] });
+      expect(got).toEqual({ cursor: expect.any(String), messages: [['jsonp/a', id, hostile]], resets: [], timeoutMs: 400 });
     });
 
     it('reports errors after a valid callback as a call with an error object (browsers run no script from a 4xx)', async () => {
