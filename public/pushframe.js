@@ -228,9 +228,22 @@
     for (var i = 0; i < list.length; i++) list[i]._schedule(0);
   }
 
-  function onPageHide() {
+  // Leaving the page closes every connection; a page kept in the back-forward cache
+  // (pagehide with persisted) only drops its streams and resumes them on pageshow.
+  function onPageHide(ev) {
+    ev = ev || window.event;
+    var keep = !!(ev && ev.persisted);
     var list = connections.slice(0);
-    for (var i = 0; i < list.length; i++) list[i].close();
+    for (var i = 0; i < list.length; i++) {
+      if (keep) list[i]._suspend();
+      else list[i].close();
+    }
+  }
+
+  function onPageShow(ev) {
+    if (!ev || !ev.persisted) return;
+    var list = connections.slice(0);
+    for (var i = 0; i < list.length; i++) if (list[i].state === 'suspended') list[i]._schedule(0);
   }
 
   var hideEvent = 'onpagehide' in window ? 'pagehide' : 'unload';
@@ -239,6 +252,7 @@
     if (hooked) return;
     hooked = true;
     addListener(window, hideEvent, onPageHide);
+    if (hideEvent === 'pagehide') addListener(window, 'pageshow', onPageShow);
     addListener(window, 'message', onPostMessage);
     if (!pageLoaded) addListener(window, 'load', onPageLoad);
   }
@@ -247,6 +261,7 @@
     if (!hooked || connections.length) return;
     hooked = false;
     removeListener(window, hideEvent, onPageHide);
+    if (hideEvent === 'pagehide') removeListener(window, 'pageshow', onPageShow);
     removeListener(window, 'message', onPostMessage);
     removeListener(window, 'load', onPageLoad);
   }
@@ -391,6 +406,7 @@
     q += '&t=' + type + '&f=' + this.id;
     if (c.cross) q += '&origin=' + encodeURIComponent(pageOrigin());
     if (c.documentDomain) q += '&d=' + encodeURIComponent(c.documentDomain);
+    if (c.token) q += '&token=' + encodeURIComponent(c.token);
     for (var k in c.params) {
       if (hasOwn.call(c.params, k)) q += '&' + encodeURIComponent(k) + '=' + encodeURIComponent(c.params[k]);
     }
@@ -506,8 +522,10 @@
     this.channels = [];
     var list = splitList(options.channels);
     for (var i = 0; i < list.length; i++) if (list[i] && indexOf(this.channels, list[i]) === -1) this.channels.push(list[i]);
+    this.token = options.token ? String(options.token) : '';
     this.params = options.params || {};
-    this.target = byId(options.target) || document;
+    // An id is looked up when an event fires: the element may not exist yet.
+    this.target = options.target || null;
     this.heartbeatTimeoutFactor = Number(option(options, 'heartbeatTimeoutFactor'));
     this.heartbeatMs = DEFAULTS.heartbeatMs;
     this.openTimeoutMs = Number(option(options, 'openTimeoutMs'));
@@ -664,7 +682,7 @@
         try { list[i].call(this, detail); } catch (err) { report(err); }
       }
     }
-    dispatch(this.target, EVENT_PREFIX + name, detail);
+    dispatch(byId(this.target) || document, EVENT_PREFIX + name, detail);
   };
 
   proto._message = function (channel, id, data) {
@@ -683,7 +701,7 @@
         try { lc[j].call(this, data, meta); } catch (err2) { report(err2); }
       }
     }
-    dispatch(this.target, EVENT_PREFIX + 'message', { channel: channel, id: id, data: data });
+    dispatch(byId(this.target) || document, EVENT_PREFIX + 'message', { channel: channel, id: id, data: data });
   };
 
   // -- stream management
@@ -710,6 +728,12 @@
       self.timer = null;
       self._start();
     }, delay);
+  };
+
+  proto._suspend = function () {
+    if (this.state === 'closed') return;
+    this._halt();
+    this.state = 'suspended';
   };
 
   proto._reopen = function () {

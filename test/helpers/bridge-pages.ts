@@ -85,7 +85,7 @@ function listen(server: http.Server, host: string): Promise<string> {
   });
 }
 
-export async function startBridgeSite(options: { heartbeatMs?: number } = {}): Promise<BridgeSite> {
+export async function startBridgeSite(options: { heartbeatMs?: number; maxStreamBytes?: number } = {}): Promise<BridgeSite> {
   let pushUrl = '';
   const pages = http.createServer((req, res) => {
     if (!pageHandler(() => pushUrl)(req, res)) {
@@ -94,7 +94,11 @@ export async function startBridgeSite(options: { heartbeatMs?: number } = {}): P
     }
   });
   const crossOrigin = await listen(pages, '127.0.0.2');
-  const push = await startTestServer({ heartbeatMs: options.heartbeatMs ?? 500, allowedOrigins: [crossOrigin] });
+  const push = await startTestServer({
+    heartbeatMs: options.heartbeatMs ?? 500,
+    allowedOrigins: [crossOrigin],
+    ...(options.maxStreamBytes ? { maxStreamBytes: options.maxStreamBytes } : {}),
+  });
   pushUrl = push.url;
   // The push app mounted under a server that also serves the pages: one origin.
   const app = push.app.callback();

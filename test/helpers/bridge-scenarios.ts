@@ -23,15 +23,22 @@ export const OUTPUT_DIR = join(__dirname, '..', '..', 'test-output');
 export function bridgeScenarios(launch: () => Promise<TestBrowser>): void {
   let browser: TestBrowser;
   let site: BridgeSite;
+  let recycling: BridgeSite;
   let page: TestPage | undefined;
 
   beforeAll(async () => {
-    [browser, site] = await Promise.all([launch(), startBridgeSite({ heartbeatMs: 500 })]);
+    [browser, site, recycling] = await Promise.all([
+      launch(),
+      startBridgeSite({ heartbeatMs: 500 }),
+      // Streams recycled (p.r) after every few messages.
+      startBridgeSite({ heartbeatMs: 500, maxStreamBytes: 4096 }),
+    ]);
   }, 30000);
 
   afterAll(async () => {
     await browser?.close();
     await site?.close();
+    await recycling?.close();
   });
 
   afterEach(async () => {
@@ -39,9 +46,9 @@ export function bridgeScenarios(launch: () => Promise<TestBrowser>): void {
     page = undefined;
   });
 
-  async function openPage(origin: 'same' | 'cross', channel: string): Promise<TestPage> {
+  async function openPage(origin: 'same' | 'cross', channel: string, on: BridgeSite = site): Promise<TestPage> {
     page = await browser.newPage();
-    const base = origin === 'same' ? site.sameOrigin : site.crossOrigin;
+    const base = origin === 'same' ? on.sameOrigin : on.crossOrigin;
     await page.goto(base + '/page?channels=' + encodeURIComponent(channel));
     await waitInPage(page, "window.__events && window.__events.some(function (e) { return e.type === 'pushframe:open'; })", 'the stream to open');
     return page;
@@ -100,6 +107,24 @@ export function bridgeScenarios(launch: () => Promise<TestBrowser>): void {
           '(function () { var i, hit = !!window.__pwned; for (i = 0; i < window.frames.length; i++) { try { hit = hit || !!window.frames[i].__pwned; } catch (e) {} } return hit; })()',
         );
         expect(pwned).toBe(false);
+      });
+
+      it('loses nothing across server-side recycling (p.r every few KiB)', async () => {
+        const channel = `recycle/${origin}`;
+        const p = await openPage(origin, channel, recycling);
+        const pad = 'x'.repeat(200);
+        // In groups the page must see first, so that each group lands on a fresh stream
+        // (published all at once, most would arrive as one backlog after the first recycle).
+        for (let g = 0; g < 100; g += 10) {
+          for (const i of range(g, g + 10)) await recycling.push.hub.publish(channel, { n: i, pad });
+          await waitInPage(p, `window.__got.length >= ${g + 10}`, `message ${g + 9} over recycled streams`);
+        }
+        await sleep(300);
+        expectExactlyOnceInOrder(await got(p), channel, 100);
+        const ev = await events(p);
+        expect(count(ev, 'open')).toBeGreaterThanOrEqual(5);
+        expect(count(ev, 'error')).toBe(0);
+        expect(count(ev, 'reset')).toBe(0);
       });
 
       it('loses nothing when the connection is cut mid-stream', async () => {
