@@ -10,6 +10,7 @@ import type { StreamFormat } from './stream';
  *   event: reset / data: ["ch",…]       history cannot cover the gap: reload these
  *   id: <cursor> / data: {"channel":"…","id":"…","data":…}   one event per message
  *   :                                   heartbeat (a comment)
+ *   retry: <ms> / event: reconnect / data: <ms>              planned end (recycle, shutdown)
  *   event: fail / data: {"code":"…","message":"…"}           then the stream ends
  *
  * Every `id:` is the connection's cursor after that event, so `Last-Event-ID` is a full
@@ -67,8 +68,12 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
     message: event,
     batch,
     heartbeat: ':\n\n',
-    // No event asks EventSource to reconnect; a retry delay followed by the end does.
-    reconnect: (delayMs) => 'retry: ' + Math.max(0, Math.round(delayMs)) + '\n\n',
+    // EventSource itself reconnects after `retry` once the stream ends; the event tells
+    // the bridge (which reconnects on its own, with its cursor) that this end is planned.
+    reconnect: (delayMs) => {
+      const ms = Math.max(0, Math.round(delayMs));
+      return 'retry: ' + ms + '\nevent: reconnect\ndata: ' + ms + '\n\n';
+    },
     error: (code, message) => 'event: fail\ndata: {"code":' + scriptJson(code) + ',"message":' + scriptJson(message) + '}\n\n',
   };
 }

@@ -125,6 +125,7 @@ describe('GET /pushframe/events (server-sent events)', () => {
         for (let i = 0; i < 3 && !c.ended; i++) sent.push(await s.hub.publish('big', 'x'.repeat(900) + sent.length));
         await c.waitForEnd();
         expect(c.retries[c.retries.length - 1]).toBe(0);
+        expect(c.events[c.events.length - 1]).toEqual({ event: 'reconnect', data: '0', id: undefined });
         got.push(...c.messages.map((m) => m.id));
         expect(already).toBeLessThanOrEqual(c.messages.length);
         lastId = c.lastEventId;
