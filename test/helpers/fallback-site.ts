@@ -14,6 +14,8 @@ export interface FallbackSite {
   /** The site itself, without the proxy. */
   direct: string;
   proxy: BufferingProxy;
+  /** Destroys every socket of the site: a network drop mid-stream. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startFallbackSite(serverOptions: StartOptions, bridgeOptio
     push,
     direct,
     proxy,
+    cut: () => site.closeAllConnections(),
     async close() {
       await proxy.close();
       site.closeAllConnections();

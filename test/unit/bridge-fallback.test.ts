@@ -291,3 +291,93 @@ describe('bridge ladder: probing the streams again', () => {
     expect(polls()).toHaveLength(0);
   });
 });
+
+describe('bridge: the opt-in sse transport', () => {
+  class FakeEventSource {
+    static all: FakeEventSource[] = [];
+    readyState = 1;
+    closed = false;
+    onmessage: ((ev: { data: string }) => void) | null = null;
+    onerror: (() => void) | null = null;
+    private listeners: Record<string, ((ev: { data: string }) => void)[]> = {};
+    constructor(readonly url: string) {
+      FakeEventSource.all.push(this);
+    }
+    addEventListener(type: string, fn: (ev: { data: string }) => void): void {
+      (this.listeners[type] ??= []).push(fn);
+    }
+    emit(type: string, data: string): void {
+      if (type === 'message') this.onmessage?.({ data });
+      else for (const fn of this.listeners[type] ?? []) fn({ data });
+    }
+    close(): void {
+      this.closed = true;
+      this.readyState = 2;
+    }
+  }
+  const w = window as unknown as { EventSource?: unknown };
+
+  beforeEach(() => {
+    FakeEventSource.all = [];
+    w.EventSource = FakeEventSource;
+  });
+  afterEach(() => {
+    delete w.EventSource;
+  });
+
+  const live = (): FakeEventSource => {
+    const open = FakeEventSource.all.filter((e) => !e.closed);
+    expect(open).toHaveLength(1);
+    return open[0];
+  };
+  const since = (es: FakeEventSource): string | null => new URL(es.url, 'http://localhost/').searchParams.get('since');
+
+  it('is used only when asked for, and maps events to the protocol', () => {
+    connect({ channels: ['a'] });
+    settle();
+    expect(FakeEventSource.all).toHaveLength(0);
+    const c = connect({ channels: ['a', 'b'], transports: ['sse', 'iframe'] });
+    settle();
+    const es = live();
+    expect(new URL(es.url, 'http://localhost/').pathname).toBe('/pushframe/events');
+    es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
+    es.emit('reset', '["b"]');
+    es.emit('message', '{"channel":"a","id":"2","data":{"x":"</script>"}}');
+    expect(c.transport).toBe('sse');
+    expect(of('open')).toContainEqual({ transport: 'sse', cursor: 'E~1', heartbeatMs: 1000 });
+    expect(of('reset')).toEqual([{ channels: ['b'] }]);
+    expect(gotData()).toEqual([{ x: '</script>' }]);
+    expect(c.cursor()).toBe('E~1,a@2');
+  });
+
+  it('stays alive while EventSource holds the connection (heartbeats are invisible comments)', () => {
+    const c = connect({ channels: ['a'], transports: ['sse'] });
+    settle();
+    const es = live();
+    es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
+    jest.advanceTimersByTime(10000);
+    expect(live()).toBe(es);
+    expect(of('error')).toEqual([]);
+    expect(c.state).toBe('open');
+  });
+
+  it('reconnects itself with its cursor on a planned end and after an error, closing the EventSource', () => {
+    connect({ channels: ['a'], transports: ['sse'] });
+    settle();
+    let es = live();
+    es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
+    es.emit('message', '{"channel":"a","id":"2","data":1}');
+    es.emit('reconnect', '0');
+    settle();
+    expect(es.closed).toBe(true);
+    es = live();
+    expect(since(es)).toBe('E~1,a@2');
+    es.emit('ready', '{"cursor":"E~2","heartbeatMs":1000}');
+    es.onerror?.();
+    settle();
+    expect(es.closed).toBe(true);
+    expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
+    jest.advanceTimersByTime(100);
+    expect(since(live())).toBe('E~2');
+  });
+});
