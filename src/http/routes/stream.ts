@@ -3,6 +3,7 @@ import { PushframeError, isPushframeError } from '../../errors';
 import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
 import { StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
+import { releaseKoaContext } from '../detach';
 import { STREAM_HEADERS } from '../headers';
 import { parsePatterns, parseSince, single, type Query } from '../query';
 
@@ -45,6 +46,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     // nothing keeps the Koa context alive for the life of the stream.
     ctx.respond = false;
     const res = ctx.res;
+    releaseKoaContext(res);
     res.writeHead(200, STREAM_HEADERS);
     res.socket?.setNoDelay(true);
     const format = formats[t];
