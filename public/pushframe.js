@@ -38,6 +38,9 @@
     reprobeMaxMs: 1800000
   };
 
+  // How long posted callbacks of a cross-origin frame may trail its load event.
+  var POSTED_GRACE_MS = 500;
+
   // Error codes after which retrying cannot help (src/errors.ts).
   var FATAL = {
     bad_request: 1, bad_channel: 1, bad_pattern: 1, bad_origin: 1, bad_grant: 1,
@@ -71,6 +74,13 @@
 
   function option(options, name) {
     return options && options[name] !== undefined && options[name] !== null ? options[name] : DEFAULTS[name];
+  }
+
+  // A number option that is not a positive number falls back to its default: a NaN
+  // delay would reconnect in a tight loop.
+  function positive(options, name) {
+    var v = Number(option(options, name));
+    return v > 0 && v < 1e10 ? v : DEFAULTS[name];
   }
 
   // Rethrow outside our call stack: one broken handler must not cost others a message.
@@ -301,7 +311,8 @@
    * Transports by name. Each has `supported(connection)` and `start(stream)`, which
    * returns a handle with `stop()` (and optionally `contentWindow()`). A transport
    * delivers by calling the stream's sink (`stream.sink.o/m/x/h/r/e`, the protocol's
-   * callbacks), and reports an unexpected end with `stream.ended()`. Adding a transport
+   * callbacks), and reports an end with `stream.ended(refusal)` (refusal: the server's
+   * `{ code, message }` when it could read one, else null). Adding a transport
    * is one entry here plus its name in the ladder (`DEFAULTS.transports`). A transport
    * with `polling: true` works through proxies that buffer responses; the ladder falls
    * to it when a stream shows nothing at all, and probes the streams again later.
@@ -320,8 +331,25 @@
     iframe.setAttribute('title', 'pushframe');
   }
 
+  /**
+   * A stream refused before its first byte is a JSON error document
+   * (`{"error":{"code","message"}}`). A same-origin frame can read it, so the page
+   * learns why (and stops for good on errors retrying cannot fix).
+   */
+  function refusal(iframe) {
+    try {
+      var doc = iframe.contentWindow.document;
+      var pre = doc.getElementsByTagName('pre')[0] || doc.body;
+      var text = pre ? pre.textContent || pre.innerText || '' : '';
+      if (text.charAt(0) !== '{') return null;
+      var err = parseJson(text).error;
+      if (err && typeof err.code === 'string') return { code: err.code, message: String(err.message || '') };
+    } catch (e) { /* cross-origin, or not an error document */ }
+    return null;
+  }
+
   function frameHandle(iframe, stream, onGone) {
-    function onLoad() { stream.ended(); }
+    function onLoad() { stream.ended(stream.cross ? null : refusal(iframe)); }
     addListener(iframe, 'load', onLoad);
     return {
       iframe: iframe,
@@ -572,6 +600,7 @@
     this.cross = conn.cross;
     this.origin = conn.origin;
     this.dead = false;
+    this.endTimer = null;
     this.opened = false;
     this.handle = null;
     this.sink = makeSink(this);
@@ -603,16 +632,31 @@
     return this.handle && this.handle.contentWindow ? this.handle.contentWindow() : null;
   };
 
-  /** The transport saw the stream end with no p.r or p.e before it. */
-  Stream.prototype.ended = function () {
+  /**
+   * The transport saw the stream end. A cross-origin frame's last callbacks (its p.r,
+   * say) are posted messages that may be dispatched after the frame's load event, so
+   * they get a moment to arrive before the end counts as a failure.
+   */
+  Stream.prototype.ended = function (refused) {
     var self = this;
-    if (self.dead) return;
-    self.dead = true;
-    window.setTimeout(function () { self.conn._failed(self, 'disconnected', 'The stream ended unexpectedly.'); }, 0);
+    if (self.dead || self.endTimer) return;
+    if (refused && !self.opened) {
+      self.dead = true;
+      self.conn._serverError(self, refused.code, refused.message);
+      return;
+    }
+    self.endTimer = window.setTimeout(function () {
+      self.endTimer = null;
+      if (self.dead) return;
+      self.dead = true;
+      self.conn._failed(self, 'disconnected', 'The stream ended unexpectedly.');
+    }, self.cross ? POSTED_GRACE_MS : 0);
   };
 
   Stream.prototype.stop = function () {
     this.dead = true;
+    if (this.endTimer) window.clearTimeout(this.endTimer);
+    this.endTimer = null;
     if (frames[this.id] === this) delete frames[this.id];
     var h = this.handle;
     this.handle = null;
@@ -712,14 +756,15 @@
     this.params = options.params || {};
     // An id is looked up when an event fires: the element may not exist yet.
     this.target = options.target || null;
-    this.heartbeatTimeoutFactor = Number(option(options, 'heartbeatTimeoutFactor'));
+    this.heartbeatTimeoutFactor = positive(options, 'heartbeatTimeoutFactor');
     this.heartbeatMs = DEFAULTS.heartbeatMs;
-    this.openTimeoutMs = Number(option(options, 'openTimeoutMs'));
-    this.backoffMinMs = Number(option(options, 'backoffMinMs'));
-    this.backoffMaxMs = Number(option(options, 'backoffMaxMs'));
-    this.fallbackAfter = Number(option(options, 'fallbackAfter'));
-    this.reprobeMs = Number(option(options, 'reprobeMs'));
-    this.reprobeMaxMs = Number(option(options, 'reprobeMaxMs'));
+    this.openTimeoutMs = positive(options, 'openTimeoutMs');
+    this.backoffMinMs = positive(options, 'backoffMinMs');
+    this.backoffMaxMs = positive(options, 'backoffMaxMs');
+    this.fallbackAfter = positive(options, 'fallbackAfter');
+    // reprobeMs 0 turns probing off; anything else not positive means the default.
+    this.reprobeMs = Number(option(options, 'reprobeMs')) === 0 ? 0 : positive(options, 'reprobeMs');
+    this.reprobeMaxMs = positive(options, 'reprobeMaxMs');
     this.reprobeDelay = this.reprobeMs;
     this.probeTimer = null;
     this.probeFrom = -1; // the polling rung a probe of the streams came from

@@ -46,10 +46,11 @@ export function bridgeScenarios(launch: () => Promise<TestBrowser>): void {
     page = undefined;
   });
 
-  async function openPage(origin: 'same' | 'cross', channel: string, on: BridgeSite = site): Promise<TestPage> {
+  async function openPage(origin: 'same' | 'cross', channel: string, on: BridgeSite = site, waitOpen = true): Promise<TestPage> {
     page = await browser.newPage();
     const base = origin === 'same' ? on.sameOrigin : on.crossOrigin;
     await page.goto(base + '/page?channels=' + encodeURIComponent(channel));
+    if (!waitOpen) return page;
     await waitInPage(page, "window.__events && window.__events.some(function (e) { return e.type === 'pushframe:open'; })", 'the stream to open');
     return page;
   }
@@ -65,6 +66,15 @@ export function bridgeScenarios(launch: () => Promise<TestBrowser>): void {
     const ids = list.map((g) => Number(g.id));
     for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]);
   }
+
+  it('same-origin page: a stream the server refuses reports its error code and stops', async () => {
+    const p = await openPage('same', 'fine,bad/..', site, false);
+    await waitInPage(p, "window.__events.some(function (e) { return e.type === 'pushframe:close'; })", 'the connection to close');
+    const ev = await events(p);
+    expect(ev.map((e) => e.type)).toEqual(['pushframe:transport', 'pushframe:error', 'pushframe:close']);
+    expect(ev[1].detail).toMatchObject({ code: 'bad_pattern' });
+    expect(await p.evaluate<number>("document.getElementsByTagName('iframe').length")).toBe(0);
+  });
 
   for (const origin of ['same', 'cross'] as const) {
     describe(`${origin}-origin page`, () => {

@@ -1,6 +1,16 @@
 import { JSDOM } from 'jsdom';
 import { loadBridge, streamParams } from '../helpers/bridge';
 
+/** The stream starts after the page's load event, which jsdom fires asynchronously. */
+async function streamFrame(dom: JSDOM): Promise<HTMLIFrameElement> {
+  for (let i = 0; i < 200; i++) {
+    const iframe = dom.window.document.getElementsByTagName('iframe')[0];
+    if (iframe) return iframe;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('no stream frame within 2 s');
+}
+
 /** The legacy document.domain path needs a page on a subdomain: a jsdom page of its own. */
 describe('bridge: document.domain opt-in', () => {
   it('sets document.domain, asks the stream to do the same, and binds frames directly', async () => {
@@ -8,8 +18,7 @@ describe('bridge: document.domain opt-in', () => {
     try {
       const pf = loadBridge(dom.window as unknown as Window);
       const c = pf.connect({ url: 'http://push.example.test/pushframe', channels: ['a'], documentDomain: 'example.test' });
-      await new Promise((resolve) => dom.window.setTimeout(resolve, 5));
-      const iframe = dom.window.document.getElementsByTagName('iframe')[0];
+      const iframe = await streamFrame(dom);
       const q = streamParams(iframe);
       expect(iframe.src.startsWith('http://push.example.test/pushframe/stream?')).toBe(true);
       expect(q.origin).toBeUndefined(); // no postMessage on this path
@@ -27,8 +36,7 @@ describe('bridge: document.domain opt-in', () => {
     try {
       const pf = loadBridge(dom.window as unknown as Window);
       const c = pf.connect({ url: 'http://push.example.test/pushframe', channels: ['a'] });
-      await new Promise((resolve) => dom.window.setTimeout(resolve, 5));
-      const q = streamParams(dom.window.document.getElementsByTagName('iframe')[0]);
+      const q = streamParams(await streamFrame(dom));
       expect(q.origin).toBe('http://www.example.test');
       expect(q.d).toBeUndefined();
       expect(() => pf.connect({ channels: ['a'], documentDomain: 'x"y' })).toThrow(/documentDomain/);

@@ -38,6 +38,16 @@ function connect(options: Record<string, unknown>): Connection {
   return c;
 }
 
+/** What a browser shows for a JSON error response in a frame: the text in a <pre>. */
+function errorDocument(iframe: HTMLIFrameElement, json: string): void {
+  const doc = iframe.contentWindow!.document;
+  const html = doc.documentElement ?? doc.appendChild(doc.createElement('html'));
+  const body = doc.body ?? html.appendChild(doc.createElement('body'));
+  const pre = doc.createElement('pre');
+  pre.textContent = json;
+  body.appendChild(pre);
+}
+
 const types = (): string[] => seen.map((s) => s.type.replace('pushframe:', ''));
 
 beforeEach(() => {
@@ -318,6 +328,31 @@ describe('bridge: resume, reset, recycle, watchdog, backoff', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('reads the JSON error of a same-origin stream refused before its first byte', () => {
+    const c = connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const iframe = only();
+    errorDocument(iframe, '{"error":{"code":"bad_pattern","message":"Subscriptions are channel names."}}');
+    iframe.dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(0);
+    expect(types()).toEqual(['transport', 'error', 'close']);
+    expect(seen[1].detail).toEqual({ code: 'bad_pattern', message: 'Subscriptions are channel names.' });
+    expect(c.state).toBe('closed');
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('retries a refusal that may pass (too_many_connections) with backoff', () => {
+    connect({ channels: ['a'], backoffMinMs: 10, backoffMaxMs: 10 });
+    jest.advanceTimersByTime(0);
+    const iframe = only();
+    errorDocument(iframe, '{"error":{"code":"too_many_connections","message":"later"}}');
+    iframe.dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(1);
+    expect(seen[1].detail).toEqual({ code: 'too_many_connections', message: 'later' });
+    jest.advanceTimersByTime(10);
+    expect(only()).not.toBe(iframe);
+  });
+
   it('a bad cursor is dropped and reported as a reset', () => {
     connect({ channels: ['a'], since: 'E~1', backoffMinMs: 10, backoffMaxMs: 10 });
     jest.advanceTimersByTime(0);
@@ -503,6 +538,30 @@ describe('bridge: cross-origin streams over postMessage', () => {
     ]);
   });
 
+  it("gives a cross-origin frame's posted callbacks time to trail its load event", () => {
+    connect({ url: STREAM_ORIGIN + '/pushframe', channels: ['a'], backoffMinMs: 10, backoffMaxMs: 10 });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    const f = streamParams(first).f;
+    post('pushframe|' + f + '|o|["E~1",1000]');
+    first.dispatchEvent(new Event('load')); // the response ended...
+    jest.advanceTimersByTime(100);
+    post('pushframe|' + f + '|m|["a","2","late but live"]'); // ...before its last messages were dispatched
+    post('pushframe|' + f + '|r|[0]');
+    jest.advanceTimersByTime(1);
+    expect(types()).toEqual(['transport', 'open', 'message']);
+    const second = only();
+    expect(streamParams(second).since).toBe('E~1,a@2');
+    // A frame that ends with nothing after it is a failure, once the grace is over.
+    const g = streamParams(second).f;
+    post('pushframe|' + g + '|o|["E~2",1000]');
+    second.dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(499);
+    expect(types()).not.toContain('error');
+    jest.advanceTimersByTime(1);
+    expect(seen[seen.length - 1].detail).toEqual({ code: 'disconnected', message: 'The stream ended unexpectedly.' });
+  });
+
   it('treats a default port as the same origin', () => {
     connect({ url: 'http://LOCALHOST:80/pushframe', channels: ['a'] });
     jest.advanceTimersByTime(0);
@@ -550,6 +609,17 @@ describe('bridge: the transport ladder and its seam', () => {
       expect(frames()).toHaveLength(1);
     }
     expect(types().filter((t) => t === 'transport')).toHaveLength(1);
+  });
+
+  it('falls back to defaults for number options that are not positive numbers', () => {
+    connect({ channels: ['a'], backoffMinMs: 'soon', backoffMaxMs: -1, openTimeoutMs: NaN });
+    jest.advanceTimersByTime(0);
+    only().dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(1);
+    jest.advanceTimersByTime(400); // the default backoff (1 s, jittered to 0.5-1 s) has not passed
+    expect(frames()).toHaveLength(0);
+    jest.advanceTimersByTime(600);
+    expect(frames()).toHaveLength(1);
   });
 
   it('passes the token and extra parameters on the stream URL', () => {
