@@ -1,3 +1,7 @@
+import http from 'node:http';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import type Koa from 'koa';
 import type { PushframeServer } from '../../src';
 import { startTestServer } from '../helpers/server';
 import { SseClient } from '../helpers/sse-client';
@@ -138,6 +142,34 @@ describe('GET /pushframe/events (server-sent events)', () => {
       expect(got).toEqual(sent);
       expect(s.stats().drops.recycle).toBeGreaterThanOrEqual(3);
     } finally {
+      await s.close();
+    }
+  });
+
+  it('keeps no Koa context alive for the life of an event stream', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const s = await startTestServer();
+    const refs: WeakRef<Koa.Context>[] = [];
+    const create = s.app.createContext.bind(s.app);
+    s.app.createContext = (req, res) => {
+      const ctx = create(req, res);
+      refs.push(new WeakRef(ctx));
+      return ctx;
+    };
+    const req = http.get(`${s.url}/pushframe/events?channels=a`, { agent: false }, (res) => res.resume());
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect(s.stats().connections.byTransport.sse).toBe(1);
+      for (let i = 0; i < 5; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(refs).toHaveLength(1);
+      expect(refs[0].deref()).toBeUndefined();
+      expect(s.stats().connections.byTransport.sse).toBe(1);
+    } finally {
+      req.destroy();
       await s.close();
     }
   });

@@ -3,6 +3,7 @@ import { PushframeError, isPushframeError } from '../../errors';
 import { StreamConnection, sseFormat, ssePreamble } from '../../transports';
 import { corsHeaders, preflightHeaders } from '../cors';
 import type { Deps } from '../deps';
+import { releaseKoaContext } from '../detach';
 import { SSE_HEADERS } from '../headers';
 import { parsePatterns, parseResumeCursor, single, type Query } from '../query';
 
@@ -35,6 +36,7 @@ export function eventsRoutes(router: Router, deps: Deps): void {
     // As for the forever frame: the connection owns the raw response from here on.
     ctx.respond = false;
     const res = ctx.res;
+    releaseKoaContext(res);
     res.writeHead(200, { ...SSE_HEADERS, ...cors });
     res.socket?.setNoDelay(true);
     const conn = new StreamConnection(res, sseFormat(config.heartbeatMs), options, connections.tally('sse'), (c) => {
