@@ -614,9 +614,12 @@
     return this.endpoint('stream', q);
   };
 
-  /** `{url}/{path}?channels=...&since=<cursor now>` + extra + token and user params. */
   Stream.prototype.endpoint = function (path, extra) {
-    var c = this.conn;
+    return this.conn._endpoint(path, extra);
+  };
+
+  /** `{url}/{path}?channels=...&since=<cursor now>` + extra + token and user params. */
+  function endpoint(c, path, extra) {
     var q = 'channels=' + encodeURIComponent(c.channels.join(','));
     var since = c._cursorString();
     if (since) q += '&since=' + encodeURIComponent(since);
@@ -626,7 +629,7 @@
       if (hasOwn.call(c.params, k)) q += '&' + encodeURIComponent(k) + '=' + encodeURIComponent(c.params[k]);
     }
     return c.url + '/' + path + '?' + q;
-  };
+  }
 
   Stream.prototype.contentWindow = function () {
     return this.handle && this.handle.contentWindow ? this.handle.contentWindow() : null;
@@ -768,6 +771,8 @@
     this.reprobeDelay = this.reprobeMs;
     this.probeTimer = null;
     this.probeFrom = -1; // the polling rung a probe of the streams came from
+    this.positionAsked = false;
+    this.positionDone = null; // drops a pending position request
 
     this.ladder = [];
     var names = splitList(option(options, 'transports'));
@@ -870,6 +875,7 @@
   proto.close = function () {
     if (this.state === 'closed') return;
     this._cancelProbe();
+    if (this.positionDone) this.positionDone();
     this._halt();
     this.state = 'closed';
     var at = indexOf(connections, this);
@@ -997,6 +1003,7 @@
       this._emit('transport', { name: name });
       if (this.state === 'closed') return;
     }
+    this._learnPosition();
     var stream = new Stream(this, name);
     this.stream = stream;
     this.state = 'connecting';
@@ -1047,6 +1054,44 @@
       this.reprobeDelay = this.reprobeMs;
     }
     this._emit('open', { transport: stream.transport, cursor: cursor, heartbeatMs: this.heartbeatMs });
+  };
+
+  proto._endpoint = function (path, extra) {
+    return endpoint(this, path, extra);
+  };
+
+  /**
+   * A connection made without `since` has no position until a stream opens, and behind
+   * a buffering proxy no stream ever does. One poll without a cursor (answered at once
+   * with the current position) gives it one early, so that the fall to long-poll loses
+   * nothing published in the meantime. A stream that opens first makes it moot.
+   */
+  proto._learnPosition = function () {
+    var self = this;
+    if (self.cursorHead || self.positionAsked || transports[self.ladder[self.rung]].polling) return;
+    var pollRung = false;
+    for (var r = self.rung + 1; r < self.ladder.length; r++) if (transports[self.ladder[r]].polling) pollRung = true;
+    if (!pollRung) return;
+    self.positionAsked = true;
+    var id = 'pos' + (++pollSeq);
+    var el = document.createElement('script');
+    function done() {
+      self.positionDone = null;
+      el.onload = el.onerror = el.onreadystatechange = null;
+      pollCallbacks[id] = ignore;
+      try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
+    }
+    self.positionDone = done;
+    pollCallbacks[id] = function (a) {
+      done();
+      if (self.state !== 'closed' && !self.cursorHead && a && a.cursor) self._setCursor(String(a.cursor));
+    };
+    el.type = 'text/javascript';
+    el.charset = 'utf-8';
+    el.async = true;
+    el.onerror = done;
+    el.src = self._endpoint('poll', '&callback=Pushframe._poll.' + id);
+    scriptParent().appendChild(el);
   };
 
   /** The cursor of a poll answer: the server's view of what this connection has. */

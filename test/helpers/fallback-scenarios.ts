@@ -84,4 +84,24 @@ export function fallbackScenarios(launch: () => Promise<TestBrowser>): void {
       `fallback ${browser.name}: longpoll open at ${firstPollOpen} ms; lag p50 ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted[sorted.length - 1]} ms over ${lags.length} messages\n`,
     );
   }, 40000);
+
+  it('without a since in the page, learns its position at once and loses nothing in the fall to long-poll', async () => {
+    await page?.close();
+    const channel = 'behind/proxy/nosince';
+    page = await browser.newPage();
+    await page.goto(`${site.proxy.url}/page?nosince=1&channel=${encodeURIComponent(channel)}`);
+    await waitInPage(page, "window.__conn.cursor() !== ''", 'the position', 3000);
+    const stillIframe = await page.evaluate<string>('window.__conn.transport');
+    const published: string[] = [];
+    for (let n = 0; n < 30; n++) {
+      published.push(await site.push.hub.publish(channel, { n, sentAt: Date.now() }));
+      await sleep(50);
+    }
+    await waitInPage(page, 'window.__got.length >= 30', '30 messages', 8000);
+    await sleep(300);
+    const got = await page.evaluate<Got[]>('window.__got');
+    expect(stillIframe).toBe('iframe'); // the position came before the fall to long-poll
+    expect(got.map((g) => g.id)).toEqual(published);
+    expect(await page.evaluate<string>('window.__conn.transport')).toBe('longpoll');
+  }, 30000);
 }

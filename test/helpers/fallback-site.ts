@@ -24,8 +24,9 @@ export interface FallbackSite {
  * client's position (`since`) taken from the server while rendering, so that every
  * message published after the page was made reaches it, whatever the transport.
  */
-function page(channel: string, since: string, bridgeOptions: string): string {
-  const options = `{ url: '/pushframe', channels: [${JSON.stringify(channel)}], since: ${JSON.stringify(since)}, ${bridgeOptions} }`;
+function page(channel: string, since: string | null, bridgeOptions: string): string {
+  const sinceOption = since === null ? '' : `since: ${JSON.stringify(since)}, `;
+  const options = `{ url: '/pushframe', channels: [${JSON.stringify(channel)}], ${sinceOption}${bridgeOptions} }`;
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe fallback test page</title>
 <style>
@@ -70,6 +71,11 @@ export async function startFallbackSite(serverOptions: StartOptions, bridgeOptio
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/page') return void app(req, res);
     const channel = url.searchParams.get('channel') ?? 'test';
+    if (url.searchParams.has('nosince')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(page(channel, null, bridgeOptions));
+      return;
+    }
     // The position, as the embed macro would put it in the page.
     void fetch(`${push.url}/pushframe/poll?channels=${encodeURIComponent(channel)}`)
       .then((r) => r.json() as Promise<{ cursor: string }>)

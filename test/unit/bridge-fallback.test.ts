@@ -23,7 +23,11 @@ const record = (ev: { type: string; detail: unknown }): void => {
 };
 
 const iframes = (): HTMLIFrameElement[] => Array.from(document.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
-const polls = (): HTMLScriptElement[] => Array.from(document.getElementsByTagName('script')).filter((s) => s.src.indexOf('/poll?') !== -1);
+const pollScripts = (): HTMLScriptElement[] => Array.from(document.getElementsByTagName('script')).filter((s) => s.src.indexOf('/poll?') !== -1);
+const isPosition = (s: HTMLScriptElement): boolean => /callback=Pushframe\._poll\.pos/.test(s.src);
+/** Poll requests of the long-poll transport (not the one asking for a position). */
+const polls = (): HTMLScriptElement[] => pollScripts().filter((s) => !isPosition(s));
+const positionRequests = (): HTMLScriptElement[] => pollScripts().filter(isPosition);
 
 function onlyPoll(): { el: HTMLScriptElement; params: Record<string, string>; answer(a: PollAnswer): void } {
   const list = polls();
@@ -85,6 +89,39 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(p.params.channels).toBe('a');
     expect(p.params.since).toBeUndefined();
     expect(new URL(p.el.src).pathname).toBe('/pushframe/poll');
+  });
+
+  it('asks for its position at once when it has none, so the fall to long-poll loses nothing published meanwhile', () => {
+    const c = connect({ channels: ['a'] });
+    settle();
+    expect(iframes()).toHaveLength(1);
+    const pos = positionRequests();
+    expect(pos).toHaveLength(1);
+    const q = streamParams(pos[0]);
+    expect(q.since).toBeUndefined();
+    expect(q.channels).toBe('a');
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~4', messages: [], resets: [], timeoutMs: 1000 });
+    expect(positionRequests()).toHaveLength(0);
+    expect(c.cursor()).toBe('E~4');
+    jest.advanceTimersByTime(2000);
+    settle();
+    expect(onlyPoll().params.since).toBe('E~4');
+    expect(positionRequests()).toHaveLength(0); // asked once per connection
+  });
+
+  it('does not ask for a position when it has one, when a stream opened first, or without a polling rung', () => {
+    connect({ channels: ['a'], since: 'E~1' });
+    settle();
+    expect(positionRequests()).toHaveLength(0);
+    const c = connect({ channels: ['b'] });
+    settle();
+    const q = streamParams(positionRequests()[0]);
+    sinkOf(iframes()[1]).o('E~9', 1000);
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
+    expect(c.cursor()).toBe('E~9');
+    connect({ channels: ['c'], transports: ['iframe'] });
+    settle();
+    expect(positionRequests()).toHaveLength(0);
   });
 
   it('turns poll answers into open, reset and message events, and polls on with the cursor of each answer', () => {
