@@ -87,6 +87,44 @@ describe('GET /pushframe/poll', () => {
     ]);
   });
 
+  it('keeps only the newest of keyed messages that arrive together (keep-latest)', async () => {
+    const cursor = await position('keyed/a');
+    const pending = poll(`channels=keyed/a&since=${q(cursor)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    const ids = await Promise.all([
+      server.hub.publish('keyed/a', 'old', { key: 'price' }),
+      server.hub.publish('keyed/a', 'other', { key: 'volume' }),
+      server.hub.publish('keyed/a', 'new', { key: 'price' }),
+    ]);
+    const { json } = await pending;
+    expect(json.messages).toEqual([
+      ['keyed/a', ids[1], 'other'],
+      ['keyed/a', ids[2], 'new'],
+    ]);
+    // The cursor is past all three: the superseded one is not sent later either.
+    const next = await poll(`channels=keyed/a&since=${q(json.cursor)}`);
+    expect(next.json.messages).toEqual([]);
+  });
+
+  it('refuses polls beyond maxConnections with 503, as JSON or as a JSONP call', async () => {
+    const s = await startTestServer({ pollTimeoutMs: 2000, maxConnections: 1 });
+    try {
+      const first = (await fetch(`${s.url}/pushframe/poll?channels=full`).then((r) => r.json())) as PollJson;
+      const held = fetch(`${s.url}/pushframe/poll?channels=full&since=${q(first.cursor)}`).then((r) => r.json());
+      await waitUntil(() => s.stats().connections.total === 1);
+      const refused = await fetch(`${s.url}/pushframe/poll?channels=full`);
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('too_many_connections');
+      const jsonp = await fetch(`${s.url}/pushframe/poll?channels=full&callback=cb`);
+      expect(jsonp.status).toBe(200);
+      expect(await jsonp.text()).toMatch(/^\/\*\*\/cb\(\{"error":\{"code":"too_many_connections"/);
+      await s.hub.publish('full', 1);
+      expect(((await held) as PollJson).messages).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('answers an idle poll after pollTimeoutMs with no messages and the same position', async () => {
     const cursor = await position('idle/a');
     const { json, ms } = await poll(`channels=idle/a&since=${q(cursor)}`);
