@@ -21,9 +21,9 @@
   var DEFAULTS = {
     url: '/pushframe',
     transports: ['htmlfile', 'iframe', 'longpoll'],
-    // The server checks for silence once per interval, so up to 2x its interval can
-    // pass between two frames; the extra half absorbs network jitter.
-    heartbeatTimeoutFactor: 2.5,
+    // The server never stays silent for more than 1.5x its interval; the rest of the
+    // margin absorbs network jitter.
+    heartbeatTimeoutFactor: 2,
     // Used until p.o announces the server's interval.
     heartbeatMs: 20000,
     // No p.o within this long: the path is dead or a proxy buffers the stream.
@@ -700,6 +700,10 @@
         var list = [];
         for (var i = 0; i < arguments.length; i++) list.push(String(arguments[i]));
         conn._reset(list);
+      },
+      c: function (cursor) {
+        if (!live()) return;
+        conn._setCursor(String(cursor));
       },
       h: function () {
         live();

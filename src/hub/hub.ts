@@ -1,18 +1,21 @@
 import type { Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
-import { compareIds, formatCursor, isChannel, isPattern, lastSeen, scriptJson, type Cursor, type Message } from '../protocol';
+import { advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, scriptJson, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
 
 /** What a subscriber learns when its subscription is live. */
 export interface OpenInfo {
-  /** The cursor to hand the client: base = everything up to here is delivered or reset;
-   * entries past the base are carried over from the client's own cursor. The client
-   * replaces its cursor with this one, then records the id of each message it gets. */
+  /** The cursor the client holds before the resets and backlog below: its own on a
+   * resume, a fresh one otherwise. If the client is cut off midway through the
+   * backlog, this plus the ids it did receive resumes it without a gap. */
   cursor: string;
   /** Channels (or patterns) whose state the client must reload: history has a gap. */
   resets: string[];
   /** Missed messages, oldest first, then those that arrived while history was read. */
   backlog: Message[];
+  /** The compact cursor that covers the resets and backlog, to hand the client once
+   * they are delivered; null when it equals `cursor`. */
+  checkpoint: string | null;
 }
 
 /** A local consumer of messages: one client connection of some transport. */
@@ -87,18 +90,21 @@ export class Hub {
   async subscribe(sub: Subscriber, patterns: readonly string[], cursor?: Cursor): Promise<void> {
     for (const p of patterns) if (!isPattern(p)) throw new PushframeError('bad_pattern');
     if (this.entries.has(sub)) throw new Error('subscriber is already subscribed');
+    // A fresh subscription starts from a position asked for at once, before anything
+    // else, and reads history from there like a resume: nothing published after the
+    // call can slip between that position and the live feed.
+    const [epoch, base] = await Promise.all([this.broker.epoch(), cursor ? null : this.broker.position()]);
+    const start: Cursor = cursor ?? { epoch, base: base as string, channels: new Map() };
     const entry: Entry = { sub, patterns, buffer: [], stamp: 0, closed: false };
     this.entries.set(sub, entry);
     for (const p of patterns) if (this.matcher.add(p, entry)) this.broker.watch(p);
     try {
-      const epoch = await this.broker.epoch();
       const position = await this.broker.position();
-      const resets: string[] = [];
+      const sameEpoch = start.epoch === epoch;
+      const resets: string[] = sameEpoch ? [] : [...patterns];
       let backlog: Message[] = [];
-      const sameEpoch = cursor !== undefined && cursor.epoch === epoch;
-      if (cursor && !sameEpoch) resets.push(...patterns);
       if (sameEpoch) {
-        const found = await Promise.all(patterns.map((p) => this.broker.history(p, cursor)));
+        const found = await Promise.all(patterns.map((p) => this.broker.history(p, start)));
         for (const f of found) {
           for (const r of f.resets) if (!resets.includes(r)) resets.push(r);
           for (const m of f.messages) backlog.push(m);
@@ -110,14 +116,21 @@ export class Hub {
       const newest = new Map<string, string>();
       backlog = backlog.filter((m) => isNewer(newest, m));
       for (const m of entry.buffer as Message[]) {
-        if (sameEpoch && compareIds(m.id, lastSeen(cursor, m.channel)) <= 0) continue;
+        if (sameEpoch && compareIds(m.id, lastSeen(start, m.channel)) <= 0) continue;
         if (isNewer(newest, m)) backlog.push(m);
       }
       entry.buffer = null;
       this.messagesOut += backlog.length;
-      // The client's entries past the new base stay in the cursor it is handed back.
-      const channels = sameEpoch ? cursor.channels : new Map<string, string>();
-      sub.open({ cursor: formatCursor({ epoch, base: position, channels }), resets, backlog });
+      const after: Cursor = { epoch, base: position, channels: new Map(sameEpoch ? start.channels : []) };
+      for (const m of backlog) advance(after, m.channel, m.id);
+      const checkpoint = formatCursor(after);
+      const quiet = resets.length === 0 && backlog.length === 0;
+      sub.open({
+        cursor: quiet ? checkpoint : formatCursor(start),
+        resets,
+        backlog,
+        checkpoint: quiet ? null : checkpoint,
+      });
     } catch (err) {
       this.unsubscribe(sub);
       throw err;

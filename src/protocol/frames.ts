@@ -5,9 +5,10 @@ import type { Message } from './message';
  * The forever-frame wire format. Each frame is one `<script>` element calling a
  * one-letter method on `p`, the callback object the preamble binds:
  *
- *   p.o(cursor, heartbeatMs)   stream open: the resume base and heartbeat interval
+ *   p.o(cursor, heartbeatMs)   stream open: the client's cursor and the heartbeat interval
  *   p.m(ch, id, data, ...)      messages, as flat triplets (one call per batch)
  *   p.x(ch, ...)                reset: history cannot cover the gap for these channels
+ *   p.c(cursor)                 checkpoint: a compact cursor covering everything so far
  *   p.h()                       heartbeat
  *   p.r(delayMs)                reconnect after delayMs (recycle, shutdown, load shedding)
  *   p.e(code, message)          error; the stream ends after it
@@ -30,6 +31,10 @@ export function messagesFrame(args: string): string {
 
 export function openFrame(cursor: string, heartbeatMs: number): string {
   return OPEN + 'o("' + cursor + '",' + heartbeatMs + CLOSE;
+}
+
+export function checkpointFrame(cursor: string): string {
+  return OPEN + 'c("' + cursor + '"' + CLOSE;
 }
 
 export function resetFrame(channels: readonly string[]): string {

@@ -1,6 +1,7 @@
 import type { OpenInfo } from '../hub';
 import {
   HEARTBEAT_FRAME,
+  checkpointFrame,
   encodedAs,
   errorFrame,
   messageArgs,
@@ -32,6 +33,7 @@ export function foreverFrameFormat(name: 'iframe' | 'htmlfile', heartbeatMs: num
       let out = openFrame(info.cursor, heartbeatMs);
       if (info.resets.length > 0) out += resetFrame(info.resets);
       if (info.backlog.length > 0) out += messagesFrame(batchArgs(info.backlog));
+      if (info.checkpoint !== null) out += checkpointFrame(info.checkpoint);
       return out;
     },
     // Both forever-frame transports share one cache entry: the bytes are the same.

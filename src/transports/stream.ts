@@ -42,7 +42,9 @@ export class StreamConnection implements Subscriber, Flushable {
   private queued = false;
   private opened = false;
   private blocked = false;
+  /** Data written since the last heartbeat tick. */
   private wrote = false;
+  private idleTicks = 0;
   private closed = false;
   private bytes = 0;
   private readonly heartbeat: NodeJS.Timeout;
@@ -63,7 +65,9 @@ export class StreamConnection implements Subscriber, Flushable {
     tally.opened++;
     sink.on('close', this.onClose);
     sink.on('drain', this.onDrain);
-    this.heartbeat = setInterval(() => this.beat(), options.heartbeatMs);
+    // Ticks at half the interval: an idle stream beats every heartbeatMs, and no stream
+    // goes more than 1.5 x heartbeatMs without a frame (what the client's watchdog needs).
+    this.heartbeat = setInterval(() => this.tick(), Math.max(1, Math.floor(options.heartbeatMs / 2)));
     this.heartbeat.unref();
   }
 
@@ -141,10 +145,10 @@ export class StreamConnection implements Subscriber, Flushable {
     this.onEnd(this);
   }
 
-  private write(chunk: string): void {
+  private write(chunk: string, data = true): void {
     this.bytes += chunk.length;
     this.tally.bytes += chunk.length;
-    this.wrote = true;
+    if (data) this.wrote = true;
     if (!this.sink.write(chunk)) this.blocked = true;
   }
 
@@ -161,9 +165,14 @@ export class StreamConnection implements Subscriber, Flushable {
     this.close('slow_consumer');
   }
 
-  private beat(): void {
-    if (!this.wrote && !this.blocked) this.write(this.format.heartbeat);
-    this.wrote = false;
+  private tick(): void {
+    if (this.wrote) {
+      this.wrote = false;
+      this.idleTicks = 0;
+    } else if (++this.idleTicks >= 2) {
+      this.idleTicks = 0;
+      if (!this.blocked) this.write(this.format.heartbeat, false);
+    }
   }
 
   private replaceKeyed(msg: Message): boolean {

@@ -104,7 +104,7 @@ export class StreamClient {
 
   private onFrame(frame: Frame): void {
     this.frames.push(frame);
-    if (frame.type === 'o') this.cursor = frame.args[0] as string;
+    if (frame.type === 'o' || frame.type === 'c') this.cursor = frame.args[0] as string;
     if (frame.type !== 'm') return;
     for (let i = 0; i < frame.args.length; i += 3) {
       const [channel, id, data] = frame.args.slice(i, i + 3) as [string, string, unknown];

@@ -88,3 +88,14 @@ describe('GET /pushframe/stats', () => {
     await s.close();
   });
 });
+describe('GET /pushframe/pushframe.js', () => {
+  it('serves the bridge as JavaScript with an ETag', async () => {
+    const res = await fetch(`${open.url}/pushframe/pushframe.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
+    const etag = res.headers.get('etag')!;
+    expect(await res.text()).toContain('Pushframe');
+    const again = await fetch(`${open.url}/pushframe/pushframe.js`, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+  });
+});

@@ -160,6 +160,40 @@ describe('resume from history', () => {
     await broker.close();
   });
 
+  it('opens a resume with the client\'s own cursor and checkpoints after the backlog', async () => {
+    const { hub, broker } = setup();
+    const first = new Recorder();
+    await hub.subscribe(first, ['a', 'b']);
+    const old = first.info!.cursor;
+    hub.unsubscribe(first);
+    await hub.publish('a', 1);
+    await hub.publish('b', 2);
+    const again = new Recorder();
+    await hub.subscribe(again, ['a', 'b'], parseCursor(old));
+    // Cut off midway through the backlog, the client still holds a cursor without a gap.
+    expect(again.info!.cursor).toBe(old);
+    expect(again.data).toEqual([1, 2]);
+    const checkpoint = parseCursor(again.info!.checkpoint!);
+    expect(checkpoint.base).toBe(await broker.position());
+    // Nothing new since: resuming from the checkpoint is quiet and needs no checkpoint.
+    const third = new Recorder();
+    await hub.subscribe(third, ['a', 'b'], checkpoint);
+    expect(third.data).toEqual([]);
+    expect(third.info!.checkpoint).toBeNull();
+    await broker.close();
+  });
+
+  it('does not lose a message published while a fresh subscription is being set up', async () => {
+    const { hub, broker } = setup();
+    const r = new Recorder();
+    const subscribing = hub.subscribe(r, ['a']);
+    const racing = hub.publish('a', 'early');
+    await Promise.all([subscribing, racing]);
+    await hub.publish('a', 'late');
+    expect(r.data).toEqual(['early', 'late']);
+    await broker.close();
+  });
+
   it('hands back a cursor whose base covers the replay', async () => {
     const { hub, broker } = setup();
     await hub.publish('a', 1);
