@@ -559,6 +559,10 @@
         var d = data(ev);
         if (isArray(d)) sink.x.apply(sink, d);
       }, false);
+      es.addEventListener('checkpoint', function (ev) {
+        var d = data(ev);
+        if (d) sink.c(String(d.cursor));
+      }, false);
       es.addEventListener('reconnect', function (ev) {
         sink.r(Number(ev.data));
       }, false);

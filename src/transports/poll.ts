@@ -78,7 +78,9 @@ export class LongPoll implements Subscriber, Flushable {
 
   open(info: OpenInfo): void {
     if (this.done) return;
-    this.cursor = parseCursor(info.cursor);
+    // One answer carries the resets and the whole backlog, so it can hand out the
+    // checkpoint that covers them (and then advance it by live messages).
+    this.cursor = parseCursor(info.checkpoint ?? info.cursor);
     this.resets = info.resets;
     this.messages = info.backlog;
     if (this.options.immediate || info.resets.length > 0 || info.backlog.length > 0) {

@@ -9,6 +9,8 @@ import type { StreamFormat } from './stream';
  *   event: ready / id: <cursor> / data: {"cursor":"…","heartbeatMs":N}
  *   event: reset / data: ["ch",…]       history cannot cover the gap: reload these
  *   id: <cursor> / data: {"channel":"…","id":"…","data":…}   one event per message
+ *   event: checkpoint / id: <cursor> / data: {"cursor":"…"}   after a resume's resets and
+ *                                       backlog: a compact cursor covering them
  *   :                                   heartbeat (a comment)
  *   retry: <ms> / event: reconnect / data: <ms>              planned end (recycle, shutdown)
  *   event: fail / data: {"code":"…","message":"…"}           then the stream ends
@@ -63,7 +65,14 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
       let out = 'retry: ' + SSE_RETRY_MS + '\nevent: ready\nid: ' + info.cursor + '\n';
       out += 'data: {"cursor":"' + info.cursor + '","heartbeatMs":' + heartbeatMs + '}\n\n';
       if (info.resets.length > 0) out += 'event: reset\ndata: ["' + info.resets.join('","') + '"]\n\n';
-      return out + batch(info.backlog);
+      out += batch(info.backlog);
+      if (info.checkpoint !== null) {
+        // Until here a cut resumes from the client's own cursor plus what it received
+        // (repeating a reset rather than losing it); from here the compact cursor.
+        cursor = parseCursor(info.checkpoint);
+        out += 'event: checkpoint\nid: ' + info.checkpoint + '\ndata: {"cursor":"' + info.checkpoint + '"}\n\n';
+      }
+      return out;
     },
     message: event,
     batch,

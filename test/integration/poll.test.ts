@@ -161,6 +161,9 @@ describe('GET /pushframe/poll', () => {
       const json = (await res.json()) as PollJson;
       expect(json.resets).toEqual(['gap/a']);
       expect(json.messages).toEqual([['gap/b', idB, 'kept']]);
+      // The answer's cursor covers the reset: the next poll does not reset again.
+      const after = await fetch(`${small.url}/pushframe/poll?channels=gap/a,gap/b&since=${q(json.cursor)}`);
+      expect((await after.json()) as PollJson).toEqual({ cursor: json.cursor, messages: [], resets: [], timeoutMs: 400 });
 
       const foreign = await fetch(`${small.url}/pushframe/poll?channels=gap/a,gap/b&since=${q('otherepoch~3')}`);
       const fj = (await foreign.json()) as PollJson;

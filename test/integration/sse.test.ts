@@ -84,10 +84,20 @@ describe('GET /pushframe/events (server-sent events)', () => {
     expect(c.messages.map((m) => m.data)).toEqual(['seen', 'm1', 'm2', 'm3']);
   });
 
-  it('sends a reset event when the gap cannot be covered', async () => {
+  it('sends a reset event when the gap cannot be covered, then a checkpoint that covers it', async () => {
     const c = await open('channels=r/a', { 'Last-Event-ID': 'otherepoch~0' });
-    await c.waitForEvent('reset');
-    expect(JSON.parse(c.events.find((e) => e.event === 'reset')!.data)).toEqual(['r/a']);
+    await c.waitForEvent('checkpoint');
+    expect(c.events.map((e) => e.event)).toEqual(['ready', 'reset', 'checkpoint']);
+    expect(c.events[0].id).toBe('otherepoch~0'); // until the checkpoint, a cut repeats the reset
+    expect(JSON.parse(c.events[1].data)).toEqual(['r/a']);
+    const checkpoint = c.events[2];
+    expect(JSON.parse(checkpoint.data)).toEqual({ cursor: checkpoint.id });
+    expect(c.lastEventId).toBe(checkpoint.id);
+    // Resuming from it: no reset again.
+    const again = await open('channels=r/a', { 'Last-Event-ID': c.lastEventId });
+    await again.waitForEvent('ready');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(again.events.map((e) => e.event)).toEqual(['ready']);
   });
 
   it('keeps an idle stream alive with comment heartbeats', async () => {

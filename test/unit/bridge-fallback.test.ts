@@ -147,13 +147,13 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(of('open')).toHaveLength(1);
   });
 
-  it('treats a poll that never comes back as dead after the watchdog (timeoutMs x factor) and polls again', () => {
+  it('treats a poll that never comes back as dead after the watchdog (timeoutMs x heartbeatTimeoutFactor 2) and polls again', () => {
     connect({ channels: ['a'], transports: ['longpoll'] });
     settle();
     onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
     settle();
     const stuck = onlyPoll().el;
-    jest.advanceTimersByTime(2490);
+    jest.advanceTimersByTime(1990);
     expect(onlyPoll().el).toBe(stuck);
     jest.advanceTimersByTime(10);
     expect(of('error')).toEqual([{ code: 'timeout', message: expect.any(String) }]);
@@ -398,17 +398,19 @@ describe('bridge: the opt-in sse transport', () => {
     expect(c.state).toBe('open');
   });
 
-  it('reconnects itself with its cursor on a planned end and after an error, closing the EventSource', () => {
-    connect({ channels: ['a'], transports: ['sse'] });
+  it('takes checkpoints, and reconnects itself with its cursor on a planned end and after an error', () => {
+    const c = connect({ channels: ['a'], transports: ['sse'] });
     settle();
     let es = live();
     es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
     es.emit('message', '{"channel":"a","id":"2","data":1}');
+    es.emit('checkpoint', '{"cursor":"E~2"}');
+    expect(c.cursor()).toBe('E~2');
     es.emit('reconnect', '0');
     settle();
     expect(es.closed).toBe(true);
     es = live();
-    expect(since(es)).toBe('E~1,a@2');
+    expect(since(es)).toBe('E~2');
     es.emit('ready', '{"cursor":"E~2","heartbeatMs":1000}');
     es.onerror?.();
     settle();
