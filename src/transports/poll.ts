@@ -126,13 +126,24 @@ export class LongPoll implements Subscriber, Flushable {
       // Not open yet (history still being read): nothing to tell but "come back".
       if (reconnectMs === undefined) return;
       this.finish();
-      this.onAnswer({ cursor: this.options.since, messages: [], resets: [], timeoutMs: this.options.timeoutMs, reconnectMs });
+      this.onAnswer({
+        cursor: this.options.since,
+        messages: [],
+        resets: [],
+        timeoutMs: this.options.timeoutMs,
+        reconnectMs,
+      });
       return;
     }
     const messages = this.messages;
     for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
     this.tally.messages += messages.length;
-    const answer: PollAnswer = { cursor: formatCursor(cursor), messages, resets: this.resets, timeoutMs: this.options.timeoutMs };
+    const answer: PollAnswer = {
+      cursor: formatCursor(cursor),
+      messages,
+      resets: this.resets,
+      timeoutMs: this.options.timeoutMs,
+    };
     if (reconnectMs !== undefined) answer.reconnectMs = reconnectMs;
     this.finish();
     this.onAnswer(answer);

@@ -83,6 +83,7 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
       const ms = Math.max(0, Math.round(delayMs));
       return 'retry: ' + ms + '\nevent: reconnect\ndata: ' + ms + '\n\n';
     },
-    error: (code, message) => 'event: fail\ndata: {"code":' + scriptJson(code) + ',"message":' + scriptJson(message) + '}\n\n',
+    error: (code, message) =>
+      'event: fail\ndata: {"code":' + scriptJson(code) + ',"message":' + scriptJson(message) + '}\n\n',
   };
 }

@@ -17,8 +17,15 @@ describe('bridge in Chromium behind nginx (gzip on, proxy_read_timeout 1s)', () 
   let page: TestPage | undefined;
 
   beforeAll(async () => {
-    [browser, site] = await Promise.all([launchChromium(), startFallbackSite({ heartbeatMs: 300 }, 'openTimeoutMs: 1500, backoffMinMs: 100')]);
-    nginx = await startNginx({ upstream: new URL(site.direct).host, proxyReadTimeout: '1s', locationExtra: 'gzip on;' });
+    [browser, site] = await Promise.all([
+      launchChromium(),
+      startFallbackSite({ heartbeatMs: 300 }, 'openTimeoutMs: 1500, backoffMinMs: 100'),
+    ]);
+    nginx = await startNginx({
+      upstream: new URL(site.direct).host,
+      proxyReadTimeout: '1s',
+      locationExtra: 'gzip on;',
+    });
   }, 30000);
 
   afterAll(async () => {
@@ -32,7 +39,12 @@ describe('bridge in Chromium behind nginx (gzip on, proxy_read_timeout 1s)', () 
     const channel = 'via/nginx';
     page = await browser.newPage();
     await page.goto(`${nginx.url}/page?channel=${encodeURIComponent(channel)}`);
-    await waitInPage(page, "window.__events.some(function (e) { return e.type === 'pushframe:open'; })", 'the stream to open', 4000);
+    await waitInPage(
+      page,
+      "window.__events.some(function (e) { return e.type === 'pushframe:open'; })",
+      'the stream to open',
+      4000,
+    );
     const published: string[] = [];
     for (let n = 0; n < 20; n++) {
       published.push(await site.push.hub.publish(channel, { n, sentAt: Date.now() }));

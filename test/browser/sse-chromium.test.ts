@@ -17,7 +17,10 @@ describe('bridge over server-sent events in Chromium', () => {
   beforeAll(async () => {
     [browser, site] = await Promise.all([
       launchChromium(),
-      startFallbackSite({ heartbeatMs: 500 }, "transports: ['sse', 'iframe', 'longpoll'], backoffMinMs: 100, backoffMaxMs: 400"),
+      startFallbackSite(
+        { heartbeatMs: 500 },
+        "transports: ['sse', 'iframe', 'longpoll'], backoffMinMs: 100, backoffMaxMs: 400",
+      ),
     ]);
   }, 30000);
 
@@ -31,7 +34,11 @@ describe('bridge over server-sent events in Chromium', () => {
     const channel = 'sse/chromium';
     page = await browser.newPage();
     await page.goto(`${site.direct}/page?channel=${encodeURIComponent(channel)}`);
-    await waitInPage(page, "window.__events.some(function (e) { return e.type === 'pushframe:open'; })", 'the event stream to open');
+    await waitInPage(
+      page,
+      "window.__events.some(function (e) { return e.type === 'pushframe:open'; })",
+      'the event stream to open',
+    );
     const published: string[] = [];
     for (let n = 0; n < 30; n++) published.push(await site.push.hub.publish(channel, { n }));
     await waitInPage(page, 'window.__got.length >= 30', '30 messages');
@@ -45,7 +52,8 @@ describe('bridge over server-sent events in Chromium', () => {
     const got = await page.evaluate<Got[]>('window.__got');
     expect(got.map((g) => g.data.n)).toEqual(published.map((_, n) => n));
     expect(got.map((g) => g.id)).toEqual(published);
-    const events = await page.evaluate<{ type: string; detail: { name?: string; transport?: string } }[]>('window.__events');
+    const events =
+      await page.evaluate<{ type: string; detail: { name?: string; transport?: string } }[]>('window.__events');
     expect(events.filter((e) => e.type === 'pushframe:transport').map((e) => e.detail.name)).toEqual(['sse']);
     const opens = events.filter((e) => e.type === 'pushframe:open');
     expect(opens.length).toBeGreaterThanOrEqual(2); // reconnected after the cut

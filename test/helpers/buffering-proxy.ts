@@ -10,7 +10,15 @@ export interface BufferingProxy {
 }
 
 /** Response headers that describe the hop, not the message: a proxy drops them. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+]);
 
 /**
  * A reverse proxy on 127.0.0.1 that behaves like the corporate proxies and virus
@@ -21,7 +29,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te
  */
 export async function startBufferingProxy(upstream: string): Promise<BufferingProxy> {
   const target = new URL(upstream);
-  if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost') throw new Error('the buffering proxy only forwards to loopback');
+  if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost')
+    throw new Error('the buffering proxy only forwards to loopback');
   const requests = new Map<string, number>();
   const upstreamRequests = new Set<http.ClientRequest>();
   const server = http.createServer((req, res) => {
@@ -29,21 +38,24 @@ export async function startBufferingProxy(upstream: string): Promise<BufferingPr
     requests.set(path, (requests.get(path) ?? 0) + 1);
     const headers = { ...req.headers, host: target.host };
     delete headers.connection;
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: false }, (upRes) => {
-      const chunks: Buffer[] = [];
-      upRes.on('data', (c: Buffer) => chunks.push(c));
-      upRes.on('end', () => {
-        upstreamRequests.delete(up);
-        const body = Buffer.concat(chunks);
-        const out: http.OutgoingHttpHeaders = {};
-        for (const [k, v] of Object.entries(upRes.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
-        out['content-length'] = body.length;
-        out.via = '1.1 buffering-proxy';
-        res.writeHead(upRes.statusCode ?? 502, out);
-        res.end(body);
-      });
-      upRes.on('error', () => res.destroy());
-    });
+    const up = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: false },
+      (upRes) => {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.on('end', () => {
+          upstreamRequests.delete(up);
+          const body = Buffer.concat(chunks);
+          const out: http.OutgoingHttpHeaders = {};
+          for (const [k, v] of Object.entries(upRes.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+          out['content-length'] = body.length;
+          out.via = '1.1 buffering-proxy';
+          res.writeHead(upRes.statusCode ?? 502, out);
+          res.end(body);
+        });
+        upRes.on('error', () => res.destroy());
+      },
+    );
     upstreamRequests.add(up);
     up.on('error', () => {
       upstreamRequests.delete(up);

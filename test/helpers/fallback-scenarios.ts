@@ -32,7 +32,10 @@ export function fallbackScenarios(launch: () => Promise<TestBrowser>): void {
   beforeAll(async () => {
     [browser, site] = await Promise.all([
       launch(),
-      startFallbackSite({ heartbeatMs: 500, pollTimeoutMs: 2000 }, 'openTimeoutMs: 1500, reprobeMs: 3000, backoffMinMs: 100, backoffMaxMs: 400'),
+      startFallbackSite(
+        { heartbeatMs: 500, pollTimeoutMs: 2000 },
+        'openTimeoutMs: 1500, reprobeMs: 3000, backoffMinMs: 100, backoffMaxMs: 400',
+      ),
     ]);
   }, 30000);
 

@@ -30,7 +30,9 @@ export interface NginxOptions {
  */
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
   if (!existsSync(NGINX_BIN)) {
-    throw new Error(`${NGINX_BIN} is missing: install the Debian package "nginx" (or "nginx-light"): apt-get install nginx-light`);
+    throw new Error(
+      `${NGINX_BIN} is missing: install the Debian package "nginx" (or "nginx-light"): apt-get install nginx-light`,
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'pushframe-nginx-'));
   const port = await freePort();
@@ -61,9 +63,13 @@ http {
 `;
   const confPath = join(dir, 'nginx.conf');
   writeFileSync(confPath, conf);
-  const child: ChildProcess = spawn(NGINX_BIN, ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log'), '-g', `daemon off; pid ${dir}/nginx.pid;`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    NGINX_BIN,
+    ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log'), '-g', `daemon off; pid ${dir}/nginx.pid;`],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   let exited: string | null = null;
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));

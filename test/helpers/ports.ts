@@ -14,7 +14,11 @@ export function freePort(): Promise<number> {
 }
 
 /** Resolves once something accepts connections on 127.0.0.1:port; bounded in time. */
-export async function waitForPort(port: number, timeoutMs = 5000, isDead: () => string | null = () => null): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs = 5000,
+  isDead: () => string | null = () => null,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const dead = isDead();

@@ -78,9 +78,9 @@ describe('through nginx (proxy_buffering on, proxy_read_timeout 1s)', () => {
 
   it('answers a held long-poll through the proxy when the poll timeout is below proxy_read_timeout', async () => {
     const first = (await (await fetch(`${nginx.url}/pushframe/poll?channels=nx/poll`)).json()) as { cursor: string };
-    const pending = fetch(`${nginx.url}/pushframe/poll?channels=nx/poll&since=${encodeURIComponent(first.cursor)}`).then(
-      async (r) => ({ status: r.status, json: (await r.json()) as { messages: unknown[] } }),
-    );
+    const pending = fetch(
+      `${nginx.url}/pushframe/poll?channels=nx/poll&since=${encodeURIComponent(first.cursor)}`,
+    ).then(async (r) => ({ status: r.status, json: (await r.json()) as { messages: unknown[] } }));
     await sleep(100);
     await server.hub.publish('nx/poll', 'held');
     const { status, json } = await pending;
@@ -111,7 +111,11 @@ describe('through nginx (proxy_buffering on, proxy_read_timeout 1s)', () => {
     // With `gzip on` (common in real configs) nginx compresses the stream; it flushes each
     // chunk only because the response says X-Accel-Buffering: no.
     it('with gzip on, flushes each chunk because of X-Accel-Buffering, and holds everything back when told to ignore it', async () => {
-      const honoured = await startNginx({ upstream: `127.0.0.1:${server.port}`, proxyReadTimeout: '10s', locationExtra: 'gzip on;' });
+      const honoured = await startNginx({
+        upstream: `127.0.0.1:${server.port}`,
+        proxyReadTimeout: '10s',
+        locationExtra: 'gzip on;',
+      });
       const ignored = await startNginx({
         upstream: `127.0.0.1:${server.port}`,
         proxyReadTimeout: '10s',
@@ -158,7 +162,8 @@ async function gzipReader(url: string): Promise<GzipReader> {
     async waitForText(needle, timeoutMs) {
       const end = Date.now() + timeoutMs;
       while (!reader.text.includes(needle)) {
-        if (Date.now() > end) throw new Error(`"${needle}" did not arrive in ${timeoutMs} ms (${reader.rawBytes} raw bytes so far)`);
+        if (Date.now() > end)
+          throw new Error(`"${needle}" did not arrive in ${timeoutMs} ms (${reader.rawBytes} raw bytes so far)`);
         await sleep(5);
       }
     },
@@ -169,7 +174,8 @@ async function gzipReader(url: string): Promise<GzipReader> {
     reader.encoding = res.headers['content-encoding'];
     res.on('data', (d: Buffer) => (reader.rawBytes += d.length));
     res.on('error', () => undefined);
-    const body = reader.encoding === 'gzip' ? res.pipe(zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH })) : res;
+    const body =
+      reader.encoding === 'gzip' ? res.pipe(zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH })) : res;
     body.on('data', (d: Buffer) => (reader.text += d.toString('latin1')));
     body.on('error', () => undefined);
   });

@@ -23,7 +23,10 @@ describe('GET /pushframe/poll', () => {
   const url = (query: string): string => `${server.url}/pushframe/poll?${query}`;
   const q = encodeURIComponent;
 
-  async function poll(query: string, headers: Record<string, string> = {}): Promise<{ status: number; json: PollJson; headers: Headers; ms: number }> {
+  async function poll(
+    query: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; json: PollJson; headers: Headers; ms: number }> {
     const t0 = Date.now();
     const res = await fetch(url(query), { headers });
     const json = (await res.json()) as PollJson;
@@ -78,7 +81,11 @@ describe('GET /pushframe/poll', () => {
     const cursor = await position('tick/*');
     const pending = poll(`channels=tick/*&since=${q(cursor)}`);
     await new Promise((r) => setTimeout(r, 100));
-    const ids = await Promise.all([server.hub.publish('tick/a', 1), server.hub.publish('tick/b', 2), server.hub.publish('tick/a', 3)]);
+    const ids = await Promise.all([
+      server.hub.publish('tick/a', 1),
+      server.hub.publish('tick/b', 2),
+      server.hub.publish('tick/a', 3),
+    ]);
     const { json } = await pending;
     expect(json.messages).toEqual([
       ['tick/a', ids[0], 1],
@@ -154,7 +161,9 @@ describe('GET /pushframe/poll', () => {
   it('signals a reset when history no longer covers the gap, and for a cursor of another epoch', async () => {
     const small = await startTestServer({ pollTimeoutMs: 400, historySize: 2 });
     try {
-      const first = await fetch(`${small.url}/pushframe/poll?channels=gap/a,gap/b`).then((r) => r.json() as Promise<PollJson>);
+      const first = await fetch(`${small.url}/pushframe/poll?channels=gap/a,gap/b`).then(
+        (r) => r.json() as Promise<PollJson>,
+      );
       for (let i = 0; i < 5; i++) await small.hub.publish('gap/a', i);
       const idB = await small.hub.publish('gap/b', 'kept');
       const res = await fetch(`${small.url}/pushframe/poll?channels=gap/a,gap/b&since=${q(first.cursor)}`);
@@ -163,7 +172,12 @@ describe('GET /pushframe/poll', () => {
       expect(json.messages).toEqual([['gap/b', idB, 'kept']]);
       // The answer's cursor covers the reset: the next poll does not reset again.
       const after = await fetch(`${small.url}/pushframe/poll?channels=gap/a,gap/b&since=${q(json.cursor)}`);
-      expect((await after.json()) as PollJson).toEqual({ cursor: json.cursor, messages: [], resets: [], timeoutMs: 400 });
+      expect((await after.json()) as PollJson).toEqual({
+        cursor: json.cursor,
+        messages: [],
+        resets: [],
+        timeoutMs: 400,
+      });
 
       const foreign = await fetch(`${small.url}/pushframe/poll?channels=gap/a,gap/b&since=${q('otherepoch~3')}`);
       const fj = (await foreign.json()) as PollJson;
@@ -203,7 +217,12 @@ describe('GET /pushframe/poll', () => {
       expect(/^[\x20-\x7e]*$/.test(body)).toBe(true);
       let got: PollJson | null = null;
       vm.runInNewContext(body, { Pushframe: { _poll: { f12: (answer: PollJson) => (got = answer) } } });
-      expect(got).toEqual({ cursor: expect.any(String), messages: [['jsonp/a', id, hostile]], resets: [], timeoutMs: 400 });
+      expect(got).toEqual({
+        cursor: expect.any(String),
+        messages: [['jsonp/a', id, hostile]],
+        resets: [],
+        timeoutMs: 400,
+      });
     });
 
     it('reports errors after a valid callback as a call with an error object (browsers run no script from a 4xx)', async () => {
@@ -254,7 +273,9 @@ describe('GET /pushframe/poll', () => {
       for (const name of ['a'.repeat(64), '$', '_', 'a.b.c', '$x.' + 'b'.repeat(64), 'jQuery123_456']) {
         const res = await fetch(url(`channels=a&callback=${q(name)}`));
         expect(res.status).toBe(200);
-        expect(await res.text()).toMatch(new RegExp('^/\\*\\*/' + name.replace(/\$/g, '\\$').replace(/\./g, '\\.') + '\\('));
+        expect(await res.text()).toMatch(
+          new RegExp('^/\\*\\*/' + name.replace(/\$/g, '\\$').replace(/\./g, '\\.') + '\\('),
+        );
       }
     });
 
@@ -288,7 +309,10 @@ describe('GET /pushframe/poll', () => {
       expect(good.status).toBe(204);
       expect(good.headers.get('access-control-allow-origin')).toBe(ORIGIN);
       expect(good.headers.get('access-control-allow-methods')).toBe('GET');
-      const bad = await fetch(url('channels=a'), { method: 'OPTIONS', headers: { origin: 'http://evil.example.test' } });
+      const bad = await fetch(url('channels=a'), {
+        method: 'OPTIONS',
+        headers: { origin: 'http://evil.example.test' },
+      });
       expect(bad.headers.get('access-control-allow-origin')).toBeNull();
     });
   });
@@ -309,7 +333,9 @@ describe('GET /pushframe/poll', () => {
   it('answers held polls at once on shutdown, asking the client to come back after a delay', async () => {
     const s = await startTestServer({ pollTimeoutMs: 10_000, reconnectJitterMs: 1000, shutdownTimeoutMs: 300 });
     const first = (await fetch(`${s.url}/pushframe/poll?channels=bye`).then((r) => r.json())) as PollJson;
-    const pending = fetch(`${s.url}/pushframe/poll?channels=bye&since=${q(first.cursor)}`).then((r) => r.json() as Promise<PollJson>);
+    const pending = fetch(`${s.url}/pushframe/poll?channels=bye&since=${q(first.cursor)}`).then(
+      (r) => r.json() as Promise<PollJson>,
+    );
     await waitUntil(() => s.stats().connections.byTransport.longpoll === 1);
     const t0 = Date.now();
     const shut = s.shutdown();

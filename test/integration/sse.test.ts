@@ -121,7 +121,10 @@ describe('GET /pushframe/events (server-sent events)', () => {
     const bad = await open('channels=a', { origin: 'http://evil.example.test' });
     expect(bad.res.headers['access-control-allow-origin']).toBeUndefined();
     expect(bad.res.headers.vary).toBe('Origin');
-    const pre = await fetch(`${server.url}/pushframe/events?channels=a`, { method: 'OPTIONS', headers: { origin: ORIGIN } });
+    const pre = await fetch(`${server.url}/pushframe/events?channels=a`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN },
+    });
     expect(pre.headers.get('access-control-allow-headers')).toBe('Last-Event-ID');
   });
 
@@ -132,7 +135,10 @@ describe('GET /pushframe/events (server-sent events)', () => {
       const got: string[] = [];
       let lastId = '';
       for (let round = 0; round < 3; round++) {
-        const c = await SseClient.open(`${s.url}/pushframe/events?channels=big`, lastId ? { 'Last-Event-ID': lastId } : {});
+        const c = await SseClient.open(
+          `${s.url}/pushframe/events?channels=big`,
+          lastId ? { 'Last-Event-ID': lastId } : {},
+        );
         clients.push(c);
         await c.waitForEvent('ready');
         const already = c.messages.length;

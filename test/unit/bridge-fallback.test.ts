@@ -1,5 +1,11 @@
 /** @jest-environment jsdom */
-import { loadBridge, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+import {
+  loadBridge,
+  streamParams,
+  type Connection,
+  type FrameCallbacks,
+  type PushframeGlobal,
+} from '../helpers/bridge';
 
 /** The bridge's transport ladder: stream first, long-poll when streams show nothing, streams again later. */
 
@@ -22,8 +28,10 @@ const record = (ev: { type: string; detail: unknown }): void => {
   seen.push({ type: ev.type.replace('pushframe:', ''), detail: ev.detail });
 };
 
-const iframes = (): HTMLIFrameElement[] => Array.from(document.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
-const pollScripts = (): HTMLScriptElement[] => Array.from(document.getElementsByTagName('script')).filter((s) => s.src.indexOf('/poll?') !== -1);
+const iframes = (): HTMLIFrameElement[] =>
+  Array.from(document.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
+const pollScripts = (): HTMLScriptElement[] =>
+  Array.from(document.getElementsByTagName('script')).filter((s) => s.src.indexOf('/poll?') !== -1);
 const isPosition = (s: HTMLScriptElement): boolean => /callback=Pushframe\._poll\.pos/.test(s.src);
 /** Poll requests of the long-poll transport (not the one asking for a position). */
 const polls = (): HTMLScriptElement[] => pollScripts().filter((s) => !isPosition(s));
@@ -100,7 +108,12 @@ describe('bridge ladder: falling back to long-poll', () => {
     const q = streamParams(pos[0]);
     expect(q.since).toBeUndefined();
     expect(q.channels).toBe('a');
-    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~4', messages: [], resets: [], timeoutMs: 1000 });
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({
+      cursor: 'E~4',
+      messages: [],
+      resets: [],
+      timeoutMs: 1000,
+    });
     expect(positionRequests()).toHaveLength(0);
     expect(c.cursor()).toBe('E~4');
     jest.advanceTimersByTime(2000);
@@ -117,7 +130,12 @@ describe('bridge ladder: falling back to long-poll', () => {
     settle();
     const q = streamParams(positionRequests()[0]);
     sinkOf(iframes()[1]).o('E~9', 1000);
-    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({
+      cursor: 'E~2',
+      messages: [],
+      resets: [],
+      timeoutMs: 1000,
+    });
     expect(c.cursor()).toBe('E~9');
     connect({ channels: ['c'], transports: ['iframe'] });
     settle();
@@ -134,7 +152,15 @@ describe('bridge ladder: falling back to long-poll', () => {
     let p = onlyPoll();
     expect(p.params.since).toBe('E~5');
     expect(p.params.callback).toMatch(/^Pushframe\._poll\.[A-Za-z0-9_]+$/);
-    p.answer({ cursor: 'E~5,a@7,b/x@8', messages: [['a', '7', { n: 1 }], ['b/x', '8', '</script>']], resets: ['b/*'], timeoutMs: 1000 });
+    p.answer({
+      cursor: 'E~5,a@7,b/x@8',
+      messages: [
+        ['a', '7', { n: 1 }],
+        ['b/x', '8', '</script>'],
+      ],
+      resets: ['b/*'],
+      timeoutMs: 1000,
+    });
     expect(of('reset')).toEqual([{ channels: ['b/*'] }]);
     expect(gotData()).toEqual([{ n: 1 }, '</script>']);
     expect(c.cursor()).toBe('E~5,a@7,b/x@8');
@@ -309,7 +335,18 @@ describe('bridge ladder: probing the streams again', () => {
     near(gaps[1], 10000);
     near(gaps[2], 12000); // capped at reprobeMaxMs
     near(gaps[3], 12000);
-    expect(transportsSeen()).toEqual(['iframe', 'longpoll', 'iframe', 'longpoll', 'iframe', 'longpoll', 'iframe', 'longpoll', 'iframe', 'longpoll']);
+    expect(transportsSeen()).toEqual([
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+    ]);
   });
 
   it('does not probe when reprobeMs is 0, nor after close', () => {

@@ -21,7 +21,12 @@ export function pollRoutes(router: Router, deps: Deps): void {
   const path = config.prefix + '/poll';
 
   /** Resolves with the answer, or null when the client left first. */
-  const hold = (ctx: Koa.Context, patterns: string[], cursor: Cursor | undefined, since: string): Promise<PollAnswer | null> =>
+  const hold = (
+    ctx: Koa.Context,
+    patterns: string[],
+    cursor: Cursor | undefined,
+    since: string,
+  ): Promise<PollAnswer | null> =>
     new Promise((resolve, reject) => {
       const res = ctx.res;
       const cleanup = (): void => {
@@ -34,10 +39,14 @@ export function pollRoutes(router: Router, deps: Deps): void {
         cleanup();
         resolve(null);
       };
-      const poll = new LongPoll({ timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since }, tally, (answer) => {
-        cleanup();
-        resolve(answer);
-      });
+      const poll = new LongPoll(
+        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since },
+        tally,
+        (answer) => {
+          cleanup();
+          resolve(answer);
+        },
+      );
       res.on('close', onClose);
       connections.add(poll);
       hub.subscribe(poll, patterns, cursor).catch((err: unknown) => {
