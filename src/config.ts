@@ -4,6 +4,8 @@
  * in code (`startServer({ heartbeatMs: 5000 })`). Unknown keys are rejected.
  */
 
+import { isPattern } from './protocol';
+
 export interface Config {
   port: number;
   host: string;
@@ -39,8 +41,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Serve the demo dashboard at `/`. */
   demo: boolean;
-  /** Publish the server's own figures on `$sys/stats` every this many ms (0 = off). */
+  /** Publish the server's own figures on `_sys/stats` every this many ms (0 = off). */
   statsIntervalMs: number;
+  /** Keep-latest channels (patterns such as `gauges/**`): every message on them is keyed by
+   * its channel, so a lagging or resuming client gets only the newest one. */
+  latestChannels: string[];
   logLevel: string;
   production: boolean;
 }
@@ -68,6 +73,7 @@ export const DEFAULTS: Config = {
   shutdownTimeoutMs: 10_000,
   demo: true,
   statsIntervalMs: 1_000,
+  latestChannels: [],
   logLevel: 'info',
   production: false,
 };
@@ -121,7 +127,15 @@ const RULES: { [K in keyof Config]: Rule } = {
   reconnectJitterMs: { kind: 'int', min: 0, max: 600_000, help: 'spread of reconnects on shutdown' },
   shutdownTimeoutMs: { kind: 'int', min: 0, max: 600_000, help: 'deadline for a graceful shutdown' },
   demo: { kind: 'bool', help: 'serve the demo dashboard at /' },
-  statsIntervalMs: { kind: 'int', min: 0, max: 3600_000, help: 'publish $sys/stats this often, 0 = off' },
+  statsIntervalMs: { kind: 'int', min: 0, max: 3600_000, help: 'publish _sys/stats this often, 0 = off' },
+  latestChannels: {
+    kind: 'list',
+    check: (v: string[]) => {
+      const bad = v.find((p) => !isPattern(p));
+      return bad === undefined ? null : `"${bad}" is not a channel pattern like gauges/** or prices/*`;
+    },
+    help: 'comma-separated keep-latest channel patterns',
+  },
   logLevel: {
     kind: 'string',
     check: (v: string) => (LEVELS.includes(v) ? null : `must be one of ${LEVELS.join(', ')}`),
@@ -187,7 +201,7 @@ function checkValue(key: keyof Config, value: unknown, source: string): void {
 
 /** Merges code options over defaults; rejects unknown keys and bad values. */
 export function resolveConfig(options: Partial<Config> = {}): Config {
-  const config: Config = { ...DEFAULTS, allowedOrigins: [...DEFAULTS.allowedOrigins] };
+  const config: Config = { ...DEFAULTS, allowedOrigins: [...DEFAULTS.allowedOrigins], latestChannels: [...DEFAULTS.latestChannels] };
   for (const [key, value] of Object.entries(options)) {
     if (!(key in RULES)) throw new ConfigError(`unknown option "${key}"`);
     if (value === undefined) continue;

@@ -13,6 +13,7 @@ export const ERRORS = {
   bad_callback: [400, 'The JSONP callback name is not a dotted JavaScript identifier.'],
   bad_origin: [403, 'This origin is not allowed to embed pushframe streams.'],
   bad_grant: [403, 'The grant for a private channel is missing, expired or forged.'],
+  reserved_channel: [403, 'Channels under "_sys/" are published by the server itself.'],
   too_many_channels: [400, 'Too many channels in one subscription.'],
   unauthorized: [401, 'A valid publish key is required: Authorization: Bearer <key>.'],
   not_found: [404, 'No such endpoint.'],

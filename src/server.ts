@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import type nunjucks from 'nunjucks';
 import { MemoryBroker, type Broker } from './brokers';
 import { resolveConfig, ConfigError, type Config } from './config';
 import { createApp } from './http/app';
@@ -10,6 +11,7 @@ import { createViews } from './http/views';
 import { Hub } from './hub';
 import { createLogger, type Logger } from './log';
 import { packageRoot } from './paths';
+import { SysStats } from './sysstats';
 import { ConnectionRegistry } from './transports';
 
 export interface PushframeServer {
@@ -32,6 +34,17 @@ export interface StartOptions extends Partial<Config> {
   /** Use this broker instead of the one `broker` names (embedding, tests). */
   brokerInstance?: Broker;
   logger?: Logger;
+  /** Adds the application's own middleware and routes to the Koa app, after pushframe's
+   * (which answer only under the prefix, `/healthz` and, with `demo`, `/`). */
+  setup?: (app: Koa, context: SetupContext) => void | Promise<void>;
+}
+
+/** What an application's `setup` gets besides the Koa app. */
+export interface SetupContext {
+  config: Config;
+  hub: Hub;
+  /** pushframe's nunjucks environment (its views folder and the `js` filter). */
+  views: nunjucks.Environment;
 }
 
 /** Node closes a request after 300 s by default; a stream lives for hours. */
@@ -52,11 +65,11 @@ export async function createBroker(config: Config, log: Logger): Promise<Broker>
 }
 
 export async function startServer(options: StartOptions = {}): Promise<PushframeServer> {
-  const { brokerInstance, logger, ...rest } = options;
+  const { brokerInstance, logger, setup, ...rest } = options;
   const config = resolveConfig(rest);
   const log = logger ?? createLogger(config.logLevel);
   const broker = brokerInstance ?? (await createBroker(config, log));
-  const hub = new Hub(broker, { maxMessageBytes: config.maxMessageBytes });
+  const hub = new Hub(broker, { maxMessageBytes: config.maxMessageBytes, latestChannels: config.latestChannels });
   const root = packageRoot();
   const connections = new ConnectionRegistry();
   const deps: Deps = {
@@ -69,7 +82,19 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     startedAt: Date.now(),
     draining: { value: false },
   };
+  const sysStats = new SysStats(hub, () => collectStats(deps), config.statsIntervalMs, (err) =>
+    log.warn({ err }, 'could not publish _sys/stats'),
+  );
+  deps.sysStats = sysStats;
   const app = createApp(deps);
+  if (setup) {
+    try {
+      await setup(app, { config, hub, views: deps.views });
+    } catch (err) {
+      if (!brokerInstance) await broker.close();
+      throw err;
+    }
+  }
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, noDelay: true }, app.callback());
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -93,9 +118,11 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
+  sysStats.start();
 
   let closing: Promise<void> | null = null;
   const finish = async (): Promise<void> => {
+    sysStats.stop();
     server.closeAllConnections();
     await broker.close();
   };

@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from 'koa-router';
 import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
+import { demoRoutes } from './routes/demo';
 import { eventsRoutes } from './routes/events';
 import { opsRoutes } from './routes/ops';
 import { pollRoutes } from './routes/poll';
@@ -20,6 +21,7 @@ export function createApp(deps: Deps): Koa {
   eventsRoutes(router, deps);
   publishRoutes(router, deps);
   opsRoutes(router, deps);
+  if (deps.config.demo) demoRoutes(router, deps);
   app.use(errorMiddleware(deps.log));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));

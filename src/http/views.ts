@@ -1,6 +1,6 @@
 import nunjucks from 'nunjucks';
 import { join } from 'node:path';
-import { scriptJson } from '../protocol';
+import { addPushframeFilters } from './embed';
 
 /**
  * The nunjucks environment for pushframe's views. Autoescape is on for HTML; the `js`
@@ -11,6 +11,5 @@ export function createViews(root: string): nunjucks.Environment {
     autoescape: true,
     throwOnUndefined: false,
   });
-  env.addFilter('js', (value: unknown) => new nunjucks.runtime.SafeString(scriptJson(value)));
-  return env;
+  return addPushframeFilters(env);
 }

@@ -1,6 +1,6 @@
 import type { Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
-import { advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, scriptJson, type Cursor, type Message } from '../protocol';
+import { advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, scriptJson, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
 
 /** What a subscriber learns when its subscription is live. */
@@ -38,6 +38,9 @@ interface Entry {
 export interface HubOptions {
   /** Largest message (serialized JSON) accepted, in bytes. */
   maxMessageBytes: number;
+  /** Patterns of keep-latest channels: a message published on one without a key gets
+   * the channel name as its key, so lagging clients get only the newest value. */
+  latestChannels?: readonly string[];
 }
 
 export interface HubStats {
@@ -79,7 +82,16 @@ export class Hub {
     if (json.length > this.options.maxMessageBytes) {
       throw new PushframeError('message_too_large', `The message is ${json.length} bytes; the maximum is ${this.options.maxMessageBytes}.`);
     }
+    if (options?.key === undefined && this.isLatestChannel(channel)) options = { ...options, key: channel };
     return this.broker.publish(channel, json, options);
+  }
+
+  /** Is `channel` configured as keep-latest as a whole (HubOptions.latestChannels)? */
+  isLatestChannel(channel: string): boolean {
+    const list = this.options.latestChannels;
+    if (!list) return false;
+    for (const p of list) if (matches(p, channel)) return true;
+    return false;
   }
 
   /**

@@ -28,6 +28,7 @@ describe('POST /pushframe/publish/<channel>', () => {
         ['channel with <', '%3Cscript%3E', '1', {}, 400, 'bad_channel'],
     ['form content type', 'a', 'x=1', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'unsupported_media_type'],
     ['text/plain', 'a', '1', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+    ['reserved system channel', '_sys/stats', '{"rss":1}', {}, 403, 'reserved_channel'],
     ['oversize body', 'a', JSON.stringify('x'.repeat(5000)), {}, 413, 'body_too_large'],
     ['oversize message', 'a', JSON.stringify('<'.repeat(400)), {}, 413, 'message_too_large'],
   ])('%s', async (_name, channel, body, headers, status, code) => {

@@ -22,6 +22,8 @@ export function publishRoutes(router: Router, deps: Deps): void {
     }
     const channel = ctx.params.channel;
     if (!isChannel(channel)) throw new PushframeError('bad_channel');
+    // The server's own figures must not be forged by anyone holding the publish key.
+    if (channel.startsWith('_sys/')) throw new PushframeError('reserved_channel');
     if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(ctx.get('content-type'))) {
       throw new PushframeError('unsupported_media_type');
     }
