@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type Router from 'koa-router';
 import { PushframeError } from '../../errors';
 import { JSONP_CALLBACK, scriptJson, type Cursor } from '../../protocol';
-import { LongPoll, pollBody, type PollAnswer } from '../../transports';
+import { LongPoll, pollBody, type PollAnswer, type Tally } from '../../transports';
 import { corsHeaders, preflightHeaders } from '../cors';
 import type { Deps } from '../deps';
 import { toPushframeError } from '../errors';
@@ -17,7 +17,8 @@ import { parsePatterns, parseSince, single, type Query } from '../query';
  */
 export function pollRoutes(router: Router, deps: Deps): void {
   const { config, hub, connections, log } = deps;
-  const tally = connections.tally('longpoll');
+  // Looked up per request, like the streams' tallies: a transport nobody used stays out of the stats.
+  const tally = (): Tally => connections.tally('longpoll');
   const path = config.prefix + '/poll';
 
   /** Resolves with the answer, or null when the client left first. */
@@ -41,7 +42,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
       };
       const poll = new LongPoll(
         { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since },
-        tally,
+        tally(),
         (answer) => {
           cleanup();
           resolve(answer);
@@ -74,7 +75,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
         return;
       }
       body = pollBody(answer);
-      tally.bytes += body.length;
+      tally().bytes += body.length;
     } catch (raw) {
       if (callback === undefined) {
         ctx.set(cors);
