@@ -31,7 +31,11 @@
     backoffMinMs: 1000,
     backoffMaxMs: 30000,
     // Failed attempts (none of which opened) before trying the next transport.
-    fallbackAfter: 2
+    fallbackAfter: 2,
+    // After falling back to polling, try streaming again this long later (doubling
+    // after each failed probe up to reprobeMaxMs): networks and proxies change.
+    reprobeMs: 60000,
+    reprobeMaxMs: 1800000
   };
 
   // How long posted callbacks of a cross-origin frame may trail its load event.
@@ -309,7 +313,9 @@
    * delivers by calling the stream's sink (`stream.sink.o/m/x/h/r/e`, the protocol's
    * callbacks), and reports an end with `stream.ended(refusal)` (refusal: the server's
    * `{ code, message }` when it could read one, else null). Adding a transport
-   * is one entry here plus its name in the ladder (`DEFAULTS.transports`).
+   * is one entry here plus its name in the ladder (`DEFAULTS.transports`). A transport
+   * with `polling: true` works through proxies that buffer responses; the ladder falls
+   * to it when a stream shows nothing at all, and probes the streams again later.
    */
   var transports = {};
 
@@ -411,6 +417,183 @@
     }
   };
 
+
+  // ---------------------------------------------------------------- long-poll and SSE
+
+  var pollSeq = 0;
+  /** JSONP callbacks of pending polls: the server calls `Pushframe._poll.<name>(answer)`. */
+  var pollCallbacks = {};
+
+  function ignore() {}
+
+  function scriptParent() {
+    return document.getElementsByTagName('head')[0] || document.documentElement;
+  }
+
+  /**
+   * Long-poll over JSONP `<script>` elements: every browser, any origin, and any proxy,
+   * since each answer is a complete response. An answer becomes the protocol's
+   * callbacks (`o` for the first one, then `x`, `m`, `r`, `e`) and its cursor the
+   * connection's; the next poll starts once the answer has been handled. The
+   * connection's watchdog covers a poll that never comes back.
+   */
+  transports.longpoll = {
+    polling: true,
+    supported: function () {
+      return true;
+    },
+    start: function (stream) {
+      var script = null;
+      var name = '';
+      var stopped = false;
+      var first = true;
+
+      function drop(lateCallPossible) {
+        if (script) {
+          script.onload = script.onerror = script.onreadystatechange = null;
+          try { if (script.parentNode) script.parentNode.removeChild(script); } catch (e) { /* gone */ }
+          script = null;
+        }
+        // A removed script may still run: a no-op catches its late call.
+        if (name) {
+          if (lateCallPossible) pollCallbacks[name] = ignore;
+          else delete pollCallbacks[name];
+        }
+        name = '';
+      }
+
+      function failed() {
+        drop(true);
+        if (!stopped) stream.ended();
+      }
+
+      function answered(a) {
+        drop(false);
+        if (stopped || stream.dead) return;
+        var sink = stream.sink;
+        if (!a || typeof a !== 'object') {
+          stream.ended();
+          return;
+        }
+        if (a.error) {
+          sink.e(String(a.error.code), String(a.error.message));
+          return;
+        }
+        if (first && a.cursor) {
+          first = false;
+          sink.o(String(a.cursor), Number(a.timeoutMs) || 0);
+        }
+        var i;
+        if (a.resets && a.resets.length) sink.x.apply(sink, a.resets);
+        var list = a.messages;
+        if (list && list.length) {
+          var flat = [];
+          for (i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], list[i][2]);
+          sink.m.apply(sink, flat);
+        }
+        if (stopped || stream.dead) return; // a handler closed or re-subscribed
+        sink.h(); // an empty answer is a sign of life too
+        if (a.cursor) stream.conn._position(stream, String(a.cursor));
+        if (typeof a.reconnect === 'number') {
+          sink.r(a.reconnect);
+          return;
+        }
+        window.setTimeout(poll, 0);
+      }
+
+      function poll() {
+        if (stopped || stream.dead) return;
+        var id = stream.id + '_' + (++pollSeq);
+        var done = false;
+        name = id;
+        pollCallbacks[id] = function (answer) {
+          done = true;
+          answered(answer);
+        };
+        var el = document.createElement('script');
+        el.type = 'text/javascript';
+        el.charset = 'utf-8';
+        el.async = true;
+        // onload runs after the script: one that did not call back failed (a proxy's
+        // error page, a truncated body). Old IE reports the same through readyState.
+        el.onload = el.onerror = function () {
+          if (el === script && !done) failed();
+        };
+        el.onreadystatechange = function () {
+          if (el === script && !done && /^(loaded|complete)$/.test(el.readyState)) failed();
+        };
+        el.src = stream.endpoint('poll', '&callback=Pushframe._poll.' + id);
+        script = el;
+        scriptParent().appendChild(el);
+      }
+
+      poll();
+      return {
+        stop: function () {
+          stopped = true;
+          drop(true);
+        }
+      };
+    }
+  };
+
+  /**
+   * Server-sent events, for browsers with EventSource (opt-in: `transports: ['sse', ...]`).
+   * The bridge reconnects itself, with its cursor; EventSource's own retry is cut short.
+   */
+  transports.sse = {
+    supported: function () {
+      return !!window.EventSource;
+    },
+    start: function (stream) {
+      var es = new window.EventSource(stream.endpoint('events', ''));
+      var sink = stream.sink;
+      function data(ev) {
+        try { return parseJson(ev.data); } catch (e) { return null; }
+      }
+      es.addEventListener('ready', function (ev) {
+        var d = data(ev);
+        if (d) sink.o(String(d.cursor), Number(d.heartbeatMs));
+      }, false);
+      es.addEventListener('reset', function (ev) {
+        var d = data(ev);
+        if (isArray(d)) sink.x.apply(sink, d);
+      }, false);
+      es.addEventListener('checkpoint', function (ev) {
+        var d = data(ev);
+        if (d) sink.c(String(d.cursor));
+      }, false);
+      es.addEventListener('reconnect', function (ev) {
+        sink.r(Number(ev.data));
+      }, false);
+      es.addEventListener('fail', function (ev) {
+        var d = data(ev) || {};
+        sink.e(String(d.code), String(d.message));
+      }, false);
+      es.onmessage = function (ev) {
+        var d = data(ev);
+        if (d) sink.m(d.channel, d.id, d.data);
+      };
+      es.onerror = function () {
+        stream.ended();
+      };
+      // Heartbeats are comments, which script cannot see: an open EventSource is alive.
+      var beat = window.setInterval(function () {
+        if (es && es.readyState === 1) sink.h();
+      }, 1000);
+      return {
+        stop: function () {
+          window.clearInterval(beat);
+          if (es) {
+            es.onmessage = es.onerror = null;
+            es.close();
+          }
+          es = null;
+        }
+      };
+    }
+  };
+
   // ---------------------------------------------------------------- one stream
 
   /** One attempt on one transport; the frame id keeps stale frames out. */
@@ -429,18 +612,28 @@
 
   Stream.prototype.url = function (type) {
     var c = this.conn;
+    var q = '&t=' + type + '&f=' + this.id;
+    if (c.cross) q += '&origin=' + encodeURIComponent(pageOrigin());
+    if (c.documentDomain) q += '&d=' + encodeURIComponent(c.documentDomain);
+    return this.endpoint('stream', q);
+  };
+
+  Stream.prototype.endpoint = function (path, extra) {
+    return this.conn._endpoint(path, extra);
+  };
+
+  /** `{url}/{path}?channels=...&since=<cursor now>` + extra + token and user params. */
+  function endpoint(c, path, extra) {
     var q = 'channels=' + encodeURIComponent(c.channels.join(','));
     var since = c._cursorString();
     if (since) q += '&since=' + encodeURIComponent(since);
-    q += '&t=' + type + '&f=' + this.id;
-    if (c.cross) q += '&origin=' + encodeURIComponent(pageOrigin());
-    if (c.documentDomain) q += '&d=' + encodeURIComponent(c.documentDomain);
+    q += extra;
     if (c.token) q += '&token=' + encodeURIComponent(c.token);
     for (var k in c.params) {
       if (hasOwn.call(c.params, k)) q += '&' + encodeURIComponent(k) + '=' + encodeURIComponent(c.params[k]);
     }
-    return c.url + '/stream?' + q;
-  };
+    return c.url + '/' + path + '?' + q;
+  }
 
   Stream.prototype.contentWindow = function () {
     return this.handle && this.handle.contentWindow ? this.handle.contentWindow() : null;
@@ -580,6 +773,14 @@
     this.backoffMinMs = positive(options, 'backoffMinMs');
     this.backoffMaxMs = positive(options, 'backoffMaxMs');
     this.fallbackAfter = positive(options, 'fallbackAfter');
+    // reprobeMs 0 turns probing off; anything else not positive means the default.
+    this.reprobeMs = Number(option(options, 'reprobeMs')) === 0 ? 0 : positive(options, 'reprobeMs');
+    this.reprobeMaxMs = positive(options, 'reprobeMaxMs');
+    this.reprobeDelay = this.reprobeMs;
+    this.probeTimer = null;
+    this.probeFrom = -1; // the polling rung a probe of the streams came from
+    this.positionAsked = false;
+    this.positionDone = null; // drops a pending position request
 
     this.ladder = [];
     var names = splitList(option(options, 'transports'));
@@ -681,6 +882,8 @@
 
   proto.close = function () {
     if (this.state === 'closed') return;
+    this._cancelProbe();
+    if (this.positionDone) this.positionDone();
     this._halt();
     this.state = 'closed';
     var at = indexOf(connections, this);
@@ -808,6 +1011,7 @@
       this._emit('transport', { name: name });
       if (this.state === 'closed') return;
     }
+    this._learnPosition();
     var stream = new Stream(this, name);
     this.stream = stream;
     this.state = 'connecting';
@@ -850,7 +1054,76 @@
     if (heartbeatMs > 0) this.heartbeatMs = heartbeatMs;
     this._setCursor(cursor);
     this._watch(stream, this.heartbeatMs * this.heartbeatTimeoutFactor);
+    if (transports[stream.transport].polling) {
+      this._planProbe();
+    } else {
+      // Streaming works (again): the next fall to polling probes soon.
+      this.probeFrom = -1;
+      this.reprobeDelay = this.reprobeMs;
+    }
     this._emit('open', { transport: stream.transport, cursor: cursor, heartbeatMs: this.heartbeatMs });
+  };
+
+  proto._endpoint = function (path, extra) {
+    return endpoint(this, path, extra);
+  };
+
+  /**
+   * A connection made without `since` has no position until a stream opens, and behind
+   * a buffering proxy no stream ever does. One poll without a cursor (answered at once
+   * with the current position) gives it one early, so that the fall to long-poll loses
+   * nothing published in the meantime. A stream that opens first makes it moot.
+   */
+  proto._learnPosition = function () {
+    var self = this;
+    if (self.cursorHead || self.positionAsked || transports[self.ladder[self.rung]].polling) return;
+    var pollRung = false;
+    for (var r = self.rung + 1; r < self.ladder.length; r++) if (transports[self.ladder[r]].polling) pollRung = true;
+    if (!pollRung) return;
+    self.positionAsked = true;
+    var id = 'pos' + (++pollSeq);
+    var el = document.createElement('script');
+    function done() {
+      self.positionDone = null;
+      el.onload = el.onerror = el.onreadystatechange = null;
+      pollCallbacks[id] = ignore;
+      try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
+    }
+    self.positionDone = done;
+    pollCallbacks[id] = function (a) {
+      done();
+      if (self.state !== 'closed' && !self.cursorHead && a && a.cursor) self._setCursor(String(a.cursor));
+    };
+    el.type = 'text/javascript';
+    el.charset = 'utf-8';
+    el.async = true;
+    el.onerror = done;
+    el.src = self._endpoint('poll', '&callback=Pushframe._poll.' + id);
+    scriptParent().appendChild(el);
+  };
+
+  /** The cursor of a poll answer: the server's view of what this connection has. */
+  proto._position = function (stream, cursor) {
+    if (this.stream === stream && !stream.dead) this._setCursor(cursor);
+  };
+
+  /** On a polling rung below streaming ones: try streaming again later. */
+  proto._planProbe = function () {
+    var self = this;
+    if (self.probeTimer || self.rung === 0 || !(self.reprobeDelay > 0)) return;
+    self.probeTimer = window.setTimeout(function () {
+      self.probeTimer = null;
+      if (self.state === 'closed' || !transports[self.ladder[self.rung]].polling) return;
+      self.probeFrom = self.rung;
+      self.rung = 0;
+      self.failures = 0;
+      self._reopen();
+    }, self.reprobeDelay);
+  };
+
+  proto._cancelProbe = function () {
+    if (this.probeTimer) window.clearTimeout(this.probeTimer);
+    this.probeTimer = null;
   };
 
   proto._reset = function (channels) {
@@ -867,6 +1140,17 @@
 
   /** A failed attempt: count it against the transport if it never opened, then retry. */
   proto._fallback = function (stream, delay) {
+    if (!stream.opened && this.probeFrom >= 0) {
+      // The probe found streaming still blocked: back to polling at once, probe later.
+      this.rung = this.probeFrom;
+      this.probeFrom = -1;
+      this.failures = 0;
+      this.attempt = 0;
+      this.reprobeDelay = Math.min(this.reprobeDelay * 2, this.reprobeMaxMs);
+      this.state = 'reconnecting';
+      this._schedule(0);
+      return;
+    }
     if (!stream.opened) this.failures++;
     if (this.failures >= this.fallbackAfter && this.rung < this.ladder.length - 1) {
       this.rung++;
@@ -883,7 +1167,23 @@
     this._halt();
     this._emit('error', { code: code, message: message });
     if (this.state === 'closed') return;
+    if (code === 'timeout' && !stream.opened && this.probeFrom < 0) this._skipToPolling();
     this._fallback(stream, this._backoff());
+  };
+
+  /**
+   * Not one byte of a stream within the open deadline: the signature of a proxy that
+   * holds responses until they complete. Other streams would fare the same, so the
+   * next attempt is the first polling rung (the failure counted in _fallback moves there).
+   */
+  proto._skipToPolling = function () {
+    for (var r = this.rung + 1; r < this.ladder.length; r++) {
+      if (transports[this.ladder[r]].polling) {
+        this.rung = r - 1;
+        this.failures = this.fallbackAfter;
+        return;
+      }
+    }
   };
 
   proto._recycle = function (stream, delay) {
@@ -942,7 +1242,8 @@
       return s && !s.dead && !s.cross ? s.sink : null;
     },
 
-    _transports: transports
+    _transports: transports,
+    _poll: pollCallbacks
   };
 
   window.Pushframe = Pushframe;

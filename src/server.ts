@@ -16,7 +16,7 @@ import { Hub } from './hub';
 import { createLogger, type Logger } from './log';
 import { packageRoot } from './paths';
 import { SysStats } from './sysstats';
-import { ConnectionRegistry, type StreamConnection } from './transports';
+import { ConnectionRegistry } from './transports';
 
 export interface PushframeServer {
   readonly config: Config;
@@ -78,7 +78,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const broker = brokerInstance ?? (await createBroker(config, log));
   const hub = new Hub(broker, { maxMessageBytes: config.maxMessageBytes, latestChannels: config.latestChannels });
   const root = packageRoot();
-  const connections = new ConnectionRegistry<StreamConnection>();
+  const connections = new ConnectionRegistry();
   const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerIp);
   const deps: Deps = {
     config,

@@ -3,7 +3,9 @@ import Router from 'koa-router';
 import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
 import { demoRoutes } from './routes/demo';
+import { eventsRoutes } from './routes/events';
 import { opsRoutes } from './routes/ops';
+import { pollRoutes } from './routes/poll';
 import { publishRoutes } from './routes/publish';
 import { streamRoutes } from './routes/stream';
 
@@ -15,6 +17,8 @@ export function createApp(deps: Deps): Koa {
   app.on('error', (err: unknown) => deps.log.debug({ err }, 'koa error'));
   const router = new Router();
   streamRoutes(router, deps);
+  pollRoutes(router, deps);
+  eventsRoutes(router, deps);
   publishRoutes(router, deps);
   opsRoutes(router, deps);
   if (deps.config.demo) demoRoutes(router, deps);

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { Hub } from '../hub';
 import type { Logger } from '../log';
 import type { SysStats } from '../sysstats';
-import type { ConnectionRegistry, StreamConnection } from '../transports';
+import type { ConnectionRegistry } from '../transports';
 import type { ConnectionLimits } from './limits';
 import type { Metrics } from './metrics';
 import type { TokenBuckets } from './rate';
@@ -12,7 +12,7 @@ import type { TokenBuckets } from './rate';
 export interface Deps {
   config: Config;
   hub: Hub;
-  connections: ConnectionRegistry<StreamConnection>;
+  connections: ConnectionRegistry;
   views: nunjucks.Environment;
   log: Logger;
   root: string;

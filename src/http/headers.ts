@@ -16,3 +16,25 @@ export const STREAM_HEADERS = {
   'X-Accel-Buffering': 'no',
   'X-Content-Type-Options': 'nosniff',
 } as const;
+
+/** A long-poll answer as plain JSON (read with XHR/fetch; CORS for allowed origins). */
+export const POLL_JSON_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  ...NO_CACHE,
+  'X-Content-Type-Options': 'nosniff',
+} as const;
+
+/** A long-poll answer as JSONP: nosniff makes browsers refuse it as anything but script. */
+export const POLL_JSONP_HEADERS = {
+  'Content-Type': 'application/javascript; charset=utf-8',
+  ...NO_CACHE,
+  'X-Content-Type-Options': 'nosniff',
+} as const;
+
+/** Server-sent events: never cached, never buffered by nginx. */
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  ...NO_CACHE,
+  'X-Accel-Buffering': 'no',
+  'X-Content-Type-Options': 'nosniff',
+} as const;

@@ -23,12 +23,16 @@ export function parsePatterns(query: Query, maxChannels: number): string[] {
 }
 
 export function parseSince(query: Query): Cursor | undefined {
-  const text = single(query, 'since');
+  return parseResumeCursor(single(query, 'since'), 'The "since" cursor');
+}
+
+/** A resume cursor from the query or a header (`Last-Event-ID`); empty means none. */
+export function parseResumeCursor(text: string | undefined, what: string): Cursor | undefined {
   if (text === undefined || text === '') return undefined;
   try {
     return parseCursor(text);
   } catch (err) {
-    if (err instanceof CursorError) throw new PushframeError('bad_cursor', `The "since" cursor is malformed: ${err.message}.`);
+    if (err instanceof CursorError) throw new PushframeError('bad_cursor', `${what} is malformed: ${err.message}.`);
     throw err;
   }
 }

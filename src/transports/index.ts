@@ -2,5 +2,7 @@ export type { Sink } from './sink';
 export { Tally, type DropReason } from './tally';
 export { StreamConnection, type StreamFormat, type StreamOptions } from './stream';
 export { foreverFrameFormat } from './iframe';
-export { ConnectionRegistry } from './registry';
+export { ConnectionRegistry, type Connection } from './registry';
 export { ChunkedSocketSink } from './chunked';
+export { LongPoll, pollBody, type PollAnswer, type PollOptions } from './poll';
+export { sseFormat, ssePreamble, SSE_RETRY_MS } from './sse';

@@ -1,6 +1,7 @@
 import { Tally } from './tally';
 
-interface Closable {
+/** What the registry needs of a connection of any transport (stream, poll). */
+export interface Connection {
   readonly transport: string;
   reconnect(delayMs: number): void;
 }
@@ -9,7 +10,7 @@ interface Closable {
  * Every open connection of every transport, with per-transport figures: what stats,
  * metrics and graceful shutdown read. Tallies live here for the life of the server.
  */
-export class ConnectionRegistry<C extends Closable = Closable> {
+export class ConnectionRegistry<C extends Connection = Connection> {
   private readonly live = new Set<C>();
   private readonly tallies = new Map<string, Tally>();
 

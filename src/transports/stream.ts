@@ -4,12 +4,16 @@ import { scheduleFlush, type Flushable } from './flush';
 import type { Sink } from './sink';
 import type { DropReason, Tally } from './tally';
 
-/** How one streaming transport frames things. Implementations only format strings. */
+/**
+ * How one streaming transport frames things. Implementations only format strings.
+ * A stateless format is shared by all connections of its transport; one that needs
+ * per-connection state (SSE's `id:` cursor) is created per connection.
+ */
 export interface StreamFormat {
   /** Name of the transport; also the key of its cached encodings on a Message. */
   readonly name: string;
   open(info: OpenInfo): string;
-  /** One message, cached on the message so every connection writes the same string. */
+  /** One message; cached on the message where possible, so every connection writes the same string. */
   message(msg: Message): string;
   batch(msgs: readonly Message[]): string;
   readonly heartbeat: string;

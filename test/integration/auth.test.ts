@@ -50,6 +50,23 @@ describe('private channels need a signed grant', () => {
     expect(c.frames[c.frames.length - 1]).toEqual({ type: 'e', args: ['bad_grant', expect.stringMatching(/expired/)] });
   });
 
+  it.each(['poll', 'events'])('the %s fallback checks grants the same way', async (endpoint) => {
+    const url = `${server.url}/pushframe/${endpoint}?channels=${encodeURIComponent('news,private/room')}`;
+    const refused = await get(url, {}, 64);
+    expect(refused.status).toBe(403);
+    expect(errorCode(refused.body)).toBe('bad_grant');
+    const escalation = await get(`${server.url}/pushframe/${endpoint}?channels=**&token=${grant(SECRET, ['user:42/alerts'], 60)}`, {}, 64);
+    expect(errorCode(escalation.body)).toBe('bad_grant');
+    const allowed = await get(`${url}&token=${grant(SECRET, ['private/room'], 60)}`, {}, 64);
+    expect(allowed.status).toBe(200);
+  });
+
+  it('a JSONP poll for a private channel gets the error as a call, not the data', async () => {
+    const r = await get(`${server.url}/pushframe/poll?channels=private/room&callback=cb`, {}, 64);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/^\/\*\*\/cb\(\{"error":\{"code":"bad_grant"/);
+  });
+
   it('an expired grant is refused', async () => {
     const token = grant(SECRET, ['private/**'], 1, Date.now() - 5_000);
     const r = await stream('private/a', token);

@@ -121,9 +121,14 @@ describe('hostile channel names', () => {
 });
 
 describe('JSONP callbacks', () => {
-  // The long-poll endpoint lands separately; when it does, this becomes: a callback
-  // like `alert(1);x` or `</script>` is answered 400 bad_callback and not echoed.
-  it.todo('JSONP callback injection on /poll (callback=alert(1)//, callback=</script>, 65-char segments)');
+  it.each(['alert(1)//', 'a;b', '</script><script>x', 'a..b', 'a.' + 'b'.repeat(65), '\u00e9', 'x\u2028y', '1abc', ''])(
+    'refuses callback=%j with 400 bad_callback, not echoed',
+    async (callback) => {
+      const r = await rawGet(`/pushframe/poll?channels=news&callback=${encodeURIComponent(callback)}`);
+      expectJsonError(r, 'bad_callback');
+      if (callback.length > 3) expect(r.text).not.toContain(callback);
+    },
+  );
 });
 
 describe('bad resume cursors', () => {

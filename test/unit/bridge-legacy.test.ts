@@ -240,7 +240,41 @@ describe('bridge: legacy profile (IE6-8)', () => {
     expect(collected).toBe(1);
   });
 
-  it('without postMessage a cross-origin stream has no transport (until long-poll) and says so', () => {
+  it('without postMessage a cross-origin page long-polls over JSONP script elements', () => {
+    const got: unknown[] = [];
+    const events: string[] = [];
+    let src = '';
+    let scripts = 0;
+    const restore = legacyProfile();
+    try {
+      const Pushframe = loadBridgeHere();
+      Pushframe.listen(document, 'pushframe:message', (ev) => {
+        got.push(ev.detail);
+      });
+      Pushframe.listen(document, 'pushframe:transport', (ev) => {
+        events.push((ev.detail as { name: string }).name);
+      });
+      const c = Pushframe.connect({ url: 'http://push.example.test/pushframe', channels: ['a'] });
+      jest.advanceTimersByTime(0);
+      const el = Array.from(document.getElementsByTagName('script')).find((s) => s.src.indexOf('/poll?') !== -1)!;
+      src = el.src;
+      const name = /callback=Pushframe\._poll\.([A-Za-z0-9_]+)/.exec(src)![1];
+      (Pushframe as unknown as { _poll: Record<string, (answer: unknown) => void> })._poll[name]({ cursor: 'E~1', messages: [['a', '2', { x: 1 }]], resets: [], timeoutMs: 1000 });
+      jest.advanceTimersByTime(0);
+      const all = document.getElementsByTagName('script');
+      for (let i = 0; i < all.length; i++) if (all[i].src.indexOf('/poll?') !== -1) scripts++;
+      c.close();
+    } finally {
+      restore();
+    }
+    expect(events).toEqual(['longpoll']);
+    expect(src.indexOf('http://push.example.test/pushframe/poll?channels=a&callback=Pushframe._poll.')).toBe(0);
+    expect(got).toEqual([{ channel: 'a', id: '2', data: { x: 1 } }]);
+    expect(scripts).toBe(1); // the answer removed its script and the next poll added one
+    expect(document.getElementsByTagName('iframe')).toHaveLength(0);
+  });
+
+  it('without postMessage and without long-poll in the ladder, a cross-origin stream has no transport and says so', () => {
     const errors: unknown[] = [];
     let state = '';
     const restore = legacyProfile();
@@ -249,7 +283,7 @@ describe('bridge: legacy profile (IE6-8)', () => {
       Pushframe.listen(document, 'pushframe:error', (ev) => {
         errors.push(ev.detail);
       });
-      const c = Pushframe.connect({ url: 'http://push.example.test/pushframe', channels: ['a'] });
+      const c = Pushframe.connect({ url: 'http://push.example.test/pushframe', channels: ['a'], transports: ['htmlfile', 'iframe'] });
       jest.advanceTimersByTime(0);
       state = c.state;
     } finally {

@@ -1,0 +1,67 @@
+import type Router from 'koa-router';
+
+import { StreamConnection, sseFormat, ssePreamble } from '../../transports';
+import { corsHeaders, preflightHeaders } from '../cors';
+import { toPushframeError } from '../errors';
+import type { Deps } from '../deps';
+import { releaseKoaContext } from '../detach';
+import { SSE_HEADERS } from '../headers';
+import { parseResumeCursor, single, type Query } from '../query';
+import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
+
+/**
+ * `GET {prefix}/events?channels=…[&since=…]`: server-sent events (docs/fallbacks.md).
+ * `Last-Event-ID` (sent by EventSource when it reconnects) wins over `since`, which
+ * still names the cursor the page started with.
+ */
+export function eventsRoutes(router: Router, deps: Deps): void {
+  const { config, hub, connections, log } = deps;
+  const options = {
+    heartbeatMs: config.heartbeatMs,
+    maxStreamBytes: config.maxStreamBytes,
+    maxBufferedBytes: config.maxBufferedBytes,
+  };
+  const path = config.prefix + '/events';
+
+  router.get(path, (ctx) => {
+    const cors = corsHeaders(ctx.get('origin') || undefined, config.allowedOrigins);
+    ctx.set(cors);
+    const query = ctx.query as Query;
+    const lastEventId = ctx.get('last-event-id');
+    // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
+    const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config, {
+      parseCursor: () =>
+        lastEventId
+          ? parseResumeCursor(lastEventId, 'The Last-Event-ID cursor')
+          : parseResumeCursor(single(query, 'since'), 'The "since" cursor'),
+    });
+    const release = admitConnection(ctx, deps);
+
+    // As for the forever frame: the connection owns the raw response from here on.
+    ctx.respond = false;
+    const res = ctx.res;
+    releaseKoaContext(res);
+    res.writeHead(200, { ...SSE_HEADERS, ...cors });
+    res.socket?.setNoDelay(true);
+    let stopWatch = (): void => undefined;
+    const conn = new StreamConnection(res, sseFormat(config.heartbeatMs), options, connections.tally('sse'), (c) => {
+      connections.delete(c);
+      hub.unsubscribe(c);
+      release();
+      stopWatch();
+    });
+    connections.add(conn);
+    stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
+    conn.start(ssePreamble());
+    hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
+      const e = toPushframeError(err);
+      if (e.code === 'internal') log.error({ err }, 'event stream subscription failed');
+      conn.fail(e.code, e.message);
+    });
+  });
+
+  router.options(path, (ctx) => {
+    ctx.set(preflightHeaders(ctx.get('origin') || undefined, config.allowedOrigins));
+    ctx.status = 204;
+  });
+}

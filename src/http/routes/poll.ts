@@ -1,0 +1,110 @@
+import type Koa from 'koa';
+import type Router from 'koa-router';
+import { PushframeError } from '../../errors';
+import { JSONP_CALLBACK, scriptJson, type Cursor } from '../../protocol';
+import { LongPoll, pollBody, type PollAnswer, type Tally } from '../../transports';
+import { corsHeaders, preflightHeaders } from '../cors';
+import type { Deps } from '../deps';
+import { toPushframeError } from '../errors';
+import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
+import { single, type Query } from '../query';
+import { admitConnection, readSubscription } from '../subscribe';
+
+/**
+ * `GET {prefix}/poll?channels=…&since=…[&callback=name]` (docs/fallbacks.md): held until
+ * messages wait or `pollTimeoutMs` passes, then answered with the next cursor. Without
+ * `since` it answers at once with the current position, so a client learns where it
+ * stands before anything can be missed.
+ */
+export function pollRoutes(router: Router, deps: Deps): void {
+  const { config, hub, connections, log } = deps;
+  // Looked up per request, like the streams' tallies: a transport nobody used stays out of the stats.
+  const tally = (): Tally => connections.tally('longpoll');
+  const path = config.prefix + '/poll';
+
+  /** Resolves with the answer, or null when the client left first. */
+  const hold = (
+    ctx: Koa.Context,
+    patterns: string[],
+    cursor: Cursor | undefined,
+    since: string,
+  ): Promise<PollAnswer | null> =>
+    new Promise((resolve, reject) => {
+      const res = ctx.res;
+      const cleanup = (): void => {
+        res.removeListener('close', onClose);
+        connections.delete(poll);
+        hub.unsubscribe(poll);
+      };
+      const onClose = (): void => {
+        poll.cancel();
+        cleanup();
+        resolve(null);
+      };
+      const poll = new LongPoll(
+        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since },
+        tally(),
+        (answer) => {
+          cleanup();
+          resolve(answer);
+        },
+      );
+      res.on('close', onClose);
+      connections.add(poll);
+      hub.subscribe(poll, patterns, cursor).catch((err: unknown) => {
+        poll.cancel();
+        cleanup();
+        reject(err);
+      });
+    });
+
+  router.get(path, async (ctx) => {
+    const query = ctx.query as Query;
+    const callback = single(query, 'callback');
+    // Checked first, and before anything is echoed: a bad name is answered as JSON.
+    if (callback !== undefined && !JSONP_CALLBACK.test(callback)) throw new PushframeError('bad_callback');
+    const cors = callback === undefined ? corsHeaders(ctx.get('origin') || undefined, config.allowedOrigins) : {};
+    let body: string;
+    try {
+      // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
+      const { patterns, cursor } = readSubscription(ctx, config);
+      const release = admitConnection(ctx, deps);
+      let answer: PollAnswer | null;
+      try {
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '');
+      } finally {
+        release();
+      }
+      if (answer === null) {
+        ctx.respond = false; // the client is gone; nothing to write to
+        return;
+      }
+      body = pollBody(answer);
+      tally().bytes += body.length;
+    } catch (raw) {
+      if (callback === undefined) {
+        ctx.set(cors);
+        throw raw;
+      }
+      // A browser runs no script from an error status, so JSONP errors come as a call
+      // with `{ "error": { code, message } }` and status 200.
+      const err = toPushframeError(raw);
+      if (err.code === 'internal') log.error({ err: raw, path: ctx.path }, 'poll failed');
+      body = scriptJson(err.toJSON());
+    }
+    if (callback === undefined) {
+      ctx.set({ ...POLL_JSON_HEADERS, ...cors });
+      ctx.body = body;
+    } else {
+      ctx.set(POLL_JSONP_HEADERS);
+      // The leading comment keeps a response starting with the callback name from being
+      // read as something else (the Rosetta Flash class of attacks).
+      ctx.body = '/**/' + callback + '(' + body + ');';
+    }
+  });
+
+  router.options(path, (ctx) => {
+    ctx.set(preflightHeaders(ctx.get('origin') || undefined, config.allowedOrigins));
+    ctx.status = 204;
+  });
+}

@@ -1,0 +1,170 @@
+import type { OpenInfo, Subscriber } from '../hub';
+import { advance, encodedAs, formatCursor, parseCursor, type Cursor, type Message } from '../protocol';
+import { scheduleFlush, type Flushable } from './flush';
+import type { Tally } from './tally';
+
+/**
+ * What one long-poll request is answered with, serialized by `pollBody`:
+ * `{"cursor":"…","messages":[["ch","id",data],…],"resets":[…],"timeoutMs":N}` plus
+ * `"reconnect":<ms>` when the server asks the client to wait before its next poll.
+ */
+export interface PollAnswer {
+  /** The open cursor advanced past every message in `messages`: the next `since`. */
+  cursor: string;
+  messages: Message[];
+  resets: string[];
+  /** How long the server holds a poll: a client's watchdog allows this much silence. */
+  timeoutMs: number;
+  /** Set on shutdown or load shedding: poll again after this many ms (elsewhere). */
+  reconnectMs?: number;
+}
+
+export interface PollOptions {
+  /** How long the request is held when nothing is waiting. */
+  timeoutMs: number;
+  /** Answer as soon as the subscription is open, even with nothing to deliver. */
+  immediate: boolean;
+  /** The cursor the client came with ('' for none): handed back if it must poll again before the subscription opened. */
+  since: string;
+}
+
+const entryOf = (msg: Message): string => '["' + msg.channel + '","' + msg.id + '",' + msg.json + ']';
+
+/**
+ * The JSON body of an answer. Channels, ids, cursors and patterns are grammar-checked
+ * ASCII without quotes or backslashes, and `msg.json` is script-safe, so the body can
+ * be embedded in a JSONP script as it is. Each message's entry is cached on the message:
+ * every waiting poll writes the same string.
+ */
+export function pollBody(answer: PollAnswer): string {
+  let out = '{"cursor":"' + answer.cursor + '","messages":[';
+  const msgs = answer.messages;
+  for (let i = 0; i < msgs.length; i++) out += (i > 0 ? ',' : '') + encodedAs(msgs[i], 'poll', entryOf);
+  out += '],"resets":[';
+  for (let i = 0; i < answer.resets.length; i++) out += (i > 0 ? ',"' : '"') + answer.resets[i] + '"';
+  out += '],"timeoutMs":' + answer.timeoutMs;
+  if (answer.reconnectMs !== undefined) out += ',"reconnect":' + Math.max(0, Math.round(answer.reconnectMs));
+  return out + '}';
+}
+
+/**
+ * One held long-poll request. It answers once, at the first of: the subscription opens
+ * with a backlog or resets (or `immediate`), live messages arrive (those of the same
+ * event-loop turn go out together), the timeout, or a reconnect request (shutdown).
+ * The server tracks the cursor for the client: the open cursor advanced by each
+ * delivered message, so the next poll resumes exactly after this answer.
+ */
+export class LongPoll implements Subscriber, Flushable {
+  readonly transport = 'longpoll';
+  private cursor: Cursor | null = null;
+  private messages: Message[] = [];
+  private resets: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private queued = false;
+  private done = false;
+
+  constructor(
+    private readonly options: PollOptions,
+    private readonly tally: Tally,
+    private readonly onAnswer: (answer: PollAnswer) => void,
+  ) {
+    tally.open++;
+    tally.opened++;
+  }
+
+  get isDone(): boolean {
+    return this.done;
+  }
+
+  open(info: OpenInfo): void {
+    if (this.done) return;
+    // One answer carries the resets and the whole backlog, so it can hand out the
+    // checkpoint that covers them (and then advance it by live messages).
+    this.cursor = parseCursor(info.checkpoint ?? info.cursor);
+    this.resets = info.resets;
+    this.messages = info.backlog;
+    if (this.options.immediate || info.resets.length > 0 || info.backlog.length > 0) {
+      // Wait for the end of this turn so live messages already on their way join in.
+      this.queue();
+    } else {
+      this.timer = setTimeout(() => this.answer(), this.options.timeoutMs);
+    }
+  }
+
+  deliver(msg: Message): void {
+    if (this.done) return;
+    if (msg.key !== undefined) this.dropOlderKeyed(msg);
+    this.messages.push(msg);
+    this.queue();
+  }
+
+  flush(): void {
+    this.queued = false;
+    this.answer();
+  }
+
+  /** Answers now with what is there; the client polls again after `delayMs`. */
+  reconnect(delayMs: number): void {
+    this.answer(delayMs);
+  }
+
+  /** The request ended without an answer (client gone, subscription failed). */
+  cancel(): void {
+    this.finish();
+  }
+
+  private queue(): void {
+    if (this.queued) return;
+    this.queued = true;
+    scheduleFlush(this);
+  }
+
+  private answer(reconnectMs?: number): void {
+    if (this.done) return;
+    const cursor = this.cursor;
+    if (cursor === null) {
+      // Not open yet (history still being read): nothing to tell but "come back".
+      if (reconnectMs === undefined) return;
+      this.finish();
+      this.onAnswer({
+        cursor: this.options.since,
+        messages: [],
+        resets: [],
+        timeoutMs: this.options.timeoutMs,
+        reconnectMs,
+      });
+      return;
+    }
+    const messages = this.messages;
+    for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
+    this.tally.messages += messages.length;
+    const answer: PollAnswer = {
+      cursor: formatCursor(cursor),
+      messages,
+      resets: this.resets,
+      timeoutMs: this.options.timeoutMs,
+    };
+    if (reconnectMs !== undefined) answer.reconnectMs = reconnectMs;
+    this.finish();
+    this.onAnswer(answer);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.tally.open--;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Keep-latest: a newer message with the same key replaces the held one. */
+  private dropOlderKeyed(msg: Message): void {
+    const msgs = this.messages;
+    for (let i = msgs.length - 1; i >= 0; i--) {
+      if (msgs[i].key === msg.key && msgs[i].channel === msg.channel) {
+        msgs.splice(i, 1);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,459 @@
+/** @jest-environment jsdom */
+import {
+  loadBridge,
+  streamParams,
+  type Connection,
+  type FrameCallbacks,
+  type PushframeGlobal,
+} from '../helpers/bridge';
+
+/** The bridge's transport ladder: stream first, long-poll when streams show nothing, streams again later. */
+
+interface PollAnswer {
+  cursor?: string;
+  messages?: [string, string, unknown][];
+  resets?: string[];
+  timeoutMs?: number;
+  reconnect?: number;
+  error?: { code: string; message: string };
+}
+
+type Global = PushframeGlobal & { _poll: Record<string, (answer: PollAnswer) => void> };
+
+let Pushframe: Global;
+let conns: Connection[];
+let seen: { type: string; detail: unknown }[];
+const EVENTS = ['message', 'open', 'reset', 'transport', 'error', 'close'].map((n) => 'pushframe:' + n);
+const record = (ev: { type: string; detail: unknown }): void => {
+  seen.push({ type: ev.type.replace('pushframe:', ''), detail: ev.detail });
+};
+
+const iframes = (): HTMLIFrameElement[] =>
+  Array.from(document.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
+const pollScripts = (): HTMLScriptElement[] =>
+  Array.from(document.getElementsByTagName('script')).filter((s) => s.src.indexOf('/poll?') !== -1);
+const isPosition = (s: HTMLScriptElement): boolean => /callback=Pushframe\._poll\.pos/.test(s.src);
+/** Poll requests of the long-poll transport (not the one asking for a position). */
+const polls = (): HTMLScriptElement[] => pollScripts().filter((s) => !isPosition(s));
+const positionRequests = (): HTMLScriptElement[] => pollScripts().filter(isPosition);
+
+function onlyPoll(): { el: HTMLScriptElement; params: Record<string, string>; answer(a: PollAnswer): void } {
+  const list = polls();
+  expect(list).toHaveLength(1);
+  const el = list[0];
+  const params = streamParams(el);
+  const name = params.callback.replace('Pushframe._poll.', '');
+  return { el, params, answer: (a) => Pushframe._poll[name](a) };
+}
+
+function sinkOf(iframe: HTMLIFrameElement): FrameCallbacks {
+  const p = Pushframe._frame(streamParams(iframe).f);
+  if (!p) throw new Error('no live frame for ' + iframe.src);
+  return p;
+}
+
+function connect(options: Record<string, unknown>): Connection {
+  const c = Pushframe.connect({ backoffMinMs: 100, backoffMaxMs: 100, openTimeoutMs: 2000, ...options });
+  conns.push(c);
+  return c;
+}
+
+/** Lets zero-delay timers run (jsdom clamps timers nested in timer callbacks to 4 ms). */
+const settle = (): void => {
+  jest.advanceTimersByTime(4);
+};
+const of = (type: string): unknown[] => seen.filter((s) => s.type === type).map((s) => s.detail);
+const transportsSeen = (): string[] => of('transport').map((d) => (d as { name: string }).name);
+const gotData = (): unknown[] => of('message').map((d) => (d as { data: unknown }).data);
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  Pushframe = loadBridge(window) as Global;
+  seen = [];
+  conns = [];
+  for (const t of EVENTS) Pushframe.listen(document, t, record);
+});
+
+afterEach(() => {
+  for (const c of conns) c.close();
+  for (const t of EVENTS) Pushframe.unlisten(document, t, record);
+  delete (window as { Pushframe?: unknown }).Pushframe;
+  jest.useRealTimers();
+});
+
+describe('bridge ladder: falling back to long-poll', () => {
+  it('falls back to long-poll at once when a stream shows nothing within openTimeoutMs', () => {
+    const c = connect({ channels: ['a'] });
+    settle();
+    expect(iframes()).toHaveLength(1);
+    expect(polls()).toHaveLength(0);
+    jest.advanceTimersByTime(2000);
+    expect(iframes()).toHaveLength(0);
+    settle();
+    expect(transportsSeen()).toEqual(['iframe', 'longpoll']);
+    expect(of('error')).toEqual([{ code: 'timeout', message: expect.stringMatching(/No data/) }]);
+    expect(c.transport).toBe('longpoll');
+    const p = onlyPoll();
+    expect(p.params.channels).toBe('a');
+    expect(p.params.since).toBeUndefined();
+    expect(new URL(p.el.src).pathname).toBe('/pushframe/poll');
+  });
+
+  it('asks for its position at once when it has none, so the fall to long-poll loses nothing published meanwhile', () => {
+    const c = connect({ channels: ['a'] });
+    settle();
+    expect(iframes()).toHaveLength(1);
+    const pos = positionRequests();
+    expect(pos).toHaveLength(1);
+    const q = streamParams(pos[0]);
+    expect(q.since).toBeUndefined();
+    expect(q.channels).toBe('a');
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({
+      cursor: 'E~4',
+      messages: [],
+      resets: [],
+      timeoutMs: 1000,
+    });
+    expect(positionRequests()).toHaveLength(0);
+    expect(c.cursor()).toBe('E~4');
+    jest.advanceTimersByTime(2000);
+    settle();
+    expect(onlyPoll().params.since).toBe('E~4');
+    expect(positionRequests()).toHaveLength(0); // asked once per connection
+  });
+
+  it('does not ask for a position when it has one, when a stream opened first, or without a polling rung', () => {
+    connect({ channels: ['a'], since: 'E~1' });
+    settle();
+    expect(positionRequests()).toHaveLength(0);
+    const c = connect({ channels: ['b'] });
+    settle();
+    const q = streamParams(positionRequests()[0]);
+    sinkOf(iframes()[1]).o('E~9', 1000);
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({
+      cursor: 'E~2',
+      messages: [],
+      resets: [],
+      timeoutMs: 1000,
+    });
+    expect(c.cursor()).toBe('E~9');
+    connect({ channels: ['c'], transports: ['iframe'] });
+    settle();
+    expect(positionRequests()).toHaveLength(0);
+  });
+
+  it('turns poll answers into open, reset and message events, and polls on with the cursor of each answer', () => {
+    const c = connect({ channels: ['a', 'b/*'], transports: ['longpoll'] });
+    settle();
+    onlyPoll().answer({ cursor: 'E~5', messages: [], resets: [], timeoutMs: 1000 });
+    expect(of('open')).toEqual([{ transport: 'longpoll', cursor: 'E~5', heartbeatMs: 1000 }]);
+    expect(polls()).toHaveLength(0); // the next poll starts outside the answer's script
+    settle();
+    let p = onlyPoll();
+    expect(p.params.since).toBe('E~5');
+    expect(p.params.callback).toMatch(/^Pushframe\._poll\.[A-Za-z0-9_]+$/);
+    p.answer({
+      cursor: 'E~5,a@7,b/x@8',
+      messages: [
+        ['a', '7', { n: 1 }],
+        ['b/x', '8', '</script>'],
+      ],
+      resets: ['b/*'],
+      timeoutMs: 1000,
+    });
+    expect(of('reset')).toEqual([{ channels: ['b/*'] }]);
+    expect(gotData()).toEqual([{ n: 1 }, '</script>']);
+    expect(c.cursor()).toBe('E~5,a@7,b/x@8');
+    settle();
+    p = onlyPoll();
+    expect(p.params.since).toBe('E~5,a@7,b/x@8');
+    // A later answer with a compacted cursor (the base moved on) replaces the client's.
+    p.answer({ cursor: 'E~9', messages: [['a', '9', 2]], resets: [], timeoutMs: 1000 });
+    expect(c.cursor()).toBe('E~9');
+    expect(of('open')).toHaveLength(1);
+  });
+
+  it('treats a poll that never comes back as dead after the watchdog (timeoutMs x heartbeatTimeoutFactor 2) and polls again', () => {
+    connect({ channels: ['a'], transports: ['longpoll'] });
+    settle();
+    onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
+    settle();
+    const stuck = onlyPoll().el;
+    jest.advanceTimersByTime(1990);
+    expect(onlyPoll().el).toBe(stuck);
+    jest.advanceTimersByTime(10);
+    expect(of('error')).toEqual([{ code: 'timeout', message: expect.any(String) }]);
+    expect(polls()).toHaveLength(0);
+    jest.advanceTimersByTime(100);
+    const next = onlyPoll();
+    expect(next.el).not.toBe(stuck);
+    expect(next.params.since).toBe('E~1');
+  });
+
+  it('retries with backoff when a poll script fails to load, keeping the cursor', () => {
+    connect({ channels: ['a'], transports: ['longpoll'] });
+    settle();
+    onlyPoll().answer({ cursor: 'E~1,a@2', messages: [['a', '2', 'x']], resets: [], timeoutMs: 1000 });
+    settle();
+    onlyPoll().el.dispatchEvent(new Event('error'));
+    settle();
+    expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
+    expect(polls()).toHaveLength(0);
+    jest.advanceTimersByTime(100);
+    expect(onlyPoll().params.since).toBe('E~1,a@2');
+  });
+
+  it('counts a script that loaded without calling back (a proxy error page) as a failure', () => {
+    connect({ channels: ['a'], transports: ['longpoll'] });
+    settle();
+    onlyPoll().el.dispatchEvent(new Event('load'));
+    settle();
+    expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
+  });
+
+  it('ignores the late call of a poll it abandoned', () => {
+    const c = connect({ channels: ['a'], transports: ['longpoll'] });
+    settle();
+    const first = onlyPoll();
+    c.close();
+    expect(polls()).toHaveLength(0);
+    expect(() => first.answer({ cursor: 'E~1', messages: [['a', '1', 'late']], resets: [] })).not.toThrow();
+    expect(gotData()).toEqual([]);
+  });
+
+  it('handles server errors in JSONP answers: bad_cursor starts afresh with a reset, fatal ones close', () => {
+    const c = connect({ channels: ['a'], transports: ['longpoll'], since: 'E~1,a@3' });
+    settle();
+    expect(onlyPoll().params.since).toBe('E~1,a@3');
+    onlyPoll().answer({ error: { code: 'bad_cursor', message: 'malformed' } });
+    settle();
+    expect(of('error')).toEqual([{ code: 'bad_cursor', message: 'malformed' }]);
+    expect(of('reset')).toEqual([{ channels: ['a'] }]);
+    jest.advanceTimersByTime(100);
+    expect(onlyPoll().params.since).toBeUndefined();
+    onlyPoll().answer({ error: { code: 'bad_pattern', message: 'no' } });
+    settle();
+    expect(c.state).toBe('closed');
+    expect(polls()).toHaveLength(0);
+  });
+
+  it('waits as asked by a reconnect answer (server shutdown) before polling again', () => {
+    connect({ channels: ['a'], transports: ['longpoll'] });
+    settle();
+    onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000, reconnect: 700 });
+    jest.advanceTimersByTime(699);
+    expect(polls()).toHaveLength(0);
+    jest.advanceTimersByTime(1);
+    expect(onlyPoll().params.since).toBe('E~1');
+  });
+
+  it('carries the cursor across the switch: a stream that opened, then goes silent behind a new proxy', () => {
+    const c = connect({ channels: ['a'] });
+    settle();
+    const p = sinkOf(iframes()[0]);
+    p.o('E~1', 1000);
+    p.m('a', '2', 'on the stream');
+    // The stream is cut; the retry never shows a byte (a buffering proxy appeared).
+    iframes()[0].dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(100);
+    expect(iframes()).toHaveLength(1);
+    expect(streamParams(iframes()[0]).since).toBe('E~1,a@2');
+    jest.advanceTimersByTime(2000);
+    settle();
+    expect(c.transport).toBe('longpoll');
+    const poll = onlyPoll();
+    expect(poll.params.since).toBe('E~1,a@2');
+    poll.answer({ cursor: 'E~1,a@3', messages: [['a', '3', 'by poll']], resets: [], timeoutMs: 1000 });
+    expect(gotData()).toEqual(['on the stream', 'by poll']);
+    expect(transportsSeen()).toEqual(['iframe', 'longpoll']);
+  });
+});
+
+describe('bridge ladder: probing the streams again', () => {
+  function fallBack(options: Record<string, unknown> = {}): Connection {
+    const c = connect({ channels: ['a'], reprobeMs: 5000, reprobeMaxMs: 12000, ...options });
+    jest.advanceTimersByTime(2000);
+    settle();
+    onlyPoll().answer({ cursor: 'E~1', messages: [['a', '2', 'polled']], resets: [], timeoutMs: 1000 });
+    settle();
+    expect(c.transport).toBe('longpoll');
+    return c;
+  }
+
+  it('tries the stream again after reprobeMs and stays on it when it opens', () => {
+    const c = fallBack();
+    jest.advanceTimersByTime(4980);
+    expect(iframes()).toHaveLength(0);
+    // Keep the polls answered meanwhile, as a live server does.
+    onlyPoll().answer({ cursor: 'E~1,a@2', messages: [], resets: [], timeoutMs: 1000 });
+    jest.advanceTimersByTime(20);
+    expect(polls()).toHaveLength(0);
+    expect(iframes()).toHaveLength(1);
+    expect(streamParams(iframes()[0]).since).toBe('E~1,a@2');
+    sinkOf(iframes()[0]).o('E~2', 1000);
+    expect(c.transport).toBe('iframe');
+    expect(transportsSeen()).toEqual(['iframe', 'longpoll', 'iframe']);
+    const live = sinkOf(iframes()[0]);
+    for (let i = 0; i < 60; i++) {
+      jest.advanceTimersByTime(1000);
+      live.h();
+    }
+    expect(c.transport).toBe('iframe');
+    expect(iframes()).toHaveLength(1);
+    expect(polls()).toHaveLength(0);
+  });
+
+  it('returns to long-poll at once when the probe shows nothing, and probes less often each time', () => {
+    const c = fallBack();
+    const probeAt: number[] = [];
+    const start = Date.now();
+    for (let i = 0; i < 4; i++) {
+      let waited = 0;
+      while (iframes().length === 0 && waited < 60000) {
+        jest.advanceTimersByTime(100);
+        waited += 100;
+        // Answer every waiting poll at once, empty.
+        for (const s of polls()) {
+          const name = streamParams(s).callback.replace('Pushframe._poll.', '');
+          Pushframe._poll[name]({ cursor: 'E~1,a@2', messages: [], resets: [], timeoutMs: 1000 });
+        }
+      }
+      probeAt.push(Date.now() - start);
+      expect(c.transport).toBe('iframe');
+      jest.advanceTimersByTime(2000); // nothing from the probe
+      settle();
+      expect(c.transport).toBe('longpoll');
+      expect(onlyPoll().params.since).toBe('E~1,a@2');
+    }
+    const gaps = probeAt.map((t, i) => t - (i === 0 ? 0 : probeAt[i - 1] + 2000));
+    // The probe timer starts when polling opens; the loop steps 100 ms at a time.
+    const near = (gap: number, want: number): void => {
+      expect(gap).toBeGreaterThanOrEqual(want - 300);
+      expect(gap).toBeLessThanOrEqual(want + 300);
+    };
+    near(gaps[0], 5000);
+    near(gaps[1], 10000);
+    near(gaps[2], 12000); // capped at reprobeMaxMs
+    near(gaps[3], 12000);
+    expect(transportsSeen()).toEqual([
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+      'iframe',
+      'longpoll',
+    ]);
+  });
+
+  it('does not probe when reprobeMs is 0, nor after close', () => {
+    const c = fallBack({ reprobeMs: 0 });
+    for (let i = 0; i < 20; i++) {
+      jest.advanceTimersByTime(1000);
+      for (const s of polls()) {
+        const name = streamParams(s).callback.replace('Pushframe._poll.', '');
+        Pushframe._poll[name]({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
+      }
+    }
+    expect(iframes()).toHaveLength(0);
+    c.close();
+    jest.advanceTimersByTime(120000);
+    expect(iframes()).toHaveLength(0);
+    expect(polls()).toHaveLength(0);
+  });
+});
+
+describe('bridge: the opt-in sse transport', () => {
+  class FakeEventSource {
+    static all: FakeEventSource[] = [];
+    readyState = 1;
+    closed = false;
+    onmessage: ((ev: { data: string }) => void) | null = null;
+    onerror: (() => void) | null = null;
+    private listeners: Record<string, ((ev: { data: string }) => void)[]> = {};
+    constructor(readonly url: string) {
+      FakeEventSource.all.push(this);
+    }
+    addEventListener(type: string, fn: (ev: { data: string }) => void): void {
+      (this.listeners[type] ??= []).push(fn);
+    }
+    emit(type: string, data: string): void {
+      if (type === 'message') this.onmessage?.({ data });
+      else for (const fn of this.listeners[type] ?? []) fn({ data });
+    }
+    close(): void {
+      this.closed = true;
+      this.readyState = 2;
+    }
+  }
+  const w = window as unknown as { EventSource?: unknown };
+
+  beforeEach(() => {
+    FakeEventSource.all = [];
+    w.EventSource = FakeEventSource;
+  });
+  afterEach(() => {
+    delete w.EventSource;
+  });
+
+  const live = (): FakeEventSource => {
+    const open = FakeEventSource.all.filter((e) => !e.closed);
+    expect(open).toHaveLength(1);
+    return open[0];
+  };
+  const since = (es: FakeEventSource): string | null => new URL(es.url, 'http://localhost/').searchParams.get('since');
+
+  it('is used only when asked for, and maps events to the protocol', () => {
+    connect({ channels: ['a'] });
+    settle();
+    expect(FakeEventSource.all).toHaveLength(0);
+    const c = connect({ channels: ['a', 'b'], transports: ['sse', 'iframe'] });
+    settle();
+    const es = live();
+    expect(new URL(es.url, 'http://localhost/').pathname).toBe('/pushframe/events');
+    es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
+    es.emit('reset', '["b"]');
+    es.emit('message', '{"channel":"a","id":"2","data":{"x":"</script>"}}');
+    expect(c.transport).toBe('sse');
+    expect(of('open')).toContainEqual({ transport: 'sse', cursor: 'E~1', heartbeatMs: 1000 });
+    expect(of('reset')).toEqual([{ channels: ['b'] }]);
+    expect(gotData()).toEqual([{ x: '</script>' }]);
+    expect(c.cursor()).toBe('E~1,a@2');
+  });
+
+  it('stays alive while EventSource holds the connection (heartbeats are invisible comments)', () => {
+    const c = connect({ channels: ['a'], transports: ['sse'] });
+    settle();
+    const es = live();
+    es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
+    jest.advanceTimersByTime(10000);
+    expect(live()).toBe(es);
+    expect(of('error')).toEqual([]);
+    expect(c.state).toBe('open');
+  });
+
+  it('takes checkpoints, and reconnects itself with its cursor on a planned end and after an error', () => {
+    const c = connect({ channels: ['a'], transports: ['sse'] });
+    settle();
+    let es = live();
+    es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
+    es.emit('message', '{"channel":"a","id":"2","data":1}');
+    es.emit('checkpoint', '{"cursor":"E~2"}');
+    expect(c.cursor()).toBe('E~2');
+    es.emit('reconnect', '0');
+    settle();
+    expect(es.closed).toBe(true);
+    es = live();
+    expect(since(es)).toBe('E~2');
+    es.emit('ready', '{"cursor":"E~2","heartbeatMs":1000}');
+    es.onerror?.();
+    settle();
+    expect(es.closed).toBe(true);
+    expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
+    jest.advanceTimersByTime(100);
+    expect(since(live())).toBe('E~2');
+  });
+});
