@@ -13,6 +13,18 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Does something accept connections on 127.0.0.1:port right now? */
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 /** Resolves once something accepts connections on 127.0.0.1:port; bounded in time. */
 export async function waitForPort(
   port: number,
@@ -23,15 +35,7 @@ export async function waitForPort(
   for (;;) {
     const dead = isDead();
     if (dead) throw new Error(dead);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await canConnect(port)) return;
     if (Date.now() > end) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
+import { canConnect } from './ports';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,16 +48,6 @@ function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** Runs redis-server on `port`; resolves when it accepts connections, rejects if it exits first. */
 function launch(port: number, dir: string): Promise<ChildProcess> {

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { BodyReader } from './body-reader';
 
 export interface SseEvent {
   /** `message` when the event has no `event:` line. */
@@ -13,57 +13,20 @@ export interface SseEvent {
  * EventSource spec does (fields, comments, `retry:`, last event id), keeping the raw
  * body so tests can assert bytes too.
  */
-export class SseClient {
-  body = '';
+export class SseClient extends BodyReader {
   events: SseEvent[] = [];
   comments = 0;
   retries: number[] = [];
   lastEventId = '';
-  ended = false;
   private rest = '';
-  private waiters: (() => void)[] = [];
 
-  private constructor(
-    readonly res: http.IncomingMessage,
-    readonly req: http.ClientRequest,
-  ) {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => this.onData(chunk));
-    res.on('end', () => this.onEnd());
-    res.on('close', () => this.onEnd());
-    res.on('error', () => this.onEnd());
-  }
-
-  static open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
-    return new Promise((resolve, reject) => {
-      const req = http.get(url, { agent: false, headers }, (res) => resolve(new SseClient(res, req)));
-      req.on('error', reject);
-    });
-  }
-
-  get status(): number {
-    return this.res.statusCode ?? 0;
+  static async open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+    const { res, req } = await BodyReader.request(url, headers);
+    return new SseClient(res, req, 'utf8');
   }
 
   get messages(): { channel: string; id: string; data: unknown }[] {
     return this.events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data));
-  }
-
-  waitFor(pred: (c: SseClient) => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    if (pred(this)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== check);
-        reject(new Error(`timed out waiting for ${what}; events: ${JSON.stringify(this.events.slice(-5))}`));
-      }, timeoutMs);
-      const check = (): void => {
-        if (!pred(this)) return;
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-        resolve();
-      };
-      this.waiters.push(check);
-    });
   }
 
   waitForMessages(n: number, timeoutMs = 5000): Promise<void> {
@@ -74,16 +37,11 @@ export class SseClient {
     return this.waitFor((c) => c.events.some((e) => e.event === name), timeoutMs, `a "${name}" event`);
   }
 
-  waitForEnd(timeoutMs = 5000): Promise<void> {
-    return this.waitFor((c) => c.ended, timeoutMs, 'the end of the stream');
+  protected recent(): string {
+    return JSON.stringify(this.events.slice(-5));
   }
 
-  close(): void {
-    this.req.destroy();
-  }
-
-  private onData(chunk: string): void {
-    this.body += chunk;
+  protected onData(chunk: string): void {
     this.rest += chunk;
     let end: number;
     while ((end = this.rest.indexOf('\n\n')) !== -1) {
@@ -91,7 +49,6 @@ export class SseClient {
       this.rest = this.rest.slice(end + 2);
       this.onBlock(block);
     }
-    this.notify();
   }
 
   private onBlock(block: string): void {
@@ -116,12 +73,4 @@ export class SseClient {
     if (data !== null) this.events.push({ event, data: data.join('\n'), id });
   }
 
-  private onEnd(): void {
-    this.ended = true;
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const w of [...this.waiters]) w();
-  }
 }

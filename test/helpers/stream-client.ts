@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { BodyReader } from './body-reader';
 
 export interface Frame {
   type: string;
@@ -16,54 +16,16 @@ export interface Received {
  * `<script>p.X(...)</script>` frames and keeps a resume cursor the way the bridge does.
  * Splitting on `</script>` is safe because no payload can contain `<`.
  */
-export class StreamClient {
-  body = '';
+export class StreamClient extends BodyReader {
   preamble = '';
   frames: Frame[] = [];
   messages: Received[] = [];
   cursor = '';
-  ended = false;
   private rest = '';
-  private waiters: (() => void)[] = [];
 
-  private constructor(
-    readonly res: http.IncomingMessage,
-    readonly req: http.ClientRequest,
-  ) {
-    res.setEncoding('latin1');
-    res.on('data', (chunk: string) => this.onData(chunk));
-    res.on('end', () => this.onEnd());
-    res.on('close', () => this.onEnd());
-    res.on('error', () => this.onEnd());
-  }
-
-  static open(url: string, headers: Record<string, string> = {}): Promise<StreamClient> {
-    return new Promise((resolve, reject) => {
-      const req = http.get(url, { agent: false, headers }, (res) => resolve(new StreamClient(res, req)));
-      req.on('error', reject);
-    });
-  }
-
-  get status(): number {
-    return this.res.statusCode ?? 0;
-  }
-
-  /** Resolves when `pred` holds, or rejects after `timeoutMs` with what was received. */
-  waitFor(pred: (c: StreamClient) => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    if (pred(this)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== check);
-        reject(new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(this.frames.slice(-5))}`));
-      }, timeoutMs);
-      const check = (): void => {
-        if (!pred(this)) return;
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-        resolve();
-      };
-      this.waiters.push(check);
-    });
+  static async open(url: string, headers: Record<string, string> = {}): Promise<StreamClient> {
+    const { res, req } = await BodyReader.request(url, headers);
+    return new StreamClient(res, req, 'latin1');
   }
 
   waitForMessages(n: number, timeoutMs = 5000): Promise<void> {
@@ -74,20 +36,15 @@ export class StreamClient {
     return this.waitFor((c) => c.frames.some((f) => f.type === type), timeoutMs, `a p.${type} frame`);
   }
 
-  waitForEnd(timeoutMs = 5000): Promise<void> {
-    return this.waitFor((c) => c.ended, timeoutMs, 'the end of the stream');
+  protected recent(): string {
+    return JSON.stringify(this.frames.slice(-5));
   }
 
-  close(): void {
-    this.req.destroy();
-  }
-
-  private onData(chunk: string): void {
-    this.body += chunk;
+  protected onData(chunk: string): void {
     this.rest += chunk;
     if (!this.preamble) {
       const start = this.rest.indexOf('<script>p.');
-      if (start === -1) return this.notify();
+      if (start === -1) return;
       this.preamble = this.rest.slice(0, start);
       this.rest = this.rest.slice(start);
     }
@@ -99,7 +56,6 @@ export class StreamClient {
       if (!m) throw new Error('malformed frame: ' + text.slice(0, 200));
       this.onFrame({ type: m[1], args: JSON.parse('[' + m[2] + ']') as unknown[] });
     }
-    this.notify();
   }
 
   private onFrame(frame: Frame): void {
@@ -113,14 +69,6 @@ export class StreamClient {
     }
   }
 
-  private onEnd(): void {
-    this.ended = true;
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const w of [...this.waiters]) w();
-  }
 }
 
 /** Sets `channel@id` in a cursor string, as the bridge does (ids stay opaque). */

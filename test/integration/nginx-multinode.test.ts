@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PushframeServer } from '../../src';
 import { publish, startTestServer } from '../helpers/server';
 import { StreamClient } from '../helpers/stream-client';
 import { startRedis, type TestRedis } from '../helpers/redis';
+import { canConnect, freePort } from '../helpers/ports';
 
 /**
  * The nginx example of docs/scaling.md, run as written (ports substituted) in front of two
@@ -16,27 +16,6 @@ import { startRedis, type TestRedis } from '../helpers/redis';
 
 const NGINX = '/usr/sbin/nginx';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** The ```nginx block of docs/scaling.md. */
 function documentedConfig(): string {
@@ -78,7 +57,7 @@ ${site}
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const deadline = Date.now() + 5000;
-  while (!(await listening(listen))) {
+  while (!(await canConnect(listen))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`nginx did not start: ${stderr} ${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`);
