@@ -1,4 +1,4 @@
-import { originAllowed } from './routes/stream';
+import { originAllowed } from './origins';
 
 /**
  * CORS for the readable transports (poll as JSON, SSE): the request's `Origin` is echoed

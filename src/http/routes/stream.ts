@@ -102,7 +102,6 @@ export function streamRoutes(router: Router, deps: Deps): void {
   });
 }
 
-export { originAllowed };
 
 /** The legacy document.domain path: only the request's host or one of its parents. */
 function domainAllowed(domain: string, host: string): boolean {
