@@ -1,6 +1,6 @@
 import type { Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
-import { advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, scriptJson, type Cursor, type Message } from '../protocol';
+import { advance, compareIds, formatCursor, maxId, isChannel, isPattern, lastSeen, matches, scriptJson, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
 
 /** What a subscriber learns when its subscription is live. */
@@ -16,6 +16,9 @@ export interface OpenInfo {
   /** The compact cursor that covers the resets and backlog, to hand the client once
    * they are delivered; null when it equals `cursor`. */
   checkpoint: string | null;
+  /** Resolves to a position up to which every message matching the subscription has
+   * been passed to deliver() (or was in this open): a base for a compact cursor. */
+  watermark?: () => Promise<string>;
 }
 
 /** A local consumer of messages: one client connection of some transport. */
@@ -133,7 +136,9 @@ export class Hub {
       }
       entry.buffer = null;
       this.messagesOut += backlog.length;
-      const after: Cursor = { epoch, base: position, channels: new Map(sameEpoch ? start.channels : []) };
+      // A client's base never goes back (a resume from a fresher cursor than `position`).
+      const base = sameEpoch ? maxId(position, start.base) : position;
+      const after: Cursor = { epoch, base, channels: new Map(sameEpoch ? start.channels : []) };
       for (const m of backlog) advance(after, m.channel, m.id);
       const checkpoint = formatCursor(after);
       const quiet = resets.length === 0 && backlog.length === 0;
@@ -142,12 +147,16 @@ export class Hub {
         resets,
         backlog,
         checkpoint: quiet ? null : checkpoint,
+        watermark: this.watermark,
       });
     } catch (err) {
       this.unsubscribe(sub);
       throw err;
     }
   }
+
+  /** The broker's watermark: messages reach subscribers synchronously from its sink. */
+  private readonly watermark = (): Promise<string> => this.broker.watermark();
 
   unsubscribe(sub: Subscriber): void {
     const entry = this.entries.get(sub);

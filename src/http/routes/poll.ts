@@ -79,7 +79,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
         ctx.respond = false; // the client is gone; nothing to write to
         return;
       }
-      body = pollBody(answer);
+      body = pollBody(answer, callback !== undefined);
       tally().bytes += body.length;
     } catch (raw) {
       if (callback === undefined) {
