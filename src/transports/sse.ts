@@ -1,5 +1,5 @@
 import type { OpenInfo } from '../hub';
-import { CHECKPOINT_ENTRIES, encodedAs, entryCount, formatCursor, parseCursor, scriptJson, see, type Cursor, type Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, encodedAs, formatCursor, parseCursor, scriptJson, see, type Cursor, type Message } from '../protocol';
 import type { StreamFormat } from './stream';
 
 /**
@@ -35,6 +35,9 @@ export function ssePreamble(): string {
   return 'retry: ' + SSE_RETRY_MS + '\n:' + ' '.repeat(SSE_PADDING_BYTES) + '\n\n';
 }
 
+/** Largest cursor (in channels) an `id:` line of a resume's backlog carries. */
+const BACKLOG_ID_ENTRIES = 4 * CHECKPOINT_ENTRIES;
+
 /** The part of a message event every connection shares; the `id:` line precedes it. */
 const dataOf = (msg: Message): string =>
   'data: {"channel":"' + msg.channel + '","id":"' + msg.id + '","data":' + msg.json + '}\n\n';
@@ -64,13 +67,15 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
       if (info.backlog.length > 0) {
         // Until the checkpoint a cut resumes from the client's own cursor plus what it
         // received (repeating a reset rather than losing it); from there the compact one.
+        // Each event's id lists the channels of the backlog so far: past a few dozen
+        // the events go without one (EventSource keeps the last), so that ids stay short
+        // and a cut in a long backlog repeats some of it rather than lose any.
         const cursor: Cursor = parseCursor(info.cursor);
-        if (entryCount(cursor) <= CHECKPOINT_ENTRIES) {
-          for (let i = 0; i < info.backlog.length; i++) out += event(info.backlog[i], cursor);
-        } else {
-          // A long cursor (from an older server) is not repeated on every event: a cut
-          // before the checkpoint repeats some of the backlog instead of losing any.
-          for (let i = 0; i < info.backlog.length; i++) out += encodedAs(info.backlog[i], 'sse', dataOf);
+        let ids = true;
+        for (let i = 0; i < info.backlog.length; i++) {
+          const m = info.backlog[i];
+          ids &&= cursor.channels.size < BACKLOG_ID_ENTRIES || cursor.channels.has(m.channel);
+          out += ids ? event(m, cursor) : encodedAs(m, 'sse', dataOf);
         }
       }
       if (info.checkpoint !== null) out += checkpointEvent(info.checkpoint);

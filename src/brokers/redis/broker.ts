@@ -43,6 +43,8 @@ export const REDIS_DEFAULTS = {
 /** Largest part of a Redis stream id (unsigned 64-bit). */
 const MAX_PART = 18446744073709551615n;
 const MAX_PART_TEXT = MAX_PART.toString();
+/** Channel histories read at once by a wildcard replay. */
+const REPLAY_GROUP = 200;
 /** Channels dropped per sweep step, so one step never blocks Redis for long. */
 const SWEEP_BATCH = 500;
 const SWEEP_MAX_BATCHES = 20;
@@ -247,13 +249,19 @@ export class RedisBroker implements Broker {
       backlog.resets.push(pattern);
     }
     const channels = names.filter((name) => matches(pattern, name));
-    const parts = await Promise.all(
-      channels.map(async (channel) => {
-        const part: Backlog = { messages: [], resets: [] };
-        await this.replay(channel, cursor, part);
-        return part;
-      }),
-    );
+    // In groups: thousands of reads queued at once would each wait behind the others
+    // and run into the command timeout.
+    const parts: Backlog[] = [];
+    for (let i = 0; i < channels.length; i += REPLAY_GROUP) {
+      const group = await Promise.all(
+        channels.slice(i, i + REPLAY_GROUP).map(async (channel) => {
+          const part: Backlog = { messages: [], resets: [] };
+          await this.replay(channel, cursor, part);
+          return part;
+        }),
+      );
+      for (const part of group) parts.push(part);
+    }
     for (const part of parts) {
       for (const r of part.resets) backlog.resets.push(r);
       for (const m of part.messages) backlog.messages.push(m);
