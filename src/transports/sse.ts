@@ -70,12 +70,19 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
         // Each event's id lists the channels of the backlog so far: past a few dozen
         // the events go without one (EventSource keeps the last), so that ids stay short
         // and a cut in a long backlog repeats some of it rather than lose any.
-        const cursor: Cursor = parseCursor(info.cursor);
+        let cursor: Cursor = parseCursor(info.cursor);
+        const marks = info.marks ?? [];
+        let next = 0;
         let ids = true;
         for (let i = 0; i < info.backlog.length; i++) {
           const m = info.backlog[i];
           ids &&= cursor.channels.size < BACKLOG_ID_ENTRIES || cursor.channels.has(m.channel);
           out += ids ? event(m, cursor) : encodedAs(m, 'sse', dataOf);
+          if (next < marks.length && marks[next].after === i) {
+            out += checkpointEvent(marks[next].cursor);
+            cursor = parseCursor(marks[next++].cursor);
+            ids = true;
+          }
         }
       }
       if (info.checkpoint !== null) out += checkpointEvent(info.checkpoint);

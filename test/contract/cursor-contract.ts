@@ -190,6 +190,33 @@ export function describeCursors(name: string, harness: BrokerHarness): void {
       hubs[0].unsubscribe(rec);
     }, 30_000);
 
+    test('checkpoints inside a long resume backlog each resume exactly the rest of it', async () => {
+      const hubs = await nodes();
+      const [hub] = hubs;
+      const first = new Recorder();
+      await hub.subscribe(first, ['m/*']);
+      const start = first.info!.cursor;
+      hub.unsubscribe(first);
+      await flood(hubs, 'm', 400, 1200, 100);
+      const resumed = new Recorder();
+      await hub.subscribe(resumed, ['m/*'], parseCursor(start));
+      hub.unsubscribe(resumed);
+      const info = resumed.info!;
+      const keys = info.backlog.map((m) => m.channel + '@' + m.id);
+      expect(new Set(keys).size).toBe(1200);
+      const marks = info.marks ?? [];
+      expect(marks.length).toBeGreaterThan(10);
+      for (const mark of marks) {
+        expect(entries(mark.cursor)).toBeLessThan(CHECKPOINT_ENTRIES * 2);
+        const again = new Recorder();
+        await hub.subscribe(again, ['m/*'], parseCursor(mark.cursor));
+        hub.unsubscribe(again);
+        expect(again.info!.resets).toEqual([]);
+        const rest = again.info!.backlog.map((m) => m.channel + '@' + m.id).sort();
+        expect(rest).toEqual(keys.slice(mark.after + 1).sort());
+      }
+    }, 30_000);
+
     test('an SSE client over 2000 channels resumes across many recycles with a short cursor: every message once, no reset', async () => {
       const hubs = await nodes();
       const [hub] = hubs;
