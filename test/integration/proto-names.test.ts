@@ -14,7 +14,6 @@ import { StreamClient } from '../helpers/stream-client';
  */
 
 const NAMES = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', 'px/__proto__'];
-const PAYLOAD = { __proto__: { polluted: true }, constructor: { prototype: 1 }, hasOwnProperty: 2, toString: 'x', nested: [{ __proto__: null }] };
 const PAYLOAD_TEXT = '{"__proto__":{"polluted":true},"constructor":{"prototype":1},"hasOwnProperty":2,"toString":"x","nested":[{"__proto__":null}]}';
 
 /** What the data must be: own properties only, prototypes untouched. */
