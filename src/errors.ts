@@ -18,6 +18,7 @@ export const ERRORS = {
   unauthorized: [401, 'A valid publish key is required: Authorization: Bearer <key>.'],
   not_found: [404, 'No such endpoint.'],
   method_not_allowed: [405, 'Method not allowed on this endpoint.'],
+  not_implemented: [501, 'The server does not implement this method.'],
   body_too_large: [413, 'The request body is too large.'],
   message_too_large: [413, 'The message is larger than the configured maximum.'],
   unsupported_media_type: [415, 'Publish bodies must be JSON (Content-Type: application/json).'],

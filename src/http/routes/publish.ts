@@ -1,7 +1,7 @@
 import type Router from 'koa-router';
 import { timingSafeEqual } from 'node:crypto';
 import { PushframeError, isPushframeError } from '../../errors';
-import { isChannel, scriptJson } from '../../protocol';
+import { isChannel, serializeData, type SerializedData } from '../../protocol';
 import { readBody } from '../body';
 import type { Deps } from '../deps';
 import { clientIp } from '../limits';
@@ -49,16 +49,16 @@ export function publishRoutes(router: Router, deps: Deps): void {
     const keyParam = ctx.query.key;
     const key = typeof keyParam === 'string' && keyParam !== '' ? keyParam : undefined;
     if (key !== undefined && key.length > 200) throw new PushframeError('bad_request', 'The "key" parameter is at most 200 characters.');
-    let json: string;
+    let serialized: SerializedData;
     try {
-      json = scriptJson(data);
+      serialized = serializeData(data);
     } catch {
       // JSON.parse takes nesting that JSON.stringify's recursion cannot: refuse, do not crash.
       throw new PushframeError('bad_json', 'The JSON is nested too deeply.');
     }
     let id: string;
     try {
-      id = await hub.publishJson(channel, json, key === undefined ? undefined : { key });
+      id = await hub.publishJson(channel, serialized.json, key === undefined ? undefined : { key }, serialized.bytes);
     } catch (err) {
       // Refusals (size, channel) are counted as such; this times the broker failing.
       if (!isPushframeError(err)) metrics.observePublish(seconds(started), false);
