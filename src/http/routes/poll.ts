@@ -8,7 +8,7 @@ import type { Deps } from '../deps';
 import { toPushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
 import { single, type Query } from '../query';
-import { admitConnection, readSubscription } from '../subscribe';
+import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
 
 /**
  * `GET {prefix}/poll?channels=…&since=…[&callback=name]` (docs/fallbacks.md): held until
@@ -28,11 +28,14 @@ export function pollRoutes(router: Router, deps: Deps): void {
     patterns: string[],
     cursor: Cursor | undefined,
     since: string,
+    grantExpiresAt: number | undefined,
   ): Promise<PollAnswer | null> =>
     new Promise((resolve, reject) => {
       const res = ctx.res;
+      let stopWatch = (): void => undefined;
       const cleanup = (): void => {
         res.removeListener('close', onClose);
+        stopWatch();
         connections.delete(poll);
         hub.unsubscribe(poll);
       };
@@ -51,6 +54,12 @@ export function pollRoutes(router: Router, deps: Deps): void {
       );
       res.on('close', onClose);
       connections.add(poll);
+      // A held poll ends when its grant does, like a stream: no private data after that.
+      stopWatch = watchGrantExpiry(grantExpiresAt, () => {
+        poll.cancel();
+        cleanup();
+        reject(grantExpired());
+      });
       hub.subscribe(poll, patterns, cursor).catch((err: unknown) => {
         poll.cancel();
         cleanup();
@@ -67,11 +76,11 @@ export function pollRoutes(router: Router, deps: Deps): void {
     let body: string;
     try {
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
-      const { patterns, cursor } = readSubscription(ctx, config);
+      const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
       const release = admitConnection(ctx, deps);
       let answer: PollAnswer | null;
       try {
-        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '');
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt);
       } finally {
         release();
       }
@@ -79,6 +88,8 @@ export function pollRoutes(router: Router, deps: Deps): void {
         ctx.respond = false; // the client is gone; nothing to write to
         return;
       }
+      // An answer gathered in the same turn as the expiry is not sent either.
+      if (grantExpiresAt !== undefined && Date.now() >= grantExpiresAt) throw grantExpired();
       body = pollBody(answer);
       tally().bytes += body.length;
     } catch (raw) {
@@ -107,4 +118,8 @@ export function pollRoutes(router: Router, deps: Deps): void {
     ctx.set(preflightHeaders(ctx.get('origin') || undefined, config.allowedOrigins));
     ctx.status = 204;
   });
+}
+
+function grantExpired(): PushframeError {
+  return new PushframeError('bad_grant', 'The grant has expired; reload the page for a new one.');
 }
