@@ -40,7 +40,7 @@ export interface Config {
   reconnectJitterMs: number;
   /** Hard deadline for a graceful shutdown. */
   shutdownTimeoutMs: number;
-  /** Serve the demo dashboard at `/`. */
+  /** Serve the demo dashboard at `/`: on by default, off in production unless set explicitly. */
   demo: boolean;
   /** Publish the server's own figures on `_sys/stats` every this many ms (0 = off). */
   statsIntervalMs: number;
@@ -94,6 +94,8 @@ interface Rule {
   max?: number;
   check?: (value: never) => string | null;
   help: string;
+  /** The default as help and the README say it, when it is not just DEFAULTS' value. */
+  shownDefault?: string;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -142,7 +144,11 @@ const RULES: { [K in keyof Config]: Rule } = {
   publishRate: { kind: 'int', min: 0, max: 10_000_000, help: 'publishes per second per key/IP, 0 = unlimited' },
   reconnectJitterMs: { kind: 'int', min: 0, max: 600_000, help: 'spread of reconnects on shutdown' },
   shutdownTimeoutMs: { kind: 'int', min: 0, max: 600_000, help: 'deadline for a graceful shutdown' },
-  demo: { kind: 'bool', help: 'serve the demo dashboard at /' },
+  demo: {
+    kind: 'bool',
+    help: 'serve the demo dashboard at /; its posts obey the publish key and rate',
+    shownDefault: 'true; false in production unless set',
+  },
   statsIntervalMs: { kind: 'int', min: 0, max: 3600_000, help: 'publish _sys/stats this often, 0 = off' },
   latestChannels: {
     kind: 'list',
@@ -231,6 +237,9 @@ export function resolveConfig(options: Partial<Config> = {}): Config {
     checkValue(key as keyof Config, value, `option ${key}`);
     (config as unknown as Record<string, unknown>)[key] = value;
   }
+  // The demo shows the server's figures to anyone and takes posts: in production only
+  // when asked for by name.
+  if (config.production && options.demo === undefined) config.demo = false;
   if (config.production && !config.publishKey) {
     throw new ConfigError(
       'production mode needs a publish key: set PUSHFRAME_PUBLISH_KEY (or --publish-key) so that strangers cannot publish',
@@ -281,10 +290,14 @@ export function configFromArgs(args: readonly string[]): Partial<Config> {
   return out as Partial<Config>;
 }
 
+function shownDefault(k: keyof Config): string {
+  const d = DEFAULTS[k];
+  return RULES[k].shownDefault ?? (Array.isArray(d) ? d.join(',') : String(d));
+}
+
 export function configHelp(): string {
   return KEYS.map((k) => {
-    const d = DEFAULTS[k];
-    const shown = Array.isArray(d) ? d.join(',') : String(d);
+    const shown = shownDefault(k);
     return `  --${flagName(k).padEnd(24)} ${envName(k).padEnd(34)} ${RULES[k].help} (default: ${shown === '' ? 'none' : shown})`;
   }).join('\n');
 }
@@ -292,8 +305,7 @@ export function configHelp(): string {
 /** The README's configuration table (a test keeps the README in step with it). */
 export function configTable(): string {
   const rows = KEYS.map((k) => {
-    const d = DEFAULTS[k];
-    const shown = Array.isArray(d) ? d.join(',') : String(d);
+    const shown = shownDefault(k);
     return `| \`${envName(k)}\` | \`--${flagName(k)}\` | ${shown === '' ? '(none)' : shown} | ${RULES[k].help} |`;
   });
   return ['| environment | flag | default | what |', '| --- | --- | --- | --- |', ...rows].join('\n');
