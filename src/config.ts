@@ -20,6 +20,8 @@ export interface Config {
   allowedOrigins: string[];
   /** Subscription patterns naming private channels: subscribing to them needs a signed grant. */
   privateChannels: string[];
+  /** Objects whose members may be JSONP callbacks (`Pushframe._poll.f1_a_2`): the bridge's own by default. */
+  jsonpCallbacks: string[];
   /** Heartbeat interval: below the 30-60 s idle timeouts of common proxies and load balancers. */
   heartbeatMs: number;
   /** A stream is recycled after this many bytes so the iframe document does not grow forever. */
@@ -64,6 +66,7 @@ export const DEFAULTS: Config = {
   secret: '',
   allowedOrigins: [],
   privateChannels: ['private/**'],
+  jsonpCallbacks: ['Pushframe._poll'],
   heartbeatMs: 20_000,
   maxStreamBytes: 256 * 1024,
   pollTimeoutMs: 25_000,
@@ -98,6 +101,11 @@ interface Rule {
   shownDefault?: string;
 }
 
+/** A JSONP callback namespace: one to four dotted identifiers. */
+const JSONP_NAMESPACE = /^[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63}){0,3}$/;
+/** Objects that reach the page's window, its navigation or its prototypes: never a namespace for callbacks. */
+const GLOBAL_OBJECTS = new Set(['window', 'self', 'top', 'parent', 'frames', 'globalThis', 'opener', 'document', 'location', 'history', 'navigator', 'constructor', 'prototype', '__proto__']);
+
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const RULES: { [K in keyof Config]: Rule } = {
@@ -130,6 +138,14 @@ const RULES: { [K in keyof Config]: Rule } = {
       return bad === undefined ? null : `"${bad}" is not a channel pattern like private/** or user/*`;
     },
     help: 'comma-separated patterns of channels that need a signed grant to subscribe',
+  },
+  jsonpCallbacks: {
+    kind: 'list',
+    check: (v: string[]) => {
+      const bad = v.find((ns) => !JSONP_NAMESPACE.test(ns) || ns.split('.').some((s) => GLOBAL_OBJECTS.has(s)));
+      return bad === undefined ? null : `"${bad}" is not a namespace of the page's own, like Pushframe._poll or myApp.jsonp`;
+    },
+    help: 'comma-separated objects whose generated members (f1_x, pos2) may be JSONP callbacks',
   },
   heartbeatMs: { kind: 'int', min: 50, max: 300_000, help: 'stream heartbeat interval' },
   maxStreamBytes: { kind: 'int', min: 4096, max: 1 << 30, help: 'recycle a stream after this many bytes' },
@@ -229,6 +245,7 @@ export function resolveConfig(options: Partial<Config> = {}): Config {
     ...DEFAULTS,
     allowedOrigins: [...DEFAULTS.allowedOrigins],
     privateChannels: [...DEFAULTS.privateChannels],
+    jsonpCallbacks: [...DEFAULTS.jsonpCallbacks],
     latestChannels: [...DEFAULTS.latestChannels],
   };
   for (const [key, value] of Object.entries(options)) {

@@ -10,7 +10,7 @@ export const ERRORS = {
   bad_pattern: [400, 'Subscriptions are channel names, optionally ending in "/*" or "/**".'],
   bad_cursor: [400, 'The "since" cursor is malformed.'],
   bad_json: [400, 'The body is not valid JSON.'],
-  bad_callback: [400, 'The JSONP callback name is not a dotted JavaScript identifier.'],
+  bad_callback: [400, 'The JSONP callback must be a generated member of an allowed namespace, like Pushframe._poll.f1_a_2.'],
   bad_origin: [403, 'This origin is not allowed to embed pushframe streams.'],
   bad_grant: [403, 'The grant for a private channel is missing, expired or forged.'],
   reserved_channel: [403, 'Channels under "_sys/" are published by the server itself.'],

@@ -1,12 +1,13 @@
 import type Koa from 'koa';
 import type Router from 'koa-router';
 import { PushframeError } from '../../errors';
-import { JSONP_CALLBACK, scriptJson, type Cursor } from '../../protocol';
+import { scriptJson, type Cursor } from '../../protocol';
 import { LongPoll, pollBody, type PollAnswer, type Tally } from '../../transports';
 import { corsHeaders, preflightHeaders } from '../cors';
 import type { Deps } from '../deps';
 import { toPushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
+import { checkJsonpOrigin, jsonpCallbackGrammar } from '../jsonp';
 import { single, type Query } from '../query';
 import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
 
@@ -21,6 +22,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
   // Looked up per request, like the streams' tallies: a transport nobody used stays out of the stats.
   const tally = (): Tally => connections.tally('longpoll');
   const path = config.prefix + '/poll';
+  const callbackGrammar = jsonpCallbackGrammar(config.jsonpCallbacks);
 
   /** Resolves with the answer, or null when the client left first. */
   const hold = (
@@ -71,10 +73,12 @@ export function pollRoutes(router: Router, deps: Deps): void {
     const query = ctx.query as Query;
     const callback = single(query, 'callback');
     // Checked first, and before anything is echoed: a bad name is answered as JSON.
-    if (callback !== undefined && !JSONP_CALLBACK.test(callback)) throw new PushframeError('bad_callback');
+    if (callback !== undefined && !callbackGrammar.test(callback)) throw new PushframeError('bad_callback');
     const cors = callback === undefined ? corsHeaders(ctx.get('origin') || undefined, config.allowedOrigins) : {};
     let body: string;
     try {
+      // A <script> sends no Origin header: JSONP has its own origin check.
+      if (callback !== undefined) checkJsonpOrigin(ctx, config.allowedOrigins);
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
       const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
       const release = admitConnection(ctx, deps);
