@@ -285,11 +285,14 @@ describe('GET /pushframe/poll', () => {
     });
 
     it('takes the namespaces PUSHFRAME_JSONP_CALLBACKS lists, instead of the default', async () => {
-      const s = await startTestServer({ jsonpCallbacks: ['myApp.$jsonp'] });
+      // As docs/fallbacks.md shows it: --jsonp-callbacks Pushframe._poll,myApp.jsonp
+      const s = await startTestServer({ jsonpCallbacks: ['Pushframe._poll', 'myApp.jsonp'] });
       try {
-        const ok = await fetch(`${s.url}/pushframe/poll?channels=a&callback=myApp.$jsonp.cb1`);
-        expect(await ok.text()).toMatch(/^\/\*\*\/myApp\.\$jsonp\.cb1\(\{"cursor"/);
-        const other = await fetch(`${s.url}/pushframe/poll?channels=a&callback=Pushframe._poll.f1`);
+        const ok = await fetch(`${s.url}/pushframe/poll?channels=a&callback=myApp.jsonp.cb1`);
+        expect(await ok.text()).toMatch(/^\/\*\*\/myApp\.jsonp\.cb1\(\{"cursor"/);
+        const bridge = await fetch(`${s.url}/pushframe/poll?channels=a&callback=Pushframe._poll.f1`);
+        expect(bridge.status).toBe(200);
+        const other = await fetch(`${s.url}/pushframe/poll?channels=a&callback=myApp.f1`);
         expect(other.status).toBe(400);
       } finally {
         await s.close();
