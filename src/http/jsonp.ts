@@ -36,7 +36,7 @@ export function jsonpCallbackGrammar(namespaces: readonly string[]): RegExp {
 export function checkJsonpOrigin(ctx: Koa.Context, allowed: readonly string[]): void {
   const claimed = single(ctx.query as Query, 'origin');
   const own = (origin: string): boolean => sameHost(origin, ctx.host);
-  const admitted = (origin: string): boolean => own(origin) || originAllowed(origin, allowed);
+  const admitted = (origin: string): boolean => /^https?:\/\//.test(origin) && (own(origin) || originAllowed(origin, allowed));
   if (claimed !== undefined && !admitted(claimed)) throw new PushframeError('bad_origin');
   const site = ctx.get('sec-fetch-site');
   // The browser says the page is on this server's origin as the browser sees it, which

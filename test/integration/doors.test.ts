@@ -139,6 +139,7 @@ describe('finding 6: JSONP callbacks and origins', () => {
     ['an old browser on another origin', '', { referer: 'https://evil.example/x' }],
     ['a same-site page not on the list', `&origin=${q('https://blog.example.com')}`, { 'sec-fetch-site': 'same-site', referer: 'https://blog.example.com/' }],
     ['an origin= not on the list', `&origin=${q('https://evil.example')}`, {}],
+    ['an origin= that is no web origin', `&origin=${q('javascript://127.0.0.1')}`, {}],
   ])('refuses %s with a bad_origin call and no data', async (_what, extra, headers) => {
     const r = await poll(server, 'since=&callback=Pushframe._poll.f1_ab_1' + extra, headers);
     expect(r.status).toBe(200);
