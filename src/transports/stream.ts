@@ -64,6 +64,9 @@ export class StreamConnection implements Subscriber, Flushable {
   /** A watermark known to cover every message handed to deliver() before it came:
    * written as a checkpoint once the messages pending then are written. */
   private due: string | null = null;
+  /** Entries the client's cursor kept after the last checkpoint (same-millisecond ids
+   * on Redis): the next checkpoint waits for CHECKPOINT_ENTRIES channels more. */
+  private settled = 0;
   /** The highest `covers` of the messages written: a base the client may be given. */
   private covered: string | null = null;
   /** Past maxStreamBytes: ends once a last checkpoint is out. */
@@ -146,6 +149,7 @@ export class StreamConnection implements Subscriber, Flushable {
       raiseBase(cursor, this.due);
       this.due = null;
       out += this.format.checkpoint(formatCursor(cursor));
+      this.settled = cursor.channels.size;
     }
     this.write(this.tagged(out));
     if (this.closed) return;
@@ -156,7 +160,7 @@ export class StreamConnection implements Subscriber, Flushable {
       this.recycle();
     } else if (this.sink.writableLength > this.options.maxBufferedBytes) {
       this.drop();
-    } else if (cursor.channels.size >= CHECKPOINT_ENTRIES) {
+    } else if (cursor.channels.size >= this.settled + CHECKPOINT_ENTRIES) {
       this.ask();
     }
   }
@@ -170,7 +174,8 @@ export class StreamConnection implements Subscriber, Flushable {
   private frames(msgs: readonly Message[], cursor: Cursor): string {
     const n = msgs.length;
     if (n === 0) return '';
-    if (cursor.channels.size + n < CHECKPOINT_ENTRIES) {
+    let threshold = this.settled + CHECKPOINT_ENTRIES;
+    if (cursor.channels.size + n < threshold) {
       const out = n === 1 ? this.format.message(msgs[0], cursor) : this.format.batch(msgs, cursor);
       this.cover(msgs[n - 1]);
       return out;
@@ -181,10 +186,12 @@ export class StreamConnection implements Subscriber, Flushable {
     for (let i = 0; i < n; i++) {
       fresh.add(msgs[i].channel);
       this.cover(msgs[i]);
-      if (fresh.size >= CHECKPOINT_ENTRIES && this.covered !== null && compareIds(this.covered, cursor.base) > 0) {
+      if (fresh.size >= threshold && this.covered !== null && compareIds(this.covered, cursor.base) > 0) {
         out += this.format.batch(msgs.slice(start, i + 1), cursor);
         raiseBase(cursor, this.covered);
         out += this.format.checkpoint(formatCursor(cursor));
+        this.settled = cursor.channels.size;
+        threshold = this.settled + CHECKPOINT_ENTRIES;
         start = i + 1;
         fresh = new Set(cursor.channels.keys());
       }
@@ -208,6 +215,7 @@ export class StreamConnection implements Subscriber, Flushable {
     if (this.covered !== null && compareIds(this.covered, cursor.base) > 0) {
       raiseBase(cursor, this.covered);
       this.write(this.tagged(this.format.checkpoint(formatCursor(cursor))));
+      this.settled = cursor.channels.size;
     }
     if (this.watermark === null || cursor.channels.size === 0) {
       this.end(this.tagged(this.format.reconnect(0)), 'recycle');

@@ -94,10 +94,10 @@ describe('prototype-member names as channels and payload keys', () => {
     for (const m of sse.messages.filter((_, i) => i % 4 === 3)) expectOrdinary(m.data);
 
     // JSONP poll from the stream's first cursor: the answer runs as a script.
-    const jsonp = await get(`${server.url}/pushframe/poll?channels=${encodeURIComponent(channels)}&since=${encodeURIComponent(start)}&callback=cb`);
+    const jsonp = await get(`${server.url}/pushframe/poll?channels=${encodeURIComponent(channels)}&since=${encodeURIComponent(start)}&callback=Pushframe._poll.f1_a_2`);
     expect(jsonp.status).toBe(200);
     let answer: { messages: unknown[][]; cursor: string; resets: string[] } | null = null;
-    vm.runInNewContext(jsonp.body, { cb: (a: typeof answer) => (answer = a) });
+    vm.runInNewContext(jsonp.body, { Pushframe: { _poll: { f1_a_2: (a: typeof answer) => (answer = a) } } });
     const a = answer as unknown as { messages: unknown[][]; cursor: string; resets: string[] };
     expect(a.resets).toEqual([]);
     expect(a.messages.map((m) => m[0])).toEqual(NAMES.flatMap((n) => [n, n, n, n]));
