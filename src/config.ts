@@ -20,7 +20,11 @@ export interface Config {
   allowedOrigins: string[];
   /** Subscription patterns naming private channels: subscribing to them needs a signed grant. */
   privateChannels: string[];
-  /** Heartbeat interval: below the 30-60 s idle timeouts of common proxies and load balancers. */
+  /**
+   * Heartbeat interval: the longest a stream stays silent. Short enough that the bridge
+   * (watchdog: interval + 2 s) notices a dead stream within 10 s in every engine, since
+   * Chromium gives no other sign (docs/bridge.md); far below proxy idle timeouts (30-60 s).
+   */
   heartbeatMs: number;
   /** A stream is recycled after this many bytes so the iframe document does not grow forever. */
   maxStreamBytes: number;
@@ -64,7 +68,7 @@ export const DEFAULTS: Config = {
   secret: '',
   allowedOrigins: [],
   privateChannels: ['private/**'],
-  heartbeatMs: 20_000,
+  heartbeatMs: 5_000,
   maxStreamBytes: 256 * 1024,
   pollTimeoutMs: 25_000,
   historySize: 1000,
