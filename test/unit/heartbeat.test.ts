@@ -5,6 +5,7 @@ import { HEARTBEAT_FRAME } from '../../src/protocol';
 /** A socket that records when each chunk was written (fake time). */
 class RecordingSink extends EventEmitter implements Sink {
   writableLength = 0;
+  destroyed = false;
   writes: { at: number; chunk: string }[] = [];
   write(chunk: string): boolean {
     this.writes.push({ at: Date.now(), chunk });
