@@ -24,10 +24,10 @@
     // A stream is stalled after the interval the server announced (its heartbeat, or how
     // long it holds a poll) plus this much silence: the server never stays silent longer
     // than its interval, and the grace absorbs network and timer jitter. With the
-    // server's 5 s heartbeat a dead stream is noticed within 7 s (docs/bridge.md).
+    // server's 4 s heartbeat a dead stream is noticed within 6 s (docs/bridge.md).
     stallGraceMs: 2000,
     // Used until p.o announces the server's interval.
-    heartbeatMs: 5000,
+    heartbeatMs: 4000,
     // No p.o within this long: the path is dead or a proxy buffers the stream.
     openTimeoutMs: 10000,
     backoffMinMs: 1000,

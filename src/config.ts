@@ -22,7 +22,7 @@ export interface Config {
   privateChannels: string[];
   /**
    * Heartbeat interval: the longest a stream stays silent. Short enough that the bridge
-   * (watchdog: interval + 2 s) notices a dead stream within 10 s in every engine, since
+   * (its watchdog: interval + 2 s = 6 s) notices a dead stream within 10 s in every engine, since
    * Chromium gives no other sign (docs/bridge.md); far below proxy idle timeouts (30-60 s).
    */
   heartbeatMs: number;
@@ -68,7 +68,7 @@ export const DEFAULTS: Config = {
   secret: '',
   allowedOrigins: [],
   privateChannels: ['private/**'],
-  heartbeatMs: 5_000,
+  heartbeatMs: 4_000,
   maxStreamBytes: 256 * 1024,
   pollTimeoutMs: 25_000,
   historySize: 1000,

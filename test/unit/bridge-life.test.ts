@@ -147,27 +147,27 @@ describe('connect() at any moment of the page', () => {
 describe('the default watchdog', () => {
   beforeEach(() => load('complete'));
 
-  it('reports a stream silent for the server heartbeat (5 s) + stallGraceMs (2 s) as stalled, then resumes with its cursor', () => {
+  it('reports a stream silent for the server heartbeat (4 s) + stallGraceMs (2 s) as stalled, then resumes with its cursor', () => {
     const c = connect({ channels: ['a'] });
     jest.advanceTimersByTime(0);
     const first = only();
     const p = sinkOf(first);
-    p.o('E~1', 5000);
+    p.o('E~1', 4000);
     p.m('a', '2', 'x');
-    jest.advanceTimersByTime(5000);
+    jest.advanceTimersByTime(4000);
     p.h();
-    jest.advanceTimersByTime(6999);
+    jest.advanceTimersByTime(5999);
     expect(only()).toBe(first);
     expect(of('error')).toEqual([]);
     jest.advanceTimersByTime(1);
     expect(frames()).toHaveLength(0);
-    expect(of('error')).toEqual([{ code: 'stalled', message: expect.stringMatching(/No data from the server for 7000 ms/) }]);
+    expect(of('error')).toEqual([{ code: 'stalled', message: expect.stringMatching(/No data from the server for 6000 ms/) }]);
     expect(c.state).toBe('reconnecting');
     // The first retry after an open stream waits 0.5-1 s (backoffMinMs 1 s, jittered).
     jest.advanceTimersByTime(1000);
     const second = only();
     expect(streamParams(second).since).toBe('E~1,a@2');
-    sinkOf(second).o('E~1,a@2', 5000);
+    sinkOf(second).o('E~1,a@2', 4000);
     expect(of('open')).toHaveLength(2);
     expect(c.state).toBe('open');
   });
@@ -188,7 +188,7 @@ describe('checks on wake, online and visibility', () => {
     connect({ channels: ['a'] });
     jest.advanceTimersByTime(0);
     const p = sinkOf(only());
-    p.o('E~1', 5000);
+    p.o('E~1', 4000);
     jest.advanceTimersByTime(2000);
     // Suspend: the clock moves on, no timer runs. Then one pulse after waking.
     jest.setSystemTime(Date.now() + 60_000);
@@ -214,7 +214,7 @@ describe('checks on wake, online and visibility', () => {
     connect({ channels: ['a'] });
     jest.advanceTimersByTime(0);
     const p = sinkOf(only());
-    p.o('E~1', 5000);
+    p.o('E~1', 4000);
     p.m('a', '2', 'x');
     window.dispatchEvent(new Event('online'));
     expect(of('error')).toEqual([{ code: 'network_changed', message: expect.any(String) }]);
@@ -247,7 +247,7 @@ describe('checks on wake, online and visibility', () => {
     jest.advanceTimersByTime(0);
     sinkOf(only()).o('E~1', 5000);
     // A hidden tab's timers lag; the wall clock does not.
-    jest.setSystemTime(Date.now() + 8000);
+    jest.setSystemTime(Date.now() + 7000);
     document.dispatchEvent(new Event('visibilitychange'));
     expect(of('error')).toEqual([{ code: 'stalled', message: expect.any(String) }]);
   });
