@@ -527,15 +527,28 @@
     return document.getElementsByTagName('head')[0] || document.documentElement;
   }
 
-  /** A JSONP script element, carrying the page's CSP nonce when it has one. */
-  function newScript(conn) {
+  /**
+   * The query of a JSONP poll: its callback and, when the server is another origin, the
+   * page's, which the server checks against its allowlist and the browser's Referer.
+   */
+  function pollQuery(conn, name) {
+    var q = '&callback=Pushframe._poll.' + name;
+    if (conn.origin !== pageOrigin()) q += '&origin=' + encodeURIComponent(pageOrigin());
+    return q;
+  }
+
+  /** A script element for a poll: it sends the page's origin as Referer even when the
+   * page's own policy sends none, so the server can tell an allowed page from another,
+   * and carries the page's CSP nonce when it has one. */
+  function pollScript(conn) {
     var el = document.createElement('script');
     el.type = 'text/javascript';
     el.charset = 'utf-8';
     el.async = true;
+    try { el.referrerPolicy = 'origin'; } catch (e) { /* not known here */ }
     if (conn.nonce) {
       el.setAttribute('nonce', conn.nonce);
-      try { el.nonce = conn.nonce; } catch (e) { /* read-only in no engine known, but harmless */ }
+      try { el.nonce = conn.nonce; } catch (e2) { /* a property in no engine known to refuse it */ }
     }
     return el;
   }
@@ -620,7 +633,7 @@
           done = true;
           answered(answer);
         };
-        var el = newScript(stream.conn);
+        var el = pollScript(stream.conn);
         // onload runs after the script: one that did not call back failed (a proxy's
         // error page, a truncated body). Old IE reports the same through readyState.
         el.onload = el.onerror = function () {
@@ -631,7 +644,7 @@
         };
         // The first poll of an attempt is answered at once (with any backlog): it is
         // the attempt's open, which the open deadline watches.
-        el.src = stream.endpoint('poll', (first ? '&open=1' : '') + '&callback=Pushframe._poll.' + id);
+        el.src = stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn, id));
         script = el;
         scriptParent().appendChild(el);
       }
@@ -1260,7 +1273,7 @@
     if (!pollRung) return;
     self.positionAsked = true;
     var id = 'pos' + (++pollSeq);
-    var el = newScript(self);
+    var el = pollScript(self);
     function done() {
       self.positionDone = null;
       el.onload = el.onerror = el.onreadystatechange = null;
@@ -1273,7 +1286,7 @@
       if (self.state !== 'closed' && !self.cursorHead && a && a.cursor) self._setCursor(String(a.cursor));
     };
     el.onerror = done;
-    el.src = self._endpoint('poll', '&callback=Pushframe._poll.' + id);
+    el.src = self._endpoint('poll', pollQuery(self, id));
     scriptParent().appendChild(el);
   };
 
