@@ -252,6 +252,33 @@ describe('checks on wake, online and visibility', () => {
     expect(of('error')).toEqual([{ code: 'stalled', message: expect.any(String) }]);
   });
 
+  it('notices within a second a same-origin stream document that stopped loading without a load event (Firefox after a cut)', () => {
+    connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const iframe = only();
+    sinkOf(iframe).o('E~1', 4000);
+    const doc = iframe.contentWindow!.document;
+    let state = 'loading';
+    Object.defineProperty(doc, 'URL', { configurable: true, get: () => iframe.src });
+    Object.defineProperty(doc, 'readyState', { configurable: true, get: () => state });
+    jest.advanceTimersByTime(2000);
+    expect(of('error')).toEqual([]); // still loading: alive
+    state = 'interactive';
+    jest.advanceTimersByTime(1000);
+    jest.advanceTimersByTime(4);
+    expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
+    jest.advanceTimersByTime(1000);
+    expect(streamParams(only()).since).toBe('E~1');
+  });
+
+  it('does not take the blank document a frame starts with for an ended stream', () => {
+    connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    sinkOf(only()).o('E~1', 4000); // jsdom's frame document is about:blank, complete
+    jest.advanceTimersByTime(5000);
+    expect(of('error')).toEqual([]);
+  });
+
   it('leaves no pulse running once every connection is closed', () => {
     const c = connect({ channels: ['a'] });
     jest.advanceTimersByTime(0);
