@@ -122,8 +122,23 @@
       return out;
     }
     out = {};
-    for (k in v) if (hasOwn.call(v, k)) out[k] = adopt(v[k], depth + 1);
+    for (k in v) if (hasOwn.call(v, k)) setOwn(out, k, adopt(v[k], depth + 1));
     return out;
+  }
+
+  // `o.__proto__ = x` would set the prototype where the engine has that accessor: a
+  // `__proto__` key of the data must stay an ordinary property.
+  function setOwn(o, k, value) {
+    if (k === '__proto__' && Object.defineProperty) {
+      Object.defineProperty(o, k, { value: value, writable: true, enumerable: true, configurable: true });
+    } else {
+      o[k] = value;
+    }
+  }
+
+  // Data sent as JSON text; unreadable text becomes null rather than a thrown frame.
+  function textData(text) {
+    try { return parseJson(String(text)); } catch (e) { return null; }
   }
 
   // JSON.parse where it exists (IE8+ standards mode); else the RFC 4627 check, then eval.
@@ -611,7 +626,8 @@
         var list = a.messages;
         if (list && list.length) {
           var flat = [];
-          for (i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], list[i][2]);
+          // A fourth element is the data as JSON text (it has a `__proto__` key).
+          for (i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], list[i].length > 3 ? textData(list[i][3]) : list[i][2]);
           sink.m.apply(sink, flat);
         }
         if (stopped || stream.dead) return; // a handler closed or re-subscribed
@@ -821,6 +837,14 @@
           conn._message(String(a[i]), String(a[i + 1]), own ? adopt(a[i + 2], 0) : a[i + 2]);
         }
       },
+      // Messages whose data is JSON text, parsed here (it has a `__proto__` key).
+      j: function () {
+        var a = arguments;
+        for (var i = 0; i + 2 < a.length; i += 3) {
+          if (!live()) return;
+          conn._message(String(a[i]), String(a[i + 1]), textData(a[i + 2]));
+        }
+      },
       x: function () {
         if (!live()) return;
         var list = [];
@@ -1023,6 +1047,8 @@
 
   // -- cursor
 
+  // The server's last cursor (from p.o or a checkpoint, p.c, which it sends often
+  // enough that few channels gather here) plus the last id seen per channel since.
   proto._setCursor = function (text) {
     var parts = text.split(',');
     this.cursorHead = parts[0];
@@ -1035,17 +1061,19 @@
   };
 
   // Ids stay opaque: the server delivers each channel in order and never twice,
-  // so the latest one received is the one to resume from.
+  // so the latest one received is the one to resume from. Keys carry a prefix so that
+  // channels named `__proto__`, `constructor` or `hasOwnProperty` are ordinary keys.
   proto._see = function (channel, id) {
-    if (!hasOwn.call(this.cursorSeen, channel)) this.cursorOrder.push(channel);
-    this.cursorSeen[channel] = id;
+    var key = '$' + channel;
+    if (!hasOwn.call(this.cursorSeen, key)) this.cursorOrder.push(channel);
+    this.cursorSeen[key] = id;
   };
 
   proto._cursorString = function () {
     if (!this.cursorHead) return '';
     var out = this.cursorHead;
     for (var i = 0; i < this.cursorOrder.length; i++) {
-      out += ',' + this.cursorOrder[i] + '@' + this.cursorSeen[this.cursorOrder[i]];
+      out += ',' + this.cursorOrder[i] + '@' + this.cursorSeen['$' + this.cursorOrder[i]];
     }
     return out;
   };

@@ -97,7 +97,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
       }
       // An answer gathered in the same turn as the expiry is not sent either.
       if (grantExpiresAt !== undefined && Date.now() >= grantExpiresAt) throw grantExpired();
-      body = pollBody(answer);
+      body = pollBody(answer, callback !== undefined);
       tally().bytes += body.length;
     } catch (raw) {
       if (callback === undefined) {
