@@ -17,6 +17,7 @@ export const ERRORS = {
   too_many_channels: [400, 'Too many channels in one subscription.'],
   unauthorized: [401, 'A valid publish key is required: Authorization: Bearer <key>.'],
   not_found: [404, 'No such endpoint.'],
+  unknown_host: [421, 'This server does not answer to that host name.'],
   method_not_allowed: [405, 'Method not allowed on this endpoint.'],
   body_too_large: [413, 'The request body is too large.'],
   message_too_large: [413, 'The message is larger than the configured maximum.'],

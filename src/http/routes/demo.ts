@@ -3,8 +3,10 @@ import { PushframeError } from '../../errors';
 import { compareIds, type Message } from '../../protocol';
 import { SYS_STATS_CHANNEL, type StatsSample } from '../../sysstats';
 import { readBody } from '../body';
+import { client } from '../client';
 import type { Deps } from '../deps';
 import { embedContext } from '../embed';
+import { requestOrigin, sameOrigin } from '../origins';
 import { collectStats } from './ops';
 
 /** The channel the demo's form publishes to; the dashboard shows everything under demo/. */
@@ -59,7 +61,7 @@ export function demoRoutes(router: Router, deps: Deps): void {
       statsOff: config.statsIntervalMs === 0,
       statsIntervalMs: config.statsIntervalMs,
       prefix: config.prefix,
-      origin: ctx.protocol + '://' + ctx.host,
+      origin: requestOrigin(ctx, config),
       publishKeySet: config.publishKey !== '',
       chart: {
         ...CHART,
@@ -78,9 +80,11 @@ export function demoRoutes(router: Router, deps: Deps): void {
 
   router.post('/demo/publish', async (ctx) => {
     // A cross-site page must not post into the demo through a visitor's browser.
-    // Hosts are compared, not schemes: behind a TLS-terminating proxy the page is https
-    // while this request arrives as http.
-    if (!sameHost(ctx.get('origin'), ctx.host) || ctx.get('sec-fetch-site') === 'cross-site') throw new PushframeError('bad_origin');
+    // Schemes are compared only when a trusted proxy reports them (origins.ts).
+    const origin = ctx.get('origin');
+    if ((origin !== '' && !sameOrigin(origin, client(ctx, config))) || ctx.get('sec-fetch-site') === 'cross-site') {
+      throw new PushframeError('bad_origin');
+    }
     const type = ctx.get('content-type');
     const body = await readBody(ctx.req, 4096, config.headersTimeoutMs);
     let fields: { name?: unknown; text?: unknown };
@@ -114,15 +118,6 @@ export function demoRoutes(router: Router, deps: Deps): void {
   });
 }
 
-/** No Origin header (old browsers, curl): allowed; otherwise its host must be ours. */
-function sameHost(origin: string, host: string): boolean {
-  if (!origin) return true;
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
 
 function currentSample(deps: Deps): StatsSample {
   const s = collectStats(deps);

@@ -4,7 +4,7 @@ import { PushframeError, isPushframeError } from '../../errors';
 import { isChannel, scriptJson } from '../../protocol';
 import { readBody } from '../body';
 import type { Deps } from '../deps';
-import { clientIp } from '../limits';
+import { client } from '../client';
 
 /** Room for JSON whitespace around a message of the maximum size. */
 const BODY_SLACK = 1024;
@@ -24,7 +24,7 @@ export function publishRoutes(router: Router, deps: Deps): void {
     }
     if (publishBuckets) {
       // Per client address, checked after the key so strangers cannot use up a publisher's budget.
-      const waitMs = publishBuckets.take(clientIp(ctx.req.socket.remoteAddress), Date.now());
+      const waitMs = publishBuckets.take(client(ctx, config).ip, Date.now());
       if (waitMs > 0) {
         ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)));
         // The body is left unread: close rather than parse it for the next request.
