@@ -44,7 +44,7 @@
   // Error codes after which retrying cannot help (src/errors.ts).
   var FATAL = {
     bad_request: 1, bad_channel: 1, bad_pattern: 1, bad_origin: 1, bad_grant: 1,
-    too_many_channels: 1, unauthorized: 1, not_found: 1, header_too_large: 1
+    too_many_channels: 1, unauthorized: 1, not_found: 1, header_too_large: 1, unknown_host: 1
   };
 
   var hasOwn = Object.prototype.hasOwnProperty;
@@ -1201,6 +1201,11 @@
   proto._serverError = function (stream, code, message) {
     var self = this;
     self._clearTimers();
+    if (code === 'shutting_down') {
+      // A node in a planned restart: not an error for the page, just somewhere else to go.
+      self._recycle(stream, Math.round(self.backoffMinMs / 2 + Math.random() * self.backoffMinMs / 2));
+      return;
+    }
     self.timer = window.setTimeout(function () {
       self.timer = null;
       if (self.stream !== stream) return;

@@ -79,6 +79,8 @@ export function watchGrantExpiry(expiresAt: number | undefined, onExpiry: () => 
 export function admitConnection(ctx: Koa.Context, deps: Deps): () => void {
   if (deps.draining.value) {
     ctx.set('Retry-After', '1');
+    // The proxy must not reuse this connection: its next request belongs on another node.
+    ctx.set('Connection', 'close');
     throw new PushframeError('shutting_down');
   }
   try {
