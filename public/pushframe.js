@@ -275,6 +275,8 @@
     addListener(window, hideEvent, onPageHide);
     if (hideEvent === 'pagehide') addListener(window, 'pageshow', onPageShow);
     addListener(window, 'message', onPostMessage);
+    // The script may have run before load and connect() come after it (from a click).
+    if (!pageLoaded) pageLoaded = document.readyState === 'complete';
     if (!pageLoaded) addListener(window, 'load', onPageLoad);
   }
 
