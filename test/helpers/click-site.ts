@@ -7,7 +7,7 @@ import { waitInPage } from './browsers';
 /**
  * An application's page on 127.0.0.1: it loads the bridge from `/pushframe/pushframe.js`
  * and, when its button is clicked (after `load`, as a person would), connects with the
- * bridge's defaults. Everything the page sees is recorded with the time since the click.
+ * bridge's defaults (or the transports named in `?transports=`). Everything the page sees is recorded with the time since the click.
  * Without `push`, the site serves only the page (a proxy in front routes `/pushframe/`);
  * with it, the site also answers the push endpoints (one origin, no proxy needed).
  */
@@ -16,7 +16,8 @@ export interface ClickSite {
   close(): Promise<void>;
 }
 
-function page(channel: string): string {
+function page(channel: string, transports: string[] | null): string {
+  const ladder = transports ? `, transports: ${JSON.stringify(transports)}` : '';
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe page</title></head>
 <body>
@@ -41,7 +42,7 @@ function page(channel: string): string {
   document.getElementById('go').onclick = function () {
     if (window.__conn) return;
     window.__clickedAt = new Date().getTime();
-    window.__conn = Pushframe.connect({ url: '/pushframe', channels: [${JSON.stringify(channel)}] });
+    window.__conn = Pushframe.connect({ url: '/pushframe', channels: [${JSON.stringify(channel)}]${ladder} });
   };
 </script>
 </body></html>`;
@@ -53,13 +54,14 @@ export async function startClickSite(push?: PushframeServer): Promise<ClickSite>
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/page') {
       const channel = url.searchParams.get('channel') ?? 'test';
-      if (!/^[a-z0-9/]{1,40}$/.test(channel)) {
+      const ladder = url.searchParams.get('transports');
+      if (!/^[a-z0-9/]{1,40}$/.test(channel) || (ladder !== null && !/^[a-z]+(,[a-z]+)*$/.test(ladder))) {
         res.writeHead(400);
         res.end();
         return;
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(page(channel));
+      res.end(page(channel, ladder === null ? null : ladder.split(',')));
       return;
     }
     if (app) return void app(req, res);
