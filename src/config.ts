@@ -62,6 +62,8 @@ export interface Config {
   /** Host names this server answers to (DNS rebinding): `push.example.com`, `.example.com` for a domain
    * and its subdomains, `*` for any. IP addresses and localhost are always allowed. */
   allowedHosts: string[];
+  /** This node's name in its figures (`_sys/stats/<node>`); empty = host name and port. */
+  nodeId: string;
 }
 
 export const DEFAULTS: Config = {
@@ -96,6 +98,7 @@ export const DEFAULTS: Config = {
   trustProxy: '',
   forwardedHeader: 'x-forwarded',
   allowedHosts: [],
+  nodeId: '',
 };
 
 type Kind = 'int' | 'string' | 'list' | 'bool';
@@ -196,6 +199,11 @@ const RULES: { [K in keyof Config]: Rule } = {
       return bad === undefined ? null : `"${bad}" is not a host name like push.example.com or .example.com`;
     },
     help: 'host names this server answers to besides IP addresses and localhost',
+  },
+  nodeId: {
+    kind: 'string',
+    check: (v: string) => (v === '' || /^[A-Za-z0-9_.:-]{1,100}$/.test(v) ? null : 'is 1-100 characters of [A-Za-z0-9_.:-]'),
+    help: 'name of this node in _sys/stats/<node> (default: host name:port)',
   },
 };
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type nunjucks from 'nunjucks';
@@ -156,7 +157,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
-  sysStats.start();
+  sysStats.start(config.nodeId || `${hostname()}:${address.port}`);
 
   let closing: Promise<void> | null = null;
   const finish = async (): Promise<void> => {

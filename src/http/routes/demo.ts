@@ -57,6 +57,7 @@ export function demoRoutes(router: Router, deps: Deps): void {
       embed,
       stats,
       transports: Object.entries(stats.connections.byTransport).map(([name, open]) => ({ name, open })),
+      nodes: stats.nodes ?? [],
       statsChannel: SYS_STATS_CHANNEL,
       statsOff: config.statsIntervalMs === 0,
       statsIntervalMs: config.statsIntervalMs,
@@ -121,19 +122,24 @@ export function demoRoutes(router: Router, deps: Deps): void {
 
 function currentSample(deps: Deps): StatsSample {
   const s = collectStats(deps);
+  const node = deps.sysStats?.node ?? 'node';
   return {
     at: Date.now(),
+    node,
     uptimeSeconds: s.uptimeSeconds,
     connections: s.connections,
     messages: { in: s.messages.in, out: s.messages.written },
     rates: { in: 0, out: 0, bytesOut: 0 },
     bytes: s.bytes,
     memory: s.memory,
+    nodes: [{ node, at: Date.now(), connections: s.connections.total, rates: { in: 0, out: 0, bytesOut: 0 }, rss: s.memory.rss, uptimeSeconds: s.uptimeSeconds }],
   };
 }
 
 /** The last sample's rates with totals as of now (the page itself is a connection more). */
 function withTotals(last: StatsSample, deps: Deps): StatsSample {
+  // Several nodes: the cluster's figures as last summed; this node's alone would mislead.
+  if ((last.nodes?.length ?? 1) > 1) return last;
   return { ...currentSample(deps), rates: last.rates };
 }
 
