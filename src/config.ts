@@ -60,7 +60,7 @@ export interface Config {
   /** Which headers trusted proxies write: `x-forwarded` (X-Forwarded-For/-Proto/-Host) or `forwarded` (RFC 7239). */
   forwardedHeader: string;
   /** Host names this server answers to (DNS rebinding): `push.example.com`, `.example.com` for a domain
-   * and its subdomains, `*` for any. IP addresses and localhost are always allowed. */
+   * and its subdomains, `*` for any. IP addresses, localhost and single-label names are always allowed. */
   allowedHosts: string[];
   /** This node's name in its figures (`_sys/stats/<node>`); empty = host name and port. */
   nodeId: string;

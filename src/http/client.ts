@@ -43,14 +43,17 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  * Is this a host name the server answers to? A page that DNS rebinding has pointed at the
  * server asks for the attacker's host name; refusing names the operator has not listed
  * makes such a page's same-origin reads fail. IP literals cannot be rebound (the page's
- * origin is then the server's own address), and localhost names resolve locally.
+ * origin is then the server's own address); localhost names and single-label names
+ * (`intranet-box`) resolve locally, not through a domain an attacker can register.
  */
 export function hostAllowed(host: string, allowed: readonly string[]): boolean {
   if (allowed.includes('*')) return true;
   const name = hostName(host);
+  // No Host at all (HTTP/1.0 tools): browsers always send one, so nothing was rebound.
+  if (host.trim() === '') return true;
   if (name === '') return false;
   if (IPV4.test(name) || name.includes(':')) return true;
-  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (name === 'localhost' || name.endsWith('.localhost') || !name.includes('.')) return true;
   return allowed.some((a) => {
     const entry = a.toLowerCase();
     return entry.startsWith('.') ? name === entry.slice(1) || name.endsWith(entry) : name === entry;

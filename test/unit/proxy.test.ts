@@ -94,13 +94,16 @@ describe('trustProxy: which hops may report the client address', () => {
 });
 
 describe('host names and same origin (DNS rebinding)', () => {
-  test('IP literals and localhost always; other names only when listed', () => {
+  test('IP literals, localhost and single-label names always; other names only when listed', () => {
     expect(hostAllowed('127.0.0.1:8080', [])).toBe(true);
     expect(hostAllowed('[::1]:8080', [])).toBe(true);
     expect(hostAllowed('localhost:3000', [])).toBe(true);
     expect(hostAllowed('app.localhost', [])).toBe(true);
+    expect(hostAllowed('intranet-box:8080', [])).toBe(true);
+    expect(hostAllowed('intranet-box.', [])).toBe(false);
     expect(hostAllowed('rebind.attacker.example:8080', [])).toBe(false);
-    expect(hostAllowed('', [])).toBe(false);
+    expect(hostAllowed('', [])).toBe(true); // HTTP/1.0 without Host: not a browser
+    expect(hostAllowed('[', [])).toBe(false);
     expect(hostAllowed('push.example.com', ['push.example.com'])).toBe(true);
     expect(hostAllowed('PUSH.example.com:443', ['push.example.com'])).toBe(true);
     expect(hostAllowed('a.b.example.com', ['.example.com'])).toBe(true);
