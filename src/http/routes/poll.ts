@@ -79,7 +79,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     let body: string;
     try {
       // A <script> sends no Origin header: JSONP has its own origin check.
-      if (callback !== undefined) checkJsonpOrigin(ctx, config.allowedOrigins);
+      if (callback !== undefined) checkJsonpOrigin(ctx, config);
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
       const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
       const release = admitConnection(ctx, deps);
