@@ -19,7 +19,7 @@ describe('examples/ticker', () => {
     const doc = dom.window.document;
     expect(doc.querySelectorAll('#quotes tbody tr')).toHaveLength(8);
     expect(doc.querySelector('#q-ASML .last')?.textContent).toMatch(/^\d+\.\d\d$/);
-    expect(doc.querySelector('script[src]')?.getAttribute('src')).toBe('/pushframe/pushframe.js');
+    expect(doc.querySelector('script[src]')?.getAttribute('src')).toMatch(/^\/pushframe\/pushframe\.[A-Za-z0-9_-]{12}\.js$/);
     const inline = [...doc.querySelectorAll('script:not([src])')].map((s) => s.textContent ?? '');
     const calls: Record<string, unknown>[] = [];
     new Function('Pushframe', inline[0])({ connect: (o: Record<string, unknown>) => calls.push(o) });
