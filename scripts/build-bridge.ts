@@ -4,7 +4,7 @@
  * so IE6-8 parse it. The minified file is generated, never committed: it would go stale
  * with every change to the bridge. `npm run build` and the test setup run this.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { minify } from 'terser';
 import { BRIDGE_MINIFIED, BRIDGE_READABLE, bridgeBanner } from '../src/http/bridge-asset';
@@ -33,14 +33,21 @@ export async function minifyBridge(readable: string): Promise<string> {
   return out.code + '\n';
 }
 
+/** A server starting meanwhile reads the old file or the new one, never half of one. */
+function writeAtomically(path: string, text: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, text);
+  renameSync(temp, path);
+}
+
 /** Writes the assembled and the minified bridge; returns their sizes. */
 export async function buildBridge(root = ROOT): Promise<{ readable: number; minified: number }> {
   const readable = assemble(root);
   // While the bridge is one file, it is its own source: nothing to assemble.
   const single = BRIDGE_SOURCES.length === 1 && BRIDGE_SOURCES[0] === BRIDGE_READABLE;
-  if (!single) writeFileSync(join(root, BRIDGE_READABLE), readable);
+  if (!single) writeAtomically(join(root, BRIDGE_READABLE), readable);
   const minified = await minifyBridge(readable);
-  writeFileSync(join(root, BRIDGE_MINIFIED), minified);
+  writeAtomically(join(root, BRIDGE_MINIFIED), minified);
   return { readable: Buffer.byteLength(readable), minified: Buffer.byteLength(minified) };
 }
 
