@@ -3,7 +3,7 @@ import { JSDOM } from 'jsdom';
 import { startTicker, type TickerApp } from '../../examples/ticker/server';
 import { openStream } from '../helpers/forever-frame';
 
-/** The example application: its own page through the macro, on pushframe's Koa app. */
+/** The example application: its own Koa app and server, with pushframe's middleware mounted. */
 describe('examples/ticker', () => {
   let ticker: TickerApp;
 
@@ -13,7 +13,7 @@ describe('examples/ticker', () => {
   afterAll(() => ticker.close());
 
   it('renders the current prices with the embed macro and a render-time cursor', async () => {
-    const res = await fetch(ticker.server.url + '/');
+    const res = await fetch(ticker.url + '/');
     expect(res.status).toBe(200);
     const dom = new JSDOM(await res.text());
     const doc = dom.window.document;
@@ -28,7 +28,7 @@ describe('examples/ticker', () => {
   });
 
   it('streams price changes on stocks/*, next to the rest of pushframe', async () => {
-    const r = await openStream(ticker.server.url + '/pushframe', { channels: 'stocks/*' });
+    const r = await openStream(ticker.url + '/pushframe', { channels: 'stocks/*' });
     try {
       await r.until(() => r.messages().length >= 3, 5000, 'three quotes');
       const q = r.messages()[0].data as { symbol: string; price: number };
@@ -37,8 +37,8 @@ describe('examples/ticker', () => {
     } finally {
       r.close();
     }
-    expect(ticker.server.hub.isLatestChannel('stocks/ASML')).toBe(true);
-    expect((await fetch(ticker.server.url + '/pushframe/stats')).status).toBe(200);
-    expect((await fetch(ticker.server.url + '/nothing-here')).status).toBe(404);
+    expect(ticker.push.hub.isLatestChannel('stocks/ASML')).toBe(true);
+    expect((await fetch(ticker.url + '/pushframe/stats')).status).toBe(200);
+    expect((await fetch(ticker.url + '/nothing-here')).status).toBe(404);
   });
 });
