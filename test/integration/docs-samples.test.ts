@@ -128,6 +128,24 @@ const RUNNERS: Record<string, () => Promise<void>> = {
     // Rendered by the security-koa sample above.
     expect(sample('security-koa-view')).toContain('pushframe(embed=embed, token=token)');
   },
+  async 'embedding-setup'() {
+    const app = await runTs(sample('embedding-setup'), { files: { 'views/prices.njk': sample('embedding-setup-view') } });
+    // The sample publishes one price after it starts; poll until the page shows it.
+    let page = '';
+    for (let i = 0; i < 100 && !page.includes('<tr id="p-AEX">'); i++) {
+      page = await (await fetch(app.url + '/')).text();
+      if (!page.includes('<tr id="p-AEX">')) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(page).toContain('<tr id="p-AEX"><td>AEX</td><td class="v">912.4</td></tr>');
+    const src = /<script src="([^"]+)"><\/script>/.exec(page)![1];
+    expect((await fetch(app.url + src)).status).toBe(200);
+    const options = JSON.parse(/Pushframe\.connect\((\{.*\})\);/.exec(page)![1]) as { channels: string[]; target: string };
+    expect(options).toMatchObject({ channels: ['prices/*'], target: 'prices' });
+  },
+  async 'embedding-setup-view'() {
+    // Rendered by the embedding-setup sample above.
+    expect(sample('embedding-setup-view')).toContain("pushframe(embed=embed, target='prices')");
+  },
   async 'readme-in-process'() {
     const app = await runTs(sample('readme-in-process'), { listens: false });
     expect(await app.exited).toBe(0);
