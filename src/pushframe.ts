@@ -4,6 +4,7 @@ import { MemoryBroker, createRedisBroker, type Broker, type PublishOptions } fro
 import { resolveConfig, ConfigError, type Config } from './config';
 import { createApp, koaMiddleware, nodeHandler, type HostRoutes, type NodeHandler } from './http/app';
 import type { Deps } from './http/deps';
+import { loadBridgeAsset } from './http/bridge-asset';
 import { embedContext, type EmbedContext } from './http/embed';
 import { ConnectionLimits } from './http/limits';
 import { Metrics } from './http/metrics';
@@ -120,7 +121,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     close: () => (closing ??= stopAll(config.reconnectJitterMs, config.shutdownTimeoutMs)),
   };
   // The bridge is read (and compressed) now, so a missing build fails here, not on a page.
-  createApp(deps);
+  loadBridgeAsset(root);
   sysStats.start();
   return {
     push,

@@ -59,7 +59,11 @@ export function createApp(deps: Deps, host: HostRoutes = { ops: false, demo: fal
  */
 export function koaMiddleware(deps: Deps): Koa.Middleware {
   const router = prefixRouter(deps);
-  const chain: Koa.Middleware[] = [errorMiddleware(deps.log, deps.metrics), router.routes() as Koa.Middleware, router.allowedMethods({ throw: true }) as Koa.Middleware];
+  const chain: Koa.Middleware[] = [
+    errorMiddleware(deps.log, deps.metrics),
+    router.routes() as Koa.Middleware,
+    router.allowedMethods({ throw: true }) as Koa.Middleware,
+  ];
   const run = (ctx: Koa.Context, i: number): Promise<void> =>
     i < chain.length ? Promise.resolve(chain[i](ctx, () => run(ctx, i + 1))) : Promise.resolve();
   return (ctx, next) => (underPrefix(ctx.path, deps.config.prefix) ? run(ctx, 0) : next());
@@ -83,7 +87,11 @@ export function nodeHandler(deps: Deps): NodeHandler {
     }
     if (next) return next();
     const body = JSON.stringify(new PushframeError('not_found').toJSON());
-    res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    res.writeHead(404, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+    });
     res.end(body);
   };
 }
