@@ -7,6 +7,7 @@ import { errorMiddleware } from './errors';
 import { bridgeRoutes } from './routes/bridge';
 import { demoRoutes } from './routes/demo';
 import { eventsRoutes } from './routes/events';
+import { headOfLongLived, methodsMiddleware } from './methods';
 import { hostOpsRoutes, statsRoutes } from './routes/ops';
 import { pollRoutes } from './routes/poll';
 import { publishRoutes } from './routes/publish';
@@ -48,8 +49,9 @@ export function createApp(deps: Deps, host: HostRoutes = { ops: false, demo: fal
   if (host.ops) hostOpsRoutes(router, deps);
   if (host.demo) demoRoutes(router, deps);
   app.use(errorMiddleware(deps.log, deps.metrics));
+  app.use(methodsMiddleware(router));
+  app.use(headOfLongLived(deps.config));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
   return app;
 }
 
@@ -59,10 +61,12 @@ export function createApp(deps: Deps, host: HostRoutes = { ops: false, demo: fal
  */
 export function koaMiddleware(deps: Deps): Koa.Middleware {
   const router = prefixRouter(deps);
+  // The same chain as pushframe's own app, run only for paths under the prefix.
   const chain: Koa.Middleware[] = [
     errorMiddleware(deps.log, deps.metrics),
+    methodsMiddleware(router),
+    headOfLongLived(deps.config),
     router.routes() as Koa.Middleware,
-    router.allowedMethods({ throw: true }) as Koa.Middleware,
   ];
   const run = (ctx: Koa.Context, i: number): Promise<void> =>
     i < chain.length ? Promise.resolve(chain[i](ctx, () => run(ctx, i + 1))) : Promise.resolve();
