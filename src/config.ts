@@ -331,7 +331,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<Config> {
   return out as Partial<Config>;
 }
 
-/** Parses `--flag value`, `--flag=value` and bare boolean `--flag` / `--no-flag`. */
+/** Words a boolean flag takes as its value (`--demo false`); anything else after it is the next argument. */
+const BOOL_WORDS = new Set(['true', 'false', 'yes', 'no', 'on', 'off', '1', '0']);
+
+/** Parses `--flag value`, `--flag=value`, and booleans as `--flag`, `--no-flag`, `--flag false`. */
 export function configFromArgs(args: readonly string[]): Partial<Config> {
   const out: Record<string, unknown> = {};
   const byFlag = new Map(KEYS.map((k) => [flagName(k), k]));
@@ -349,6 +352,7 @@ export function configFromArgs(args: readonly string[]): Partial<Config> {
     if (!key) throw new ConfigError(`unknown flag --${name}; see --help`);
     let text: string;
     if (eq !== -1) text = arg.slice(eq + 1);
+    else if (RULES[key].kind === 'bool' && !negate && i + 1 < args.length && BOOL_WORDS.has(args[i + 1].toLowerCase())) text = args[++i];
     else if (RULES[key].kind === 'bool') text = negate ? 'false' : 'true';
     else if (i + 1 < args.length) text = args[++i];
     else throw new ConfigError(`--${name} needs a value`);

@@ -1,12 +1,9 @@
 import type Router from 'koa-router';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import type { Deps } from '../deps';
 
-/** Health, stats and the bridge script. */
-export function opsRoutes(router: Router, deps: Deps): void {
-  const { config, hub } = deps;
+/** Health and Prometheus metrics: at the host's root, so they belong to a server of its own. */
+export function hostOpsRoutes(router: Router, deps: Deps): void {
+  const { hub } = deps;
 
   router.get('/healthz', (ctx) => {
     const broker = hub.broker.status();
@@ -22,31 +19,14 @@ export function opsRoutes(router: Router, deps: Deps): void {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
+}
 
-  router.get(config.prefix + '/stats', (ctx) => {
+/** `GET {prefix}/stats`. */
+export function statsRoutes(router: Router, deps: Deps): void {
+  router.get(deps.config.prefix + '/stats', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = collectStats(deps);
   });
-
-  const bridgePath = join(deps.root, 'public', 'pushframe.js');
-  let bridge: { body: string; etag: string } | null = null;
-  router.get(config.prefix + '/pushframe.js', (ctx) => {
-    bridge ??= load(bridgePath);
-    ctx.type = 'application/javascript; charset=utf-8';
-    ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('ETag', bridge.etag);
-    if (ctx.get('if-none-match') === bridge.etag) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = bridge.body;
-  });
-}
-
-function load(path: string): { body: string; etag: string } {
-  const body = readFileSync(path, 'utf8');
-  return { body, etag: '"' + createHash('sha1').update(body).digest('base64url').slice(0, 16) + '"' };
 }
 
 export interface Stats {
