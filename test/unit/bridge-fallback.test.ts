@@ -123,10 +123,11 @@ describe('bridge ladder: falling back to long-poll', () => {
   });
 
   it('does not ask for a position when it has one, when a stream opened first, or without a polling rung', () => {
-    connect({ channels: ['a'], since: 'E~1' });
+    // Three connections of one page, each with its own stream (shared ones would be one).
+    connect({ channels: ['a'], since: 'E~1', share: false });
     settle();
     expect(positionRequests()).toHaveLength(0);
-    const c = connect({ channels: ['b'] });
+    const c = connect({ channels: ['b'], share: false });
     settle();
     const q = streamParams(positionRequests()[0]);
     sinkOf(iframes()[1]).o('E~9', 1000);
