@@ -1655,6 +1655,7 @@
       if (hasOwn.call(FATAL, detail.code) || detail.code === 'no_transport') this.fatal = detail;
       else this.send({ k: 'e', d: detail });
     } else if (name === 'transport') {
+      this.transportName = detail.name;
       this.send({ k: 't', d: detail });
     } else if (name === 'reset') {
       var list = [];
@@ -1684,7 +1685,7 @@
     for (var i = 0; i < out.length; i++) delete this.members[out[i]];
     this.joined = [];
     this.engine = null;
-    this.send({ k: 'refused', to: out, d: err });
+    this.send({ k: 'refused', to: out, d: err, tr: this.transportName });
     if (!this.closed && this.leading) this.startEngine();
   };
 
@@ -1754,7 +1755,8 @@
     } else if (k === 'refused') {
       for (i = 0; i < list.length; i++) {
         if (indexOf(msg.to, list[i].memberId) === -1) continue;
-        list[i].shareRefused = true;
+        // As alone: the transport it tried, the refusal, the end.
+        if (msg.tr) this.transport(list[i], msg.tr);
         list[i]._emit('error', msg.d);
         list[i].close();
       }

@@ -24,8 +24,9 @@ export interface BridgeSite {
 const PAGE_OPTIONS = '{ backoffMinMs: 100, backoffMaxMs: 400 }';
 
 /** A page that records every pushframe DOM event and shows messages in a list. */
-export function testPage(pushUrl: string, channels: string[]): string {
-  const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',');
+export function testPage(pushUrl: string, channels: string[], token?: string): string {
+  const tokenOption = token ? ' token: ' + JSON.stringify(token) + ',' : '';
+  const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',' + tokenOption);
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe bridge test page</title>
 <style>
@@ -67,13 +68,13 @@ export function testPage(pushUrl: string, channels: string[]): string {
 </body></html>`;
 }
 
-function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string) {
+export function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string) {
   return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/page') return false;
     const channels = (url.searchParams.get('channels') ?? 'test').split(',');
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(testPage(pushUrlFor(req), channels));
+    res.end(testPage(pushUrlFor(req), channels, url.searchParams.get('token') ?? undefined));
     return true;
   };
 }

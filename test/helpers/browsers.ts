@@ -68,6 +68,49 @@ export async function launchChromium(): Promise<TestBrowser> {
   };
 }
 
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * Debian's Chromium through playwright-core as one browser profile holding many tabs:
+ * `chromium.launch()`, ONE `browser.newContext()`, and `context.newPage()` per tab, so
+ * the tabs share storage, locks, BroadcastChannel and the six connections per host.
+ */
+export async function launchChromiumContext(): Promise<TestBrowser> {
+  requireBinary(CHROMIUM, 'chromium');
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  return {
+    name: 'chromium',
+    async newPage() {
+      const page = await context.newPage();
+      return {
+        goto: async (url) => {
+          await page.goto(url, { waitUntil: 'load', timeout: 10000 });
+        },
+        evaluate: (expression) => page.evaluate(expression),
+        screenshot: async (path) => {
+          await page.screenshot({ path });
+        },
+        close: () => page.close({ runBeforeUnload: false }),
+      };
+    },
+    async close() {
+      await context.close();
+      await browser.close();
+    },
+  };
+}
+
 /** Debian's Firefox ESR through puppeteer-core (WebDriver BiDi), headless. */
 export async function launchFirefox(): Promise<TestBrowser> {
   requireBinary(FIREFOX, 'firefox-esr');
