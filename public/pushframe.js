@@ -1497,7 +1497,9 @@
   };
 
   gp.renew = function () {
-    if (this.store && this.claim && this.leading && now() - this.renewedAt >= this.beat() / 2) {
+    var beat = this.beat();
+    // Renewed twice an interval, and at once when the server announces a shorter one.
+    if (this.store && this.claim && this.leading && (now() - this.renewedAt >= beat / 2 || this.claim.until - now() > LEASE_BEATS * beat)) {
       var l = this.readLease();
       if (l && l.tab !== tabId && beats(l, this.claim)) this.abdicate(false);
       else this.writeLease();
@@ -1740,6 +1742,8 @@
         else proto._setCursor.call(c, String(msg.d.cursor));
       }
     } else if (k === 'state') {
+      this.last = { d: msg.d, mem: msg.mem, tab: msg.tab };
+      if (!this.cursorHead) proto._setCursor.call(this, String(msg.d.cursor));
       for (i = 0; i < list.length; i++) if (list[i].memberId === msg.to && list[i].state !== 'open') this.opened(list[i], msg.d);
     } else if (k === 't') {
       for (i = 0; i < list.length; i++) this.transport(list[i], msg.d.name);
@@ -1778,7 +1782,11 @@
       if (indexOf(this.joined, msg.m) === -1) this.joined.push(msg.m);
       this.rejoin();
     } else if (e && e.state === 'open' && this.last) {
-      this.send({ k: 'state', to: msg.m, d: this.last.d });
+      // A newcomer starts where the stream is now, and learns the members in case it leads next.
+      var d = {};
+      for (var k in this.last.d) if (hasOwn.call(this.last.d, k)) d[k] = this.last.d[k];
+      d.cursor = e._cursorString();
+      this.send({ k: 'state', to: msg.m, d: d, mem: this.memberTable() });
     }
   };
 
