@@ -89,7 +89,7 @@ describe('tab sharing with Web Locks and BroadcastChannel', () => {
     await world.run(30000); // quiet, but not longer than a live stream may be
     expect(b.frames()).toHaveLength(0);
     // B hears nothing: after a dead stream's limit plus the longest backoff it takes over.
-    await world.run(20000 * 2 + 30000 + 1000);
+    await world.run(20000 * 2 + 30000 + 1000 - 30000);
     expect(b.frames()).toHaveLength(1);
     expect(b.sink() && b.params().since).toBe('E~1,news@2');
     b.sink().o('E~1,news@2', 1000);
