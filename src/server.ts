@@ -6,6 +6,7 @@ import { MemoryBroker, createRedisBroker, type Broker } from './brokers';
 import { resolveConfig, ConfigError, type Config } from './config';
 import { ERRORS, PushframeError, type ErrorCode } from './errors';
 import { createApp } from './http/app';
+import { BrowserBudget } from './http/browsers';
 import { ConnectionLimits } from './http/limits';
 import { Metrics } from './http/metrics';
 import { TokenBuckets } from './http/rate';
@@ -80,6 +81,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const root = packageRoot();
   const connections = new ConnectionRegistry();
   const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerIp);
+  const budget = new BrowserBudget(config.maxStreamsPerBrowser, config.prefix || '/');
   const deps: Deps = {
     config,
     hub,
@@ -90,8 +92,9 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     startedAt: Date.now(),
     draining: { value: false },
     limits,
+    budget,
     publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
-    metrics: new Metrics(hub, connections, limits),
+    metrics: new Metrics(hub, connections, limits, budget),
   };
   const sysStats = new SysStats(hub, () => collectStats(deps), config.statsIntervalMs, (err) =>
     log.warn({ err }, 'could not publish _sys/stats'),

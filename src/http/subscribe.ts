@@ -124,3 +124,19 @@ export function admitConnection(ctx: Koa.Context, deps: Deps): () => void {
     throw err;
   }
 }
+
+/**
+ * admitConnection, plus the browser's budget (maxStreamsPerBrowser): `capped` when the
+ * browser already holds its share, and the request must be answered rather than held.
+ */
+export function admitHeld(ctx: Koa.Context, deps: Deps): { capped: boolean; release: () => void } {
+  const release = admitConnection(ctx, deps);
+  const slot = deps.budget.enter(ctx);
+  return {
+    capped: slot.capped,
+    release: () => {
+      slot.release();
+      release();
+    },
+  };
+}

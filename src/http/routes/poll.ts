@@ -8,7 +8,7 @@ import type { Deps } from '../deps';
 import { toPushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
 import { single, type Query } from '../query';
-import { admitConnection, readSubscription } from '../subscribe';
+import { admitHeld, readSubscription } from '../subscribe';
 
 /**
  * `GET {prefix}/poll?channels=…&since=…[&callback=name]` (docs/fallbacks.md): held until
@@ -28,6 +28,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     patterns: string[],
     cursor: Cursor | undefined,
     since: string,
+    capped: boolean,
   ): Promise<PollAnswer | null> =>
     new Promise((resolve, reject) => {
       const res = ctx.res;
@@ -42,11 +43,12 @@ export function pollRoutes(router: Router, deps: Deps): void {
         resolve(null);
       };
       const poll = new LongPoll(
-        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since },
+        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined || capped, since },
         tally(),
         (answer) => {
           cleanup();
-          resolve(answer);
+          // Over the browser's budget: answered at once, and the next poll waits.
+          resolve(capped && answer.reconnectMs === undefined ? { ...answer, reconnectMs: config.cappedPollMs } : answer);
         },
       );
       res.on('close', onClose);
@@ -68,10 +70,10 @@ export function pollRoutes(router: Router, deps: Deps): void {
     try {
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
       const { patterns, cursor } = readSubscription(ctx, config);
-      const release = admitConnection(ctx, deps);
+      const { capped, release } = admitHeld(ctx, deps);
       let answer: PollAnswer | null;
       try {
-        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '');
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', capped);
       } finally {
         release();
       }
