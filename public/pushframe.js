@@ -1308,7 +1308,8 @@
       if (!ev || ev.key !== slot || !ev.newValue) return;
       var box;
       try { box = parseJson(ev.newValue); } catch (e) { return; }
-      if (box && box.m && typeof box.m === 'object') receive(box.m);
+      // IE fires storage events in the writing window too.
+      if (box && box.m && typeof box.m === 'object' && box.m.tab !== tabId) receive(box.m);
     }
     addListener(window, 'storage', onStorage);
     return {
