@@ -1349,11 +1349,12 @@
     this.leader = '';        // the tab that leads, as far as this tab knows
     this.leading = false;
     this.engine = null;
-    this.members = {};       // leader: member id -> { tab, ch, tok, at }
+    this.members = {};       // leader: member id -> { ch, tok, at }
     this.joined = [];        // leader: members added since the engine last opened
     this.whoAt = 0;
-    this.last = null;        // the last open relay: { d, mem, tr }
+    this.last = null;        // the last open relay: { d, mem, tab }
     this.fatal = null;
+    this.quietOpen = false;
     this.closed = false;
     this.lockHeld = false;
     this.release = null;
@@ -1528,6 +1529,7 @@
       if (c.channels.length && c.state !== 'idle') g.members[c.memberId] = { ch: c.channels.slice(0), tok: c.token, at: t };
     }
     g.whoAt = t;
+    g.quietOpen = true;
     g.send({ k: 'lead', claim: g.claim });
     g.send({ k: 'who' });
     g.startEngine();
@@ -1636,6 +1638,7 @@
     e.channels = u.ch;
     e.shareTokens = u.tok;
     e.token = u.tok.join(',');
+    this.quietOpen = true;
     // At once, not a tick later: this never runs inside a frame's own script.
     if (pageLoaded) e._start();
     else e._reopen();
@@ -1653,7 +1656,12 @@
     if (name === 'open') {
       var joined = this.joined;
       this.joined = [];
-      this.send({ k: 'o', d: detail, mem: this.memberTable(), cause: joined });
+      // Quiet after a re-open for the union's sake or a hand-over: only the tabs that
+      // asked (or are new) see an open, as each would alone. Any other re-open (a
+      // recycle, a reconnect after an error) is seen by all, as by a stream of its own.
+      var quiet = this.quietOpen;
+      this.quietOpen = false;
+      this.send({ k: 'o', d: detail, mem: this.memberTable(), cause: joined, quiet: quiet });
     } else if (name === 'error') {
       if (hasOwn.call(FATAL, detail.code) || detail.code === 'no_transport') this.fatal = detail;
       else this.send({ k: 'e', d: detail });
@@ -1739,7 +1747,7 @@
       for (i = 0; i < list.length; i++) {
         var c = list[i];
         if (!hasOwn.call(msg.mem, c.memberId)) continue;
-        if (c.state !== 'open' || indexOf(msg.cause, c.memberId) !== -1) this.opened(c, msg.d);
+        if (c.state !== 'open' || !msg.quiet || indexOf(msg.cause, c.memberId) !== -1) this.opened(c, msg.d);
         else proto._setCursor.call(c, String(msg.d.cursor));
       }
     } else if (k === 'state') {
@@ -1758,6 +1766,8 @@
     } else if (k === 'x') {
       for (i = 0; i < list.length; i++) this.reset(list[i], msg.d.channels);
     } else if (k === 'refused') {
+      // Whoever leads next must not bring them back into the union.
+      if (this.last && this.last.mem) for (i = 0; i < msg.to.length; i++) delete this.last.mem[msg.to[i]];
       for (i = 0; i < list.length; i++) {
         if (indexOf(msg.to, list[i].memberId) === -1) continue;
         // As alone: the transport it tried, the refusal, the end.

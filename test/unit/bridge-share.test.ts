@@ -64,6 +64,18 @@ describe('tab sharing with Web Locks and BroadcastChannel', () => {
     expect(b.types().filter((t) => t === 'open')).toHaveLength(2);
   });
 
+  it('a recycled stream (p.r) shows a new open in every tab, as a stream of its own would', async () => {
+    const [a, b] = await twoTabs(FULL);
+    a.sink().m('news', '2', 1);
+    a.sink().r(0);
+    await world.run(10);
+    expect(a.params().since).toBe('E~1,news@2');
+    a.sink().o('E~1,news@2', 1000);
+    await world.run(0);
+    expect(a.types()).toEqual(['transport', 'open', 'message', 'open']);
+    expect(b.events).toEqual(a.events);
+  });
+
   it('the leader closes: the other tab takes over at once (no timer) from the last message it saw', async () => {
     const [a, b] = await twoTabs(FULL);
     a.sink().m('news', '2', 1, 'news', '3', 2);
