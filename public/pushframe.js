@@ -1866,16 +1866,17 @@
   };
 
   /**
-   * A follower that hears nothing from the leader for a dead stream's limit plus the
-   * longest backoff takes over: the leader's tab is frozen or hung. (Closing, crashing
-   * and navigating release the lock at once; this timer is only for the frozen case.)
+   * A follower that hears nothing from the leader for two heartbeat intervals plus the
+   * longest backoff takes over: the leader relays every frame, heartbeats included, so
+   * its tab is frozen or hung. (Closing, crashing and navigating release the lock at
+   * once; this timer is only for the frozen case.)
    */
   gp.watch = function () {
     var g = this;
     if (g.watchTimer || g.closed) return;
     var first = g.local[0];
     if (!first) return;
-    var limit = first.heartbeatMs * first.heartbeatTimeoutFactor + first.backoffMaxMs;
+    var limit = 2 * first.heartbeatMs + first.backoffMaxMs;
     g.watchTimer = window.setTimeout(function () {
       g.watchTimer = null;
       if (g.closed) return;

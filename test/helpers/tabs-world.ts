@@ -148,8 +148,23 @@ export class World {
     const world = this;
     w.setTimeout = (fn: () => void, ms: number) => tab.setTimeout(fn, ms);
     w.clearTimeout = (id: number) => tab.clearTimeout(id);
-    w.setInterval = () => {
-      throw new Error('the bridge uses no intervals here');
+    // An interval is a timeout that re-arms itself under the same id.
+    const intervals = new Map<number, number>();
+    w.setInterval = (fn: () => void, ms: number) => {
+      const id = world.nextSeq();
+      const arm = (): void => {
+        intervals.set(id, tab.setTimeout(() => {
+          arm();
+          fn();
+        }, Math.max(1, ms)));
+      };
+      arm();
+      return id;
+    };
+    w.clearInterval = (id: number) => {
+      const t = intervals.get(id);
+      if (t !== undefined) tab.clearTimeout(t);
+      intervals.delete(id);
     };
     const RealDate = Date;
     w.Date = function FakeDate() {

@@ -98,11 +98,13 @@ describe('tab sharing with Web Locks and BroadcastChannel', () => {
     a.sink().m('news', '2', 1);
     await world.run(0);
     a.frozen = true;
-    await world.run(30000); // quiet, but not longer than a live stream may be
-    expect(b.frames()).toHaveLength(0);
-    // B hears nothing: after a dead stream's limit plus the longest backoff it takes over.
-    await world.run(20000 * 2 + 30000 + 1000 - 30000);
+    // B hears nothing: after two heartbeat intervals plus the longest backoff (30 s) it
+    // takes over; not while the leader is merely as quiet as a live stream may be.
+    const frozenAt = world.now;
+    for (let i = 0; i < 120 && b.frames().length === 0; i++) await world.run(1000);
     expect(b.frames()).toHaveLength(1);
+    expect(world.now - frozenAt).toBeGreaterThan(30000);
+    expect(world.now - frozenAt).toBeLessThanOrEqual(2 * 20000 + 30000 + 1000);
     expect(b.sink() && b.params().since).toBe('E~1,news@2');
     b.sink().o('E~1,news@2', 1000);
     b.sink().m('news', '3', 2);
