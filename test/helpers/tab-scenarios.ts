@@ -25,9 +25,15 @@ const SECRET = 'tab-scenarios-secret';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
-async function stats(server: PushframeServer): Promise<{ total: number; byTransport: Record<string, number> }> {
+interface StreamStats {
+  total: number;
+  byTransport: Record<string, number>;
+  capped: number;
+}
+
+async function stats(server: PushframeServer): Promise<StreamStats> {
   const res = await fetch(server.url + '/pushframe/stats');
-  const body = (await res.json()) as { connections: { total: number; byTransport: Record<string, number> } };
+  const body = (await res.json()) as { connections: StreamStats };
   return body.connections;
 }
 
@@ -131,6 +137,8 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     // One stream; two for the instant of the hand-over, when the closed tab's socket may
     // not be gone yet as the next tab's stream opens.
     expect(most).toBeLessThanOrEqual(2);
+    // Sharing kept the browser within its budget: no request had to be answered early.
+    expect((await stats(demo)).capped).toBe(0);
     await Promise.all(tabs.map((t) => t.close()));
     await waitFor('no stream on the server', async () => (await stats(demo)).total === 0);
   }, 120000);
