@@ -24,7 +24,7 @@ export interface BridgeSite {
 const PAGE_OPTIONS = '{ backoffMinMs: 100, backoffMaxMs: 400 }';
 
 /** A page that records every pushframe DOM event and shows messages in a list. */
-export function testPage(pushUrl: string, channels: string[], token?: string): string {
+export function testPage(pushUrl: string, channels: string[], token?: string, onClick = false): string {
   const tokenOption = token ? ' token: ' + JSON.stringify(token) + ',' : '';
   const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',' + tokenOption);
   return `<!DOCTYPE html>
@@ -39,6 +39,7 @@ export function testPage(pushUrl: string, channels: string[], token?: string): s
 <body>
 <h1>pushframe live</h1>
 <p>Status: <span id="status">connecting</span> &middot; transport: <b id="transport">-</b> &middot; received: <b id="count">0</b></p>
+${onClick ? '<button id="go">connect</button>' : ''}
 <ol id="log" reversed></ol>
 <script src="${pushUrl}/pushframe/pushframe.js"></script>
 <script>
@@ -63,7 +64,9 @@ export function testPage(pushUrl: string, channels: string[], token?: string): s
       if (e.type === 'pushframe:transport') document.getElementById('transport').innerHTML = e.detail.name;
     });
   }
-  window.__conn = Pushframe.connect(${options});
+  ${onClick
+    ? `document.getElementById('go').onclick = function () { window.__conn = Pushframe.connect(${options}); };`
+    : `window.__conn = Pushframe.connect(${options});`}
 </script>
 </body></html>`;
 }
@@ -74,7 +77,7 @@ export function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string) {
     if (url.pathname !== '/page') return false;
     const channels = (url.searchParams.get('channels') ?? 'test').split(',');
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(testPage(pushUrlFor(req), channels, url.searchParams.get('token') ?? undefined));
+    res.end(testPage(pushUrlFor(req), channels, url.searchParams.get('token') ?? undefined, url.searchParams.get('click') === '1'));
     return true;
   };
 }

@@ -144,7 +144,7 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     await waitFor('no stream on the server', async () => (await stats(demo)).total === 0);
   }, 120000);
 
-  it('tabs with different channels, one with a private grant, each get exactly their own', async () => {
+  it('tabs with different channels, one with a private grant, connecting from a click after load, each get exactly their own', async () => {
     const token = grant(SECRET, ['private/x'], 600);
     const specs = [
       { channels: 'a', token: '' },
@@ -156,9 +156,12 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     const tabs: TestPage[] = [];
     for (const spec of specs) {
       const tab = await browser.newPage();
-      await tab.goto(`${site.url}/page?channels=${encodeURIComponent(spec.channels)}${spec.token ? '&token=' + spec.token : ''}`);
+      await tab.goto(`${site.url}/page?click=1&channels=${encodeURIComponent(spec.channels)}${spec.token ? '&token=' + spec.token : ''}`);
       tabs.push(tab);
     }
+    // The user clicks a while after the pages loaded.
+    await sleep(1000);
+    for (const tab of tabs) await tab.click('#go');
     for (const i of [0, 1, 2]) {
       await waitInPage(tabs[i], "window.__events.some(function (e) { return e.type === 'pushframe:open'; })", `tab ${i + 1} to open`);
     }

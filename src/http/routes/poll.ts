@@ -31,6 +31,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     cursor: Cursor | undefined,
     since: string,
     grantExpiresAt: number | undefined,
+    immediate: boolean,
     capped: boolean,
   ): Promise<PollAnswer | null> =>
     new Promise((resolve, reject) => {
@@ -48,7 +49,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
         resolve(null);
       };
       const poll = new LongPoll(
-        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined || capped, since },
+        { timeoutMs: config.pollTimeoutMs, immediate: immediate || capped, since },
         tally(),
         (answer) => {
           cleanup();
@@ -86,7 +87,9 @@ export function pollRoutes(router: Router, deps: Deps): void {
       const { capped, release } = admitHeld(ctx, deps);
       let answer: PollAnswer | null;
       try {
-        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, capped);
+        // Without a cursor, or with `open=1` (a client's first poll: its open), at once.
+        const immediate = cursor === undefined || single(query, 'open') === '1';
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, immediate, capped);
       } finally {
         release();
       }
