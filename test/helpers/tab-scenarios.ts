@@ -190,7 +190,7 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     for (const i of [0, 1, 2]) {
       expect(await tabs[i].evaluate('window.__events')).toEqual([
         { type: 'pushframe:transport', detail: { name: 'iframe' } },
-        { type: 'pushframe:open', detail: { transport: 'iframe', cursor: expect.any(String), heartbeatMs: 20000 } },
+        { type: 'pushframe:open', detail: { transport: 'iframe', cursor: expect.any(String), heartbeatMs: site.server.config.heartbeatMs } },
       ]);
     }
     await holder(tabs);
