@@ -7,6 +7,7 @@ import { createApp, koaMiddleware, nodeHandler, type HostRoutes, type NodeHandle
 import type { Deps } from './http/deps';
 import { loadBridgeAsset } from './http/bridge-asset';
 import { embedContext, type EmbedContext } from './http/embed';
+import { BrowserBudget } from './http/browsers';
 import { ConnectionLimits } from './http/limits';
 import { Metrics } from './http/metrics';
 import { TokenBuckets } from './http/rate';
@@ -79,6 +80,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
   const root = packageRoot();
   const connections = new ConnectionRegistry();
   const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerIp);
+  const budget = new BrowserBudget(config.maxStreamsPerBrowser, config.prefix || '/');
   const deps: Deps = {
     config,
     hub,
@@ -89,8 +91,9 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     startedAt: Date.now(),
     draining: { value: false },
     limits,
+    budget,
     publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
-    metrics: new Metrics(hub, connections, limits),
+    metrics: new Metrics(hub, connections, limits, budget),
   };
   const sysStats = new SysStats(hub, () => collectStats(deps), config.statsIntervalMs, (err) =>
     log.warn({ err }, 'could not publish _sys/stats'),

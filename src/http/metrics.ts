@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub';
 import type { ConnectionRegistry } from '../transports';
+import type { BrowserBudget } from './browsers';
 import type { ConnectionLimits } from './limits';
 
 /**
@@ -16,7 +17,7 @@ export class Metrics {
   private readonly refusalCounts: Record<string, number> = {};
   private published = 0;
 
-  constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits) {
+  constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits, budget: BrowserBudget) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'pushframe_' });
     new Gauge({
@@ -35,6 +36,23 @@ export class Metrics {
       registers,
       collect() {
         this.set(limits.size);
+      },
+    });
+    new Gauge({
+      name: 'pushframe_browsers',
+      help: 'Browsers (by cookie) holding at least one stream or held poll.',
+      registers,
+      collect() {
+        this.set(budget.browsers);
+      },
+    });
+    new Counter({
+      name: 'pushframe_capped_requests_total',
+      help: 'Streams and polls answered at once because their browser held its maxStreamsPerBrowser.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(budget.capped);
       },
     });
     const fromTallies = (name: string, help: string, pick: (t: ReturnType<ConnectionRegistry['allTallies']>[number]) => number): void => {

@@ -34,8 +34,9 @@ export type BridgeFile = 'served' | 'readable';
 const READABLE_PATH = '/readable/pushframe.js';
 
 /** A page that records every pushframe DOM event and shows messages in a list. */
-export function testPage(pushUrl: string, channels: string[], bridge: BridgeFile = 'served'): string {
-  const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',');
+export function testPage(pushUrl: string, channels: string[], bridge: BridgeFile = 'served', token?: string, onClick = false): string {
+  const tokenOption = token ? ' token: ' + JSON.stringify(token) + ',' : '';
+  const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',' + tokenOption);
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe bridge test page</title>
 <style>
@@ -48,6 +49,7 @@ export function testPage(pushUrl: string, channels: string[], bridge: BridgeFile
 <body>
 <h1>pushframe live</h1>
 <p>Status: <span id="status">connecting</span> &middot; transport: <b id="transport">-</b> &middot; received: <b id="count">0</b></p>
+${onClick ? '<button id="go">connect</button>' : ''}
 <ol id="log" reversed></ol>
 <script src="${bridge === 'readable' ? READABLE_PATH : pushUrl + '/pushframe/pushframe.js'}"></script>
 <script>
@@ -72,12 +74,14 @@ export function testPage(pushUrl: string, channels: string[], bridge: BridgeFile
       if (e.type === 'pushframe:transport') document.getElementById('transport').innerHTML = e.detail.name;
     });
   }
-  window.__conn = Pushframe.connect(${options});
+  ${onClick
+    ? `document.getElementById('go').onclick = function () { window.__conn = Pushframe.connect(${options}); };`
+    : `window.__conn = Pushframe.connect(${options});`}
 </script>
 </body></html>`;
 }
 
-function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string, bridge: BridgeFile) {
+export function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string, bridge: BridgeFile = 'served') {
   return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === READABLE_PATH) {
@@ -88,7 +92,7 @@ function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string, bridge: 
     if (url.pathname !== '/page') return false;
     const channels = (url.searchParams.get('channels') ?? 'test').split(',');
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(testPage(pushUrlFor(req), channels, bridge));
+    res.end(testPage(pushUrlFor(req), channels, bridge, url.searchParams.get('token') ?? undefined, url.searchParams.get('click') === '1'));
     return true;
   };
 }

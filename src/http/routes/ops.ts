@@ -31,8 +31,10 @@ export function statsRoutes(router: Router, deps: Deps): void {
 
 export interface Stats {
   uptimeSeconds: number;
-  /** `total`: open stream connections; `slots`: every long-lived request (the limited figure). */
-  connections: { total: number; slots: number; byTransport: Record<string, number> };
+  /** `total`: open stream connections; `slots`: every long-lived request (the limited figure);
+   * `browsers`: browsers (by cookie) holding one; `capped`: requests answered at once because
+   * their browser held its budget (maxStreamsPerBrowser). */
+  connections: { total: number; slots: number; byTransport: Record<string, number>; browsers: number; capped: number };
   channels: { subscribed: number; broker?: number };
   /** `published`: accepted by this node's publish API; `in`: reached this node from the broker;
    * `out`: deliveries to local subscribers; `written`: messages written to clients. */
@@ -62,7 +64,13 @@ export function collectStats(deps: Deps): Stats {
   const counted = deps.metrics.snapshot();
   return {
     uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
-    connections: { total: deps.connections.size, slots: deps.limits.size, byTransport },
+    connections: {
+      total: deps.connections.size,
+      slots: deps.limits.size,
+      byTransport,
+      browsers: deps.budget.browsers,
+      capped: deps.budget.capped,
+    },
     channels: { subscribed: hub.patterns, broker: broker.channels },
     messages: { published: counted.published, in: hub.messagesIn, out: hub.messagesOut, written },
     bytes: { out: bytes },
