@@ -16,7 +16,7 @@ import { Hub } from './hub';
 import { createLogger, type Logger } from './log';
 import { packageRoot } from './paths';
 import { SysStats } from './sysstats';
-import { ConnectionRegistry } from './transports';
+import { ConnectionRegistry, destroyReleased } from './transports';
 
 export interface PushframeServer {
   readonly config: Config;
@@ -146,6 +146,8 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const finish = async (): Promise<void> => {
     sysStats.stop();
     server.closeAllConnections();
+    // Streams own their sockets (outside Node's list of connections): end them too.
+    destroyReleased(server);
     await broker.close();
   };
 
