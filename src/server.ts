@@ -59,6 +59,13 @@ const CLIENT_ERRORS: Record<string, ErrorCode> = {
   ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
 };
 
+/**
+ * Connections waiting to be accepted. Node's 511 overflows when thousands of clients
+ * come back at once after a restart, and each refused SYN costs its client a second or
+ * more; the kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Idle keep-alive connections between polls or publishes. */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
@@ -132,7 +139,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
       server.removeListener('error', reject);
       resolve();
     });
