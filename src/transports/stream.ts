@@ -1,6 +1,7 @@
 import type { OpenInfo, Subscriber } from '../hub';
 import type { Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
+import { startTicking, stopTicking, type Ticking } from './heartbeats';
 import type { Sink } from './sink';
 import type { DropReason, Tally } from './tally';
 
@@ -41,7 +42,7 @@ export interface StreamOptions {
  * falls too far behind (it resumes from its cursor), sends heartbeats on idle, and
  * recycles itself after maxStreamBytes.
  */
-export class StreamConnection implements Subscriber, Flushable {
+export class StreamConnection implements Subscriber, Flushable, Ticking {
   private pending: Message[] = [];
   private pendingBytes = 0;
   private queued = false;
@@ -52,7 +53,9 @@ export class StreamConnection implements Subscriber, Flushable {
   private idleTicks = 0;
   private closed = false;
   private bytes = 0;
-  private readonly heartbeat: NodeJS.Timeout;
+  /** Bytes that go out with the first frame (the preamble): one write, not two. */
+  private head = '';
+  private readonly heartbeatSlot: number;
   private readonly onDrain = (): void => {
     this.blocked = false;
     if (this.pending.length > 0) this.flush();
@@ -72,8 +75,11 @@ export class StreamConnection implements Subscriber, Flushable {
     sink.on('drain', this.onDrain);
     // Ticks at half the interval: an idle stream beats every heartbeatMs, and no stream
     // goes more than 1.5 x heartbeatMs without a frame (what the client's watchdog needs).
-    this.heartbeat = setInterval(() => this.tick(), Math.max(1, Math.floor(options.heartbeatMs / 2)));
-    this.heartbeat.unref();
+    this.heartbeatSlot = startTicking(this, this.tickMs);
+  }
+
+  private get tickMs(): number {
+    return Math.max(1, Math.floor(this.options.heartbeatMs / 2));
   }
 
   get isClosed(): boolean {
@@ -84,9 +90,12 @@ export class StreamConnection implements Subscriber, Flushable {
     return this.format.name;
   }
 
-  /** Writes bytes that precede the open frame (the iframe preamble). */
+  /**
+   * Bytes that precede the open frame (the iframe preamble). They go out with the first
+   * frame, usually within the same turn: one socket write per new stream.
+   */
   start(preamble: string): void {
-    this.write(preamble);
+    this.head = preamble;
   }
 
   open(info: OpenInfo): void {
@@ -143,7 +152,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.closed = true;
     this.tally.open--;
     this.tally.drops[reason]++;
-    clearInterval(this.heartbeat);
+    stopTicking(this, this.tickMs, this.heartbeatSlot);
     this.sink.removeListener('drain', this.onDrain);
     this.sink.removeListener('close', this.onClose);
     this.pending = [];
@@ -151,6 +160,10 @@ export class StreamConnection implements Subscriber, Flushable {
   }
 
   private write(chunk: string, data = true): void {
+    if (this.head.length > 0) {
+      chunk = this.head + chunk;
+      this.head = '';
+    }
     this.bytes += chunk.length;
     this.tally.bytes += chunk.length;
     if (data) this.wrote = true;
@@ -170,7 +183,8 @@ export class StreamConnection implements Subscriber, Flushable {
     this.close('slow_consumer');
   }
 
-  private tick(): void {
+  /** Every heartbeatMs / 2 (heartbeats.ts). */
+  tick(): void {
     if (this.wrote) {
       this.wrote = false;
       this.idleTicks = 0;
