@@ -40,7 +40,7 @@ interface Options {
 }
 
 const USAGE = `usage: npm run bench -- [flags]
-  --n N             streams per scenario (default 5000; idle 20000, storm 10000)
+  --n N             streams per scenario (default 5000; idle 19500, storm 10000)
   --m M             messages per scenario (default: per scenario)
   --rate R          messages per second, 0 = as fast as possible (default: per scenario)
   --burst B         messages published in the same tick (default: per scenario)

@@ -84,8 +84,10 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'idle',
-    what: 'memory: 20 000 streams on one channel, idle; then 5 messages to check they all still deliver',
-    n: 20_000,
+    what: 'memory: 19 500 streams on one channel, idle; then 5 messages to check they all still deliver',
+    // 19 500, not 20 000: the generator and the server each hold one socket per stream,
+    // and a container's hard open-file limit is often 20 000 (raise --n where it is not).
+    n: 19_500,
     subscription: () => 'bench/fan',
     channels: () => ['bench/fan'],
     messages: () => 5,
