@@ -431,6 +431,27 @@
   }
 
   /**
+   * The query of a JSONP poll: its callback and, when the server is another origin, the
+   * page's, which the server checks against its allowlist and the browser's Referer.
+   */
+  function pollQuery(conn, name) {
+    var q = '&callback=Pushframe._poll.' + name;
+    if (conn.origin !== pageOrigin()) q += '&origin=' + encodeURIComponent(pageOrigin());
+    return q;
+  }
+
+  /** A script element for a poll: it sends the page's origin as Referer even when the
+   * page's own policy sends none, so the server can tell an allowed page from another. */
+  function pollScript() {
+    var el = document.createElement('script');
+    el.type = 'text/javascript';
+    el.charset = 'utf-8';
+    el.async = true;
+    try { el.referrerPolicy = 'origin'; } catch (e) { /* not known here */ }
+    return el;
+  }
+
+  /**
    * Long-poll over JSONP `<script>` elements: every browser, any origin, and any proxy,
    * since each answer is a complete response. An answer becomes the protocol's
    * callbacks (`o` for the first one, then `x`, `m`, `r`, `e`) and its cursor the
@@ -510,10 +531,7 @@
           done = true;
           answered(answer);
         };
-        var el = document.createElement('script');
-        el.type = 'text/javascript';
-        el.charset = 'utf-8';
-        el.async = true;
+        var el = pollScript();
         // onload runs after the script: one that did not call back failed (a proxy's
         // error page, a truncated body). Old IE reports the same through readyState.
         el.onload = el.onerror = function () {
@@ -522,7 +540,7 @@
         el.onreadystatechange = function () {
           if (el === script && !done && /^(loaded|complete)$/.test(el.readyState)) failed();
         };
-        el.src = stream.endpoint('poll', '&callback=Pushframe._poll.' + id);
+        el.src = stream.endpoint('poll', pollQuery(stream.conn, id));
         script = el;
         scriptParent().appendChild(el);
       }
@@ -1082,7 +1100,7 @@
     if (!pollRung) return;
     self.positionAsked = true;
     var id = 'pos' + (++pollSeq);
-    var el = document.createElement('script');
+    var el = pollScript();
     function done() {
       self.positionDone = null;
       el.onload = el.onerror = el.onreadystatechange = null;
@@ -1094,11 +1112,8 @@
       done();
       if (self.state !== 'closed' && !self.cursorHead && a && a.cursor) self._setCursor(String(a.cursor));
     };
-    el.type = 'text/javascript';
-    el.charset = 'utf-8';
-    el.async = true;
     el.onerror = done;
-    el.src = self._endpoint('poll', '&callback=Pushframe._poll.' + id);
+    el.src = self._endpoint('poll', pollQuery(self, id));
     scriptParent().appendChild(el);
   };
 

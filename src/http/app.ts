@@ -4,6 +4,7 @@ import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
 import { demoRoutes } from './routes/demo';
 import { eventsRoutes } from './routes/events';
+import { headOfLongLived, methodsMiddleware } from './methods';
 import { opsRoutes } from './routes/ops';
 import { pollRoutes } from './routes/poll';
 import { publishRoutes } from './routes/publish';
@@ -23,7 +24,8 @@ export function createApp(deps: Deps): Koa {
   opsRoutes(router, deps);
   if (deps.config.demo) demoRoutes(router, deps);
   app.use(errorMiddleware(deps.log, deps.metrics));
+  app.use(methodsMiddleware(router));
+  app.use(headOfLongLived(deps.config));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
   return app;
 }

@@ -61,8 +61,11 @@ export interface CliServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-/** Runs `node dist/src/cli.js` on 127.0.0.1:0 and waits for the `url` in its JSON log line. */
-export function startCli(env: Record<string, string>, args: string[] = [], timeoutMs = 10_000): Promise<CliServer> {
+/**
+ * Runs `node dist/src/cli.js` on 127.0.0.1:0 and waits for the `url` in its JSON log line.
+ * An `env` value of undefined removes that variable (e.g. the default PUSHFRAME_DEMO=false).
+ */
+export function startCli(env: Record<string, string | undefined>, args: string[] = [], timeoutMs = 10_000): Promise<CliServer> {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', PUSHFRAME_DEMO: 'false', PUSHFRAME_STATS_INTERVAL_MS: '0', ...env },

@@ -7,6 +7,13 @@ describe('config', () => {
     expect(c).toEqual(DEFAULTS);
   });
 
+  it('leaves the demo off in production unless it is set by name', () => {
+    expect(resolveConfig().demo).toBe(true);
+    expect(resolveConfig({ production: true, publishKey: 'k' }).demo).toBe(false);
+    expect(resolveConfig({ production: true, publishKey: 'k', demo: true }).demo).toBe(true);
+    expect(resolveConfig({ production: true, publishKey: 'k', ...configFromArgs(['--demo']) }).demo).toBe(true);
+  });
+
   it('names flags and environment variables from the keys', () => {
     expect(flagName('heartbeatMs')).toBe('heartbeat-ms');
     expect(envName('heartbeatMs')).toBe('PUSHFRAME_HEARTBEAT_MS');
