@@ -83,7 +83,7 @@ export const SCENARIOS: Scenario[] = [
     burst: 20,
   },
   {
-    name: 'idle',
+    name: 'memory',
     what: 'memory: 19 500 streams on one channel, idle; then 5 messages to check they all still deliver',
     // 19 500, not 20 000: the generator and the server each hold one socket per stream,
     // and a container's hard open-file limit is often 20 000 (raise --n where it is not).

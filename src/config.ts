@@ -22,7 +22,11 @@ export interface Config {
   privateChannels: string[];
   /** Objects whose members may be JSONP callbacks (`Pushframe._poll.f1_a_2`): the bridge's own by default. */
   jsonpCallbacks: string[];
-  /** Heartbeat interval: below the 30-60 s idle timeouts of common proxies and load balancers. */
+  /**
+   * Heartbeat interval: the longest a stream stays silent. Short enough that the bridge
+   * (its watchdog: interval + 2 s = 6 s) notices a dead stream within 10 s in every engine, since
+   * Chromium gives no other sign (docs/bridge.md); far below proxy idle timeouts (30-60 s).
+   */
   heartbeatMs: number;
   /** A stream is recycled after this many bytes so the iframe document does not grow forever. */
   maxStreamBytes: number;
@@ -67,7 +71,7 @@ export const DEFAULTS: Config = {
   allowedOrigins: [],
   privateChannels: ['private/**'],
   jsonpCallbacks: ['Pushframe._poll'],
-  heartbeatMs: 20_000,
+  heartbeatMs: 4_000,
   maxStreamBytes: 256 * 1024,
   pollTimeoutMs: 25_000,
   historySize: 1000,

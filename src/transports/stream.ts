@@ -1,7 +1,6 @@
 import type { OpenInfo, Subscriber } from '../hub';
 import type { Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
-import { startTicking, stopTicking, type Ticking } from './heartbeats';
 import type { Sink } from './sink';
 import type { DropReason, Tally } from './tally';
 
@@ -42,20 +41,17 @@ export interface StreamOptions {
  * falls too far behind (it resumes from its cursor), sends heartbeats on idle, and
  * recycles itself after maxStreamBytes.
  */
-export class StreamConnection implements Subscriber, Flushable, Ticking {
+export class StreamConnection implements Subscriber, Flushable {
   private pending: Message[] = [];
   private pendingBytes = 0;
   private queued = false;
   private opened = false;
   private blocked = false;
-  /** Data written since the last heartbeat tick. */
-  private wrote = false;
-  private idleTicks = 0;
   private closed = false;
   private bytes = 0;
   /** Bytes that go out with the first frame (the preamble): one write, not two. */
   private head = '';
-  private readonly heartbeatSlot: number;
+  private readonly heartbeat: NodeJS.Timeout;
   private readonly onDrain = (): void => {
     this.blocked = false;
     if (this.pending.length > 0) this.flush();
@@ -73,13 +69,11 @@ export class StreamConnection implements Subscriber, Flushable, Ticking {
     tally.opened++;
     sink.on('close', this.onClose);
     sink.on('drain', this.onDrain);
-    // Ticks at half the interval: an idle stream beats every heartbeatMs, and no stream
-    // goes more than 1.5 x heartbeatMs without a frame (what the client's watchdog needs).
-    this.heartbeatSlot = startTicking(this, this.tickMs);
-  }
-
-  private get tickMs(): number {
-    return Math.max(1, Math.floor(this.options.heartbeatMs / 2));
+    // One timer per stream, pushed back by every write (refresh() is O(1)): no stream
+    // goes more than heartbeatMs without a frame, which is what the client's watchdog
+    // counts on, and a busy stream sends no heartbeats at all.
+    this.heartbeat = setTimeout(() => this.beat(), options.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   get isClosed(): boolean {
@@ -152,21 +146,21 @@ export class StreamConnection implements Subscriber, Flushable, Ticking {
     this.closed = true;
     this.tally.open--;
     this.tally.drops[reason]++;
-    stopTicking(this, this.tickMs, this.heartbeatSlot);
+    clearTimeout(this.heartbeat);
     this.sink.removeListener('drain', this.onDrain);
     this.sink.removeListener('close', this.onClose);
     this.pending = [];
     this.onEnd(this);
   }
 
-  private write(chunk: string, data = true): void {
+  private write(chunk: string): void {
     if (this.head.length > 0) {
       chunk = this.head + chunk;
       this.head = '';
     }
     this.bytes += chunk.length;
     this.tally.bytes += chunk.length;
-    if (data) this.wrote = true;
+    if (!this.closed) this.heartbeat.refresh();
     if (!this.sink.write(chunk)) this.blocked = true;
   }
 
@@ -183,15 +177,11 @@ export class StreamConnection implements Subscriber, Flushable, Ticking {
     this.close('slow_consumer');
   }
 
-  /** Every heartbeatMs / 2 (heartbeats.ts). */
-  tick(): void {
-    if (this.wrote) {
-      this.wrote = false;
-      this.idleTicks = 0;
-    } else if (++this.idleTicks >= 2) {
-      this.idleTicks = 0;
-      if (!this.blocked) this.write(this.tagged(this.format.heartbeat), false);
-    }
+  private beat(): void {
+    if (this.closed) return;
+    // A blocked socket gets nothing more; the timer waits for the next interval.
+    if (this.blocked) this.heartbeat.refresh();
+    else this.write(this.tagged(this.format.heartbeat));
   }
 
   /** Frames hold `<script>` only as tags: payloads cannot contain `<` (escape.ts). */

@@ -132,6 +132,23 @@ describe('GET /pushframe/poll', () => {
     }
   });
 
+  it('answers a first poll (open=1) with a cursor at once, with its backlog, though nothing else waits', async () => {
+    const s = await startTestServer({ pollTimeoutMs: 10_000 });
+    try {
+      const first = await fetch(`${s.url}/pushframe/poll?channels=open/a`);
+      const { cursor } = (await first.json()) as PollJson;
+      const t0 = Date.now();
+      const idle = (await (await fetch(`${s.url}/pushframe/poll?channels=open/a&since=${q(cursor)}&open=1`)).json()) as PollJson;
+      expect(Date.now() - t0).toBeLessThan(5000); // not held for the 10 s
+      expect(idle).toEqual({ cursor, messages: [], resets: [], timeoutMs: 10_000 });
+      const id = await s.hub.publish('open/a', 'missed');
+      const backlog = (await (await fetch(`${s.url}/pushframe/poll?channels=open/a&since=${q(cursor)}&open=1`)).json()) as PollJson;
+      expect(backlog.messages).toEqual([['open/a', id, 'missed']]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('answers an idle poll after pollTimeoutMs with no messages and the same position', async () => {
     const cursor = await position('idle/a');
     const { json, ms } = await poll(`channels=idle/a&since=${q(cursor)}`);

@@ -3,7 +3,7 @@ import { ConfigError, DEFAULTS, configFromArgs, configFromEnv, envName, flagName
 describe('config', () => {
   it('has the documented defaults', () => {
     const c = resolveConfig();
-    expect(c).toMatchObject({ port: 8080, prefix: '/pushframe', broker: 'memory', heartbeatMs: 20000, maxStreamBytes: 262144, pollTimeoutMs: 25000 });
+    expect(c).toMatchObject({ port: 8080, prefix: '/pushframe', broker: 'memory', heartbeatMs: 4000, maxStreamBytes: 262144, pollTimeoutMs: 25000 });
     expect(c).toEqual(DEFAULTS);
   });
 

@@ -31,6 +31,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     cursor: Cursor | undefined,
     since: string,
     grantExpiresAt: number | undefined,
+    immediate: boolean,
   ): Promise<PollAnswer | null> =>
     new Promise((resolve, reject) => {
       const res = ctx.res;
@@ -47,7 +48,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
         resolve(null);
       };
       const poll = new LongPoll(
-        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since },
+        { timeoutMs: config.pollTimeoutMs, immediate, since },
         tally(),
         (answer) => {
           cleanup();
@@ -84,7 +85,9 @@ export function pollRoutes(router: Router, deps: Deps): void {
       const release = admitConnection(ctx, deps);
       let answer: PollAnswer | null;
       try {
-        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt);
+        // Without a cursor, or with `open=1` (a client's first poll: its open), at once.
+        const immediate = cursor === undefined || single(query, 'open') === '1';
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, immediate);
       } finally {
         release();
       }
