@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import Router from 'koa-router';
+import { hostCheck } from './client';
 import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
 import { demoRoutes } from './routes/demo';
@@ -24,6 +25,7 @@ export function createApp(deps: Deps): Koa {
   opsRoutes(router, deps);
   if (deps.config.demo) demoRoutes(router, deps);
   app.use(errorMiddleware(deps.log, deps.metrics));
+  app.use(hostCheck(deps.config));
   app.use(methodsMiddleware(router));
   app.use(headOfLongLived(deps.config));
   app.use(router.routes());

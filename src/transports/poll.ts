@@ -1,5 +1,5 @@
 import type { OpenInfo, Subscriber } from '../hub';
-import { advance, encodedAs, formatCursor, parseCursor, type Cursor, type Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, advance, compareIds, encodedAs, entryCount, formatCursor, needsTextData, parseCursor, raiseBase, scriptJson, type Cursor, type Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
 import type { Tally } from './tally';
 
@@ -31,15 +31,26 @@ export interface PollOptions {
 const entryOf = (msg: Message): string => '["' + msg.channel + '","' + msg.id + '",' + msg.json + ']';
 
 /**
+ * A JSONP entry whose data must not be run as an object literal (a `__proto__` key
+ * would set the prototype): `["ch","id",null,"<json text>"]`, parsed by the page.
+ */
+const textEntryOf = (msg: Message): string => '["' + msg.channel + '","' + msg.id + '",null,' + scriptJson(msg.json) + ']';
+
+/**
  * The JSON body of an answer. Channels, ids, cursors and patterns are grammar-checked
  * ASCII without quotes or backslashes, and `msg.json` is script-safe, so the body can
- * be embedded in a JSONP script as it is. Each message's entry is cached on the message:
- * every waiting poll writes the same string.
+ * be embedded in a JSONP script as it is (`script`: then data with a `__proto__` key
+ * travels as text). Each message's entry is cached on the message: every waiting poll
+ * writes the same string.
  */
-export function pollBody(answer: PollAnswer): string {
+export function pollBody(answer: PollAnswer, script = false): string {
   let out = '{"cursor":"' + answer.cursor + '","messages":[';
   const msgs = answer.messages;
-  for (let i = 0; i < msgs.length; i++) out += (i > 0 ? ',' : '') + encodedAs(msgs[i], 'poll', entryOf);
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    const entry = script && needsTextData(m) ? encodedAs(m, 'pollText', textEntryOf) : encodedAs(m, 'poll', entryOf);
+    out += (i > 0 ? ',' : '') + entry;
+  }
   out += '],"resets":[';
   for (let i = 0; i < answer.resets.length; i++) out += (i > 0 ? ',"' : '"') + answer.resets[i] + '"';
   out += '],"timeoutMs":' + answer.timeoutMs;
@@ -62,6 +73,13 @@ export class LongPoll implements Subscriber, Flushable {
   private timer: NodeJS.Timeout | null = null;
   private queued = false;
   private done = false;
+  private watermark: (() => Promise<string>) | null = null;
+  /** The highest `covers` of the live messages taken: a base for the answer's cursor. */
+  private covered: string | null = null;
+  /** A watermark asked for: the answer waits for it (once). */
+  private asking = false;
+  private asked = false;
+  private reconnectMs: number | undefined;
 
   constructor(
     private readonly options: PollOptions,
@@ -81,6 +99,7 @@ export class LongPoll implements Subscriber, Flushable {
     // One answer carries the resets and the whole backlog, so it can hand out the
     // checkpoint that covers them (and then advance it by live messages).
     this.cursor = parseCursor(info.checkpoint ?? info.cursor);
+    this.watermark = info.watermark ?? null;
     this.resets = info.resets;
     this.messages = info.backlog;
     if (this.options.immediate || info.resets.length > 0 || info.backlog.length > 0) {
@@ -95,6 +114,8 @@ export class LongPoll implements Subscriber, Flushable {
     if (this.done) return;
     if (msg.key !== undefined) this.dropOlderKeyed(msg);
     this.messages.push(msg);
+    const c = msg.covers;
+    if (c !== undefined && (this.covered === null || compareIds(c, this.covered) > 0)) this.covered = c;
     this.queue();
   }
 
@@ -135,8 +156,32 @@ export class LongPoll implements Subscriber, Flushable {
       });
       return;
     }
+    if (this.asking) {
+      // The answer goes out when the watermark comes; a reconnect request waits for it too.
+      if (reconnectMs !== undefined) this.reconnectMs = reconnectMs;
+      return;
+    }
+    reconnectMs ??= this.reconnectMs;
     const messages = this.messages;
     for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
+    // Every live message up to `covered` was handed to this poll: the base may move there.
+    if (this.covered !== null) raiseBase(cursor, this.covered);
+    if (!this.asked && this.watermark !== null && entryCount(cursor) >= CHECKPOINT_ENTRIES) {
+      // Still long (no message carried a watermark): ask for one before answering.
+      this.asked = this.asking = true;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      const retry = (): void => {
+        this.asking = false;
+        this.answer(reconnectMs);
+      };
+      this.watermark().then((w) => {
+        if (this.done) return;
+        this.covered = this.covered === null || compareIds(w, this.covered) > 0 ? w : this.covered;
+        retry();
+      }, retry);
+      return;
+    }
     this.tally.messages += messages.length;
     const answer: PollAnswer = {
       cursor: formatCursor(cursor),

@@ -1,5 +1,5 @@
 import type { OpenInfo, Subscriber } from '../hub';
-import type { Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, compareIds, formatCursor, maxId, parseCursor, raiseBase, type Cursor, type Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
 import type { Sink } from './sink';
 import type { DropReason, Tally } from './tally';
@@ -13,9 +13,13 @@ export interface StreamFormat {
   /** Name of the transport; also the key of its cached encodings on a Message. */
   readonly name: string;
   open(info: OpenInfo): string;
-  /** One message; cached on the message where possible, so every connection writes the same string. */
-  message(msg: Message): string;
-  batch(msgs: readonly Message[]): string;
+  /** One message; cached on the message where possible, so every connection writes the
+   * same string. Records the message in `cursor`, the client's cursor kept here. */
+  message(msg: Message, cursor: Cursor): string;
+  /** Messages in order; records each in `cursor`. */
+  batch(msgs: readonly Message[], cursor: Cursor): string;
+  /** A checkpoint: the client replaces its cursor with this compact one. */
+  checkpoint(cursor: string): string;
   readonly heartbeat: string;
   reconnect(delayMs: number): string;
   error(code: string, message: string): string;
@@ -51,10 +55,25 @@ export class StreamConnection implements Subscriber, Flushable {
   private bytes = 0;
   /** Bytes that go out with the first frame (the preamble): one write, not two. */
   private head = '';
+  /** The cursor the client holds: what it was given plus every message written since. */
+  private cursor: Cursor | null = null;
+  private watermark: (() => Promise<string>) | null = null;
+  /** A watermark asked for and not yet answered. */
+  private asking = false;
+  /** A watermark known to cover every message handed to deliver() before it came:
+   * written as a checkpoint once the messages pending then are written. */
+  private due: string | null = null;
+  /** Entries the client's cursor kept after the last checkpoint (same-millisecond ids
+   * on Redis): the next checkpoint waits for CHECKPOINT_ENTRIES channels more. */
+  private settled = 0;
+  /** The highest `covers` of the messages written: a base the client may be given. */
+  private covered: string | null = null;
+  /** Past maxStreamBytes: ends once a last checkpoint is out. */
+  private recycling = false;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly onDrain = (): void => {
     this.blocked = false;
-    if (this.pending.length > 0) this.flush();
+    if (this.pending.length > 0 || this.due !== null) this.flush();
   };
   private readonly onClose = (): void => this.close('client_gone');
 
@@ -96,6 +115,8 @@ export class StreamConnection implements Subscriber, Flushable {
     if (this.closed) return;
     this.opened = true;
     this.tally.messages += info.backlog.length;
+    this.cursor = parseCursor(info.checkpoint ?? info.cursor);
+    this.watermark = info.watermark ?? null;
     this.write(this.tagged(this.format.open(info)));
     if (this.pending.length > 0) this.flush();
   }
@@ -117,18 +138,113 @@ export class StreamConnection implements Subscriber, Flushable {
 
   flush(): void {
     this.queued = false;
-    if (this.closed || !this.opened || this.blocked || this.pending.length === 0) return;
+    if (this.closed || !this.opened || this.blocked) return;
+    if (this.pending.length === 0 && this.due === null) return;
+    const cursor = this.cursor as Cursor;
     const msgs = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     this.tally.messages += msgs.length;
-    this.write(this.tagged(msgs.length === 1 ? this.format.message(msgs[0]) : this.format.batch(msgs)));
+    let out = this.frames(msgs, cursor);
+    if (this.due !== null) {
+      // Every message handed over before the watermark came is in this write or an
+      // earlier one: the client may replace its cursor with the compact one.
+      raiseBase(cursor, this.due);
+      this.due = null;
+      out += this.format.checkpoint(formatCursor(cursor));
+      this.settled = cursor.channels.size;
+    }
+    this.write(this.tagged(out));
     if (this.closed) return;
-    if (this.bytes >= this.options.maxStreamBytes) {
-      this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+    if (this.recycling) {
+      // The last checkpoint is on its way; the stream ends right after it.
+      if (!this.asking) this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+    } else if (this.bytes >= this.options.maxStreamBytes) {
+      this.recycle();
     } else if (this.sink.writableLength > this.options.maxBufferedBytes) {
       this.drop();
+    } else if (cursor.channels.size >= this.settled + CHECKPOINT_ENTRIES) {
+      this.ask();
     }
+  }
+
+  /**
+   * The frames of `msgs`, with a checkpoint wherever the client's cursor reaches
+   * CHECKPOINT_ENTRIES channels and a message written so far covers more than its base
+   * (Message.covers): the cursor stays short even within one large batch, and each SSE
+   * `id:` with it.
+   */
+  private frames(msgs: readonly Message[], cursor: Cursor): string {
+    const n = msgs.length;
+    if (n === 0) return '';
+    let threshold = this.settled + CHECKPOINT_ENTRIES;
+    if (cursor.channels.size + n < threshold) {
+      const out = n === 1 ? this.format.message(msgs[0], cursor) : this.format.batch(msgs, cursor);
+      this.cover(msgs[n - 1]);
+      return out;
+    }
+    let out = '';
+    let start = 0;
+    let fresh = new Set(cursor.channels.keys());
+    for (let i = 0; i < n; i++) {
+      fresh.add(msgs[i].channel);
+      this.cover(msgs[i]);
+      if (fresh.size >= threshold && this.covered !== null && compareIds(this.covered, cursor.base) > 0) {
+        out += this.format.batch(msgs.slice(start, i + 1), cursor);
+        raiseBase(cursor, this.covered);
+        out += this.format.checkpoint(formatCursor(cursor));
+        this.settled = cursor.channels.size;
+        threshold = this.settled + CHECKPOINT_ENTRIES;
+        start = i + 1;
+        fresh = new Set(cursor.channels.keys());
+      }
+    }
+    if (start < n) out += this.format.batch(start === 0 ? msgs : msgs.slice(start), cursor);
+    return out;
+  }
+
+  private cover(msg: Message): void {
+    const c = msg.covers;
+    if (c !== undefined && (this.covered === null || compareIds(c, this.covered) > 0)) this.covered = c;
+  }
+
+  /**
+   * Past maxStreamBytes: the client reconnects with its cursor, so it first gets a
+   * compact one when there is anything to compact (also keeping the resume's history
+   * read short). Without a watermark source, or when it fails, the stream ends anyway.
+   */
+  private recycle(): void {
+    const cursor = this.cursor as Cursor;
+    if (this.covered !== null && compareIds(this.covered, cursor.base) > 0) {
+      raiseBase(cursor, this.covered);
+      this.write(this.tagged(this.format.checkpoint(formatCursor(cursor))));
+      this.settled = cursor.channels.size;
+    }
+    if (this.watermark === null || cursor.channels.size === 0) {
+      this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+      return;
+    }
+    this.recycling = true;
+    this.ask();
+  }
+
+  /** Asks the hub for a watermark; the next flush writes it as a checkpoint. */
+  private ask(): void {
+    if (this.asking || this.watermark === null || this.closed) return;
+    this.asking = true;
+    this.watermark().then(
+      (position) => {
+        this.asking = false;
+        if (this.closed) return;
+        this.due = this.due === null ? position : maxId(this.due, position);
+        this.flush();
+      },
+      () => {
+        this.asking = false;
+        // The client's cursor stays longer but correct; a recycle goes ahead without it.
+        if (this.recycling) this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+      },
+    );
   }
 
   /** Ends the stream with a reconnect instruction (recycling, shutdown, load shedding). */
