@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from 'koa-router';
 import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
+import { queryBounds } from './query';
 import { demoRoutes } from './routes/demo';
 import { eventsRoutes } from './routes/events';
 import { opsRoutes } from './routes/ops';
@@ -23,6 +24,8 @@ export function createApp(deps: Deps): Koa {
   opsRoutes(router, deps);
   if (deps.config.demo) demoRoutes(router, deps);
   app.use(errorMiddleware(deps.log, deps.metrics));
+  // Before any route (or an application's own middleware) parses the query.
+  app.use(queryBounds(deps.config.maxHeaderBytes));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

@@ -6,7 +6,7 @@ import type { Cursor } from '../protocol';
 import type { Deps } from './deps';
 import { clientIp } from './limits';
 import { checkOriginHeader } from './origins';
-import { parsePatterns, parseSince, single, type Query } from './query';
+import { parsePatterns, parseSince, single, queryOf } from './query';
 
 export interface Subscription {
   patterns: string[];
@@ -29,7 +29,7 @@ export interface SubscriptionOptions {
  * channels, the grant in `token=`.
  */
 export function readSubscription(ctx: Koa.Context, config: Config, options: SubscriptionOptions = {}): Subscription {
-  const query = ctx.query as Query;
+  const query = queryOf(ctx);
   const corsOrigin = checkOriginHeader(ctx, config.allowedOrigins);
   const patterns = parsePatterns(query, config.maxChannels);
   const cursor = options.parseCursor ? options.parseCursor(ctx) : parseSince(query);

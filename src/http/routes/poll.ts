@@ -7,7 +7,7 @@ import { corsHeaders, preflightHeaders } from '../cors';
 import type { Deps } from '../deps';
 import { toPushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
-import { single, type Query } from '../query';
+import { single, queryOf } from '../query';
 import { admitConnection, readSubscription } from '../subscribe';
 
 /**
@@ -59,7 +59,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     });
 
   router.get(path, async (ctx) => {
-    const query = ctx.query as Query;
+    const query = queryOf(ctx);
     const callback = single(query, 'callback');
     // Checked first, and before anything is echoed: a bad name is answered as JSON.
     if (callback !== undefined && !JSONP_CALLBACK.test(callback)) throw new PushframeError('bad_callback');

@@ -5,6 +5,7 @@ import { isChannel, scriptJson } from '../../protocol';
 import { readBody } from '../body';
 import type { Deps } from '../deps';
 import { clientIp } from '../limits';
+import { queryOf } from '../query';
 
 /** Room for JSON whitespace around a message of the maximum size. */
 const BODY_SLACK = 1024;
@@ -46,7 +47,7 @@ export function publishRoutes(router: Router, deps: Deps): void {
     } catch {
       throw new PushframeError('bad_json', 'The body is not valid JSON.');
     }
-    const keyParam = ctx.query.key;
+    const keyParam = queryOf(ctx).key;
     const key = typeof keyParam === 'string' && keyParam !== '' ? keyParam : undefined;
     if (key !== undefined && key.length > 200) throw new PushframeError('bad_request', 'The "key" parameter is at most 200 characters.');
     let json: string;
