@@ -30,12 +30,10 @@ export function foreverFrameFormat(name: 'iframe' | 'htmlfile', heartbeatMs: num
   return {
     name,
     open(info: OpenInfo): string {
-      let out = openFrame(info.cursor, heartbeatMs);
-      if (info.resets.length > 0) out += resetFrame(info.resets);
-      if (info.backlog.length > 0) out += messagesFrame(batchArgs(info.backlog));
-      if (info.checkpoint !== null) out += checkpointFrame(info.checkpoint);
-      return out;
+      const out = openFrame(info.cursor, heartbeatMs);
+      return info.resets.length > 0 ? out + resetFrame(info.resets) : out;
     },
+    checkpoint: checkpointFrame,
     // Both forever-frame transports share one cache entry: the bytes are the same.
     message: (msg) => encodedAs(msg, 'frame', frameOf),
     batch: (msgs) => messagesFrame(batchArgs(msgs)),

@@ -1,5 +1,5 @@
 import type { OpenInfo, Subscriber } from '../hub';
-import { advance, encodedAs, formatCursor, parseCursor, type Cursor, type Message } from '../protocol';
+import { advance, compareIds, encodedAs, formatCursor, parseCursor, type Cursor, type Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
 import type { Tally } from './tally';
 
@@ -26,7 +26,15 @@ export interface PollOptions {
   immediate: boolean;
   /** The cursor the client came with ('' for none): handed back if it must poll again before the subscription opened. */
   since: string;
+  /**
+   * Message bytes one answer may carry (at least one message): a resume over a long
+   * history is answered in slices, each answer's cursor resuming after the last.
+   */
+  maxBytes: number;
 }
+
+/** Bytes of an answer entry besides the message data: brackets, quotes, channel, id. */
+const ENTRY_OVERHEAD = 8;
 
 const entryOf = (msg: Message): string => '["' + msg.channel + '","' + msg.id + '",' + msg.json + ']';
 
@@ -57,6 +65,8 @@ export function pollBody(answer: PollAnswer): string {
 export class LongPoll implements Subscriber, Flushable {
   readonly transport = 'longpoll';
   private cursor: Cursor | null = null;
+  /** The client's own cursor: where a partial answer resumes from. */
+  private start: Cursor | null = null;
   private messages: Message[] = [];
   private resets: string[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -81,6 +91,7 @@ export class LongPoll implements Subscriber, Flushable {
     // One answer carries the resets and the whole backlog, so it can hand out the
     // checkpoint that covers them (and then advance it by live messages).
     this.cursor = parseCursor(info.checkpoint ?? info.cursor);
+    this.start = parseCursor(info.cursor);
     this.resets = info.resets;
     this.messages = info.backlog;
     if (this.options.immediate || info.resets.length > 0 || info.backlog.length > 0) {
@@ -135,11 +146,18 @@ export class LongPoll implements Subscriber, Flushable {
       });
       return;
     }
-    const messages = this.messages;
-    for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
+    let messages = this.messages;
+    const fit = this.fitting(messages);
+    let next: Cursor = cursor;
+    if (fit < messages.length) {
+      next = this.partialCursor(messages, fit);
+      messages = messages.slice(0, fit);
+    } else {
+      for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
+    }
     this.tally.messages += messages.length;
     const answer: PollAnswer = {
-      cursor: formatCursor(cursor),
+      cursor: formatCursor(next),
       messages,
       resets: this.resets,
       timeoutMs: this.options.timeoutMs,
@@ -147,6 +165,31 @@ export class LongPoll implements Subscriber, Flushable {
     if (reconnectMs !== undefined) answer.reconnectMs = reconnectMs;
     this.finish();
     this.onAnswer(answer);
+  }
+
+  /** How many of `messages` fit in one answer (at least one). */
+  private fitting(messages: readonly Message[]): number {
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      bytes += messages[i].json.length + messages[i].channel.length + messages[i].id.length + ENTRY_OVERHEAD;
+      if (bytes > this.options.maxBytes && i > 0) return i;
+    }
+    return messages.length;
+  }
+
+  /**
+   * The cursor after the first `count` messages of an id-ordered answer: the client's own
+   * cursor, its base moved to the last id sent when every message up to that id was sent
+   * (keeps the cursor compact), else advanced channel by channel. The resets were sent in
+   * this answer already and are sent again with the next slice: repeated, never lost.
+   */
+  private partialCursor(messages: readonly Message[], count: number): Cursor {
+    const start = this.start as Cursor;
+    const next: Cursor = { epoch: start.epoch, base: start.base, channels: new Map(start.channels) };
+    const last = messages[count - 1].id;
+    if (compareIds(last, next.base) > 0 && compareIds(messages[count].id, last) > 0) next.base = last;
+    for (let i = 0; i < count; i++) advance(next, messages[i].channel, messages[i].id);
+    return next;
   }
 
   private finish(): void {

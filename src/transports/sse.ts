@@ -65,14 +65,13 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
       let out = 'retry: ' + SSE_RETRY_MS + '\nevent: ready\nid: ' + info.cursor + '\n';
       out += 'data: {"cursor":"' + info.cursor + '","heartbeatMs":' + heartbeatMs + '}\n\n';
       if (info.resets.length > 0) out += 'event: reset\ndata: ["' + info.resets.join('","') + '"]\n\n';
-      out += batch(info.backlog);
-      if (info.checkpoint !== null) {
-        // Until here a cut resumes from the client's own cursor plus what it received
-        // (repeating a reset rather than losing it); from here the compact cursor.
-        cursor = parseCursor(info.checkpoint);
-        out += 'event: checkpoint\nid: ' + info.checkpoint + '\ndata: {"cursor":"' + info.checkpoint + '"}\n\n';
-      }
       return out;
+    },
+    checkpoint(checkpoint: string): string {
+      // Until here a cut resumes from the client's own cursor plus what it received
+      // (repeating a reset rather than losing it); from here the compact cursor.
+      cursor = parseCursor(checkpoint);
+      return 'event: checkpoint\nid: ' + checkpoint + '\ndata: {"cursor":"' + checkpoint + '"}\n\n';
     },
     message: event,
     batch,

@@ -12,7 +12,10 @@ import type { DropReason, Tally } from './tally';
 export interface StreamFormat {
   /** Name of the transport; also the key of its cached encodings on a Message. */
   readonly name: string;
+  /** The open frame and resets; the backlog follows in `batch` slices, then `checkpoint`. */
   open(info: OpenInfo): string;
+  /** After the backlog: the compact cursor that covers the resets and backlog. */
+  checkpoint(cursor: string): string;
   /** One message; cached on the message where possible, so every connection writes the same string. */
   message(msg: Message): string;
   batch(msgs: readonly Message[]): string;
@@ -35,8 +38,15 @@ export interface StreamOptions {
 }
 
 /**
- * One long-lived streaming response: writes the preamble, the open frame and backlog,
- * then batches live messages per tick. Holds messages while the socket is backed up
+ * Backlog bytes formatted per write while history is replayed: the next slice is
+ * formatted only once the socket took the previous one, so a resume over a large history
+ * holds one slice in memory per connection, not the whole backlog as one string.
+ */
+export const REPLAY_SLICE_BYTES = 64 * 1024;
+
+/**
+ * One long-lived streaming response: writes the preamble, the open frame, the backlog in
+ * slices as the socket drains, then batches live messages per tick. Holds messages while the socket is backed up
  * (keeping only the newest per key for keep-latest messages), closes a consumer that
  * falls too far behind (it resumes from its cursor), sends heartbeats on idle, and
  * recycles itself after maxStreamBytes.
@@ -46,6 +56,10 @@ export class StreamConnection implements Subscriber, Flushable {
   private pendingBytes = 0;
   private queued = false;
   private opened = false;
+  /** Backlog still to write (references to the broker's messages) and where it stands. */
+  private replay: readonly Message[] | null = null;
+  private replayAt = 0;
+  private replayCheckpoint: string | null = null;
   private blocked = false;
   /** Data written since the last heartbeat tick. */
   private wrote = false;
@@ -55,7 +69,8 @@ export class StreamConnection implements Subscriber, Flushable {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly onDrain = (): void => {
     this.blocked = false;
-    if (this.pending.length > 0) this.flush();
+    if (this.replay !== null) this.replayMore();
+    else if (this.pending.length > 0) this.flush();
   };
   private readonly onClose = (): void => this.close('client_gone');
 
@@ -90,10 +105,36 @@ export class StreamConnection implements Subscriber, Flushable {
   }
 
   open(info: OpenInfo): void {
-    if (this.closed) return;
-    this.opened = true;
-    this.tally.messages += info.backlog.length;
+    if (this.closed || this.opened || this.replay !== null) return;
     this.write(this.tagged(this.format.open(info)));
+    this.replay = info.backlog;
+    this.replayAt = 0;
+    this.replayCheckpoint = info.checkpoint;
+    this.replayMore();
+  }
+
+  /**
+   * Writes backlog slices while the socket takes them; resumes on 'drain'. Live messages
+   * wait in `pending` meanwhile and count against maxBufferedBytes like any others.
+   */
+  private replayMore(): void {
+    const backlog = this.replay as readonly Message[];
+    while (!this.closed && !this.blocked && this.replayAt < backlog.length) {
+      const from = this.replayAt;
+      let bytes = 0;
+      while (this.replayAt < backlog.length && bytes < REPLAY_SLICE_BYTES) bytes += backlog[this.replayAt++].json.length;
+      this.tally.messages += this.replayAt - from;
+      this.write(this.tagged(this.format.batch(backlog.slice(from, this.replayAt))));
+      // A long replay recycles like any stream; the client resumes from what it got.
+      if (!this.closed && this.bytes >= this.options.maxStreamBytes && this.replayAt < backlog.length) {
+        this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+      }
+    }
+    if (this.closed || this.replayAt < backlog.length) return;
+    this.replay = null;
+    if (this.replayCheckpoint !== null) this.write(this.tagged(this.format.checkpoint(this.replayCheckpoint)));
+    this.replayCheckpoint = null;
+    this.opened = true;
     if (this.pending.length > 0) this.flush();
   }
 
@@ -102,9 +143,9 @@ export class StreamConnection implements Subscriber, Flushable {
     if (msg.key !== undefined && this.replaceKeyed(msg)) return;
     this.pending.push(msg);
     this.pendingBytes += msg.json.length;
-    if (this.blocked) {
+    if (this.blocked || this.replay !== null) {
       if (this.sink.writableLength + this.pendingBytes > this.options.maxBufferedBytes) this.drop();
-      return;
+      if (this.blocked) return;
     }
     if (!this.queued) {
       this.queued = true;
@@ -147,6 +188,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.sink.removeListener('drain', this.onDrain);
     this.sink.removeListener('close', this.onClose);
     this.pending = [];
+    this.replay = null;
     this.onEnd(this);
   }
 

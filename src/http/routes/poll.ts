@@ -42,7 +42,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
         resolve(null);
       };
       const poll = new LongPoll(
-        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since },
+        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since, maxBytes: config.maxBufferedBytes },
         tally(),
         (answer) => {
           cleanup();
