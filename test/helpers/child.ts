@@ -104,3 +104,47 @@ export function startCli(env: Record<string, string>, args: string[] = [], timeo
     });
   });
 }
+
+/**
+ * Runs the built server (`startServer` from dist/) in a process of its own with `options`,
+ * after publishing `seed` messages through its hub: history that would take minutes to
+ * send over HTTP. Resolves with the url once it listens.
+ */
+export function startSeededServer(
+  options: Record<string, unknown>,
+  seed: { channels: number; prefix: string },
+  timeoutMs = 30_000,
+): Promise<{ child: ChildProcess; url: string }> {
+  const script = `
+    const { startServer } = require(${JSON.stringify(join(ROOT, 'dist', 'src', 'server.js'))});
+    (async () => {
+      const server = await startServer(${JSON.stringify({ port: 0, host: '127.0.0.1', logLevel: 'silent', statsIntervalMs: 0, demo: false, ...options })});
+      for (let i = 0; i < ${seed.channels}; i++) await server.hub.publish(${JSON.stringify(seed.prefix)} + i, i);
+      process.stdout.write(JSON.stringify({ url: server.url }) + '\\n');
+    })().catch((err) => { console.error(err); process.exit(1); });
+  `;
+  const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (c: string) => (err += c));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the seeded server did not start within ${timeoutMs} ms: ${err}`));
+    }, timeoutMs);
+    child.stdout.on('data', (c: string) => {
+      out += c;
+      const line = out.split('\n').find((l) => l.startsWith('{"url"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, url: (JSON.parse(line) as { url: string }).url });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the seeded server exited (${code}): ${err}`));
+    });
+  });
+}
