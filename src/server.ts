@@ -8,6 +8,7 @@ import { ERRORS, PushframeError, type ErrorCode } from './errors';
 import { createApp } from './http/app';
 import { ConnectionLimits } from './http/limits';
 import { Metrics } from './http/metrics';
+import { SocketBudget, openDescriptors, openFileLimit, type SocketRefusal } from './http/sockets';
 import { TokenBuckets } from './http/rate';
 import type { Deps } from './http/deps';
 import { collectStats, type Stats } from './http/routes/ops';
@@ -80,6 +81,19 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const root = packageRoot();
   const connections = new ConnectionRegistry();
   const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerIp);
+  const refusalLog = new RefusalLog(log);
+  let metrics: Metrics | null = null;
+  const sockets = new SocketBudget(
+    openFileLimit(),
+    openDescriptors(),
+    config.maxConnectionsPerIp,
+    (reason, ip) => {
+      metrics?.refused(reason);
+      refusalLog.note(reason, ip);
+    },
+    (err) => log.error({ err }, 'server socket error'),
+  );
+  metrics = new Metrics(hub, connections, limits, sockets);
   const deps: Deps = {
     config,
     hub,
@@ -91,7 +105,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     draining: { value: false },
     limits,
     publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
-    metrics: new Metrics(hub, connections, limits),
+    metrics,
   };
   const sysStats = new SysStats(hub, () => collectStats(deps), config.statsIntervalMs, (err) =>
     log.warn({ err }, 'could not publish _sys/stats'),
@@ -115,6 +129,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     },
     app.callback(),
   );
+  sockets.attach(server);
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   // Headers must arrive promptly (slowloris); a stream's body is not affected.
   server.headersTimeout = config.headersTimeoutMs;
@@ -130,6 +145,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   });
 
+  log.debug({ socketBudget: sockets.total, perIp: sockets.perIp }, 'client socket budget');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -145,6 +161,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   let closing: Promise<void> | null = null;
   const finish = async (): Promise<void> => {
     sysStats.stop();
+    deps.metrics.close();
     server.closeAllConnections();
     await broker.close();
   };
@@ -181,4 +198,32 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
       return closing;
     },
   };
+}
+
+/** Refused connections come in floods: one warning per reason per second, with the count. */
+const REFUSAL_LOG_INTERVAL_MS = 1_000;
+
+class RefusalLog {
+  private readonly counts = new Map<SocketRefusal, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly log: Logger) {}
+
+  note(reason: SocketRefusal, ip: string): void {
+    const n = this.counts.get(reason) ?? 0;
+    this.counts.set(reason, n + 1);
+    if (n === 0 && this.timer === null) {
+      this.log.warn({ reason, ip }, 'connection refused: ' + reason.replace(/_/g, ' '));
+      this.timer = setTimeout(() => this.flush(), REFUSAL_LOG_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  private flush(): void {
+    this.timer = null;
+    const counts = Object.fromEntries(this.counts);
+    this.counts.clear();
+    const more = Object.values(counts).reduce((a, b) => a + b, 0) - 1;
+    if (more > 0) this.log.warn({ refused: counts }, 'connections refused in the last second');
+  }
 }

@@ -23,6 +23,7 @@ export function createApp(deps: Deps): Koa {
   publishRoutes(router, deps);
   opsRoutes(router, deps);
   if (deps.config.demo) demoRoutes(router, deps);
+  app.use(closeUnreadBodies);
   app.use(errorMiddleware(deps.log, deps.metrics));
   // Before any route (or an application's own middleware) parses the query.
   app.use(queryBounds(deps.config.maxHeaderBytes));
@@ -30,3 +31,16 @@ export function createApp(deps: Deps): Koa {
   app.use(router.allowedMethods({ throw: true }));
   return app;
 }
+
+/**
+ * A response sent before its request body was read (a refused publish, a GET with a body)
+ * closes the connection: keeping it alive would have Node read and discard the body for
+ * as long as the client sends one, an endless or trickled body holding its socket forever.
+ */
+const closeUnreadBodies: Koa.Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } finally {
+    if (!ctx.req.complete && ctx.respond !== false) ctx.set('Connection', 'close');
+  }
+};

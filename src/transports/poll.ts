@@ -86,6 +86,12 @@ export class LongPoll implements Subscriber, Flushable {
     return this.done;
   }
 
+  get queuedBytes(): number {
+    let n = 0;
+    if (!this.done) for (let i = 0; i < this.messages.length; i++) n += this.messages[i].json.length;
+    return n;
+  }
+
   open(info: OpenInfo): void {
     if (this.done) return;
     // One answer carries the resets and the whole backlog, so it can hand out the

@@ -44,6 +44,9 @@ export interface StreamOptions {
  */
 export const REPLAY_SLICE_BYTES = 64 * 1024;
 
+/** How long an ended stream may take to hand over its last bytes before its socket is cut. */
+export const END_LINGER_MS = 10_000;
+
 /**
  * One long-lived streaming response: writes the preamble, the open frame, the backlog in
  * slices as the socket drains, then batches live messages per tick. Holds messages while the socket is backed up
@@ -97,6 +100,10 @@ export class StreamConnection implements Subscriber, Flushable {
 
   get transport(): string {
     return this.format.name;
+  }
+
+  get queuedBytes(): number {
+    return this.closed ? 0 : this.sink.writableLength + this.pendingBytes;
   }
 
   /** Writes bytes that precede the open frame (the iframe preamble). */
@@ -203,6 +210,14 @@ export class StreamConnection implements Subscriber, Flushable {
     if (this.closed) return;
     this.write(chunk);
     this.sink.end();
+    if (!this.sink.destroyed) {
+      // An ended response whose client never reads would keep its socket (and descriptor)
+      // forever once its slot is given back: cut it if it has not finished by then.
+      const sink = this.sink;
+      const linger = setTimeout(() => sink.destroy(), END_LINGER_MS);
+      linger.unref();
+      sink.on('close', () => clearTimeout(linger));
+    }
     this.close(reason);
   }
 
