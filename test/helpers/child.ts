@@ -62,8 +62,13 @@ export interface CliServer {
 }
 
 /** Runs `node dist/src/cli.js` on 127.0.0.1:0 and waits for the `url` in its JSON log line. */
-export function startCli(env: Record<string, string>, args: string[] = [], timeoutMs = 10_000): Promise<CliServer> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function startCli(env: Record<string, string>, args: string[] = [], timeoutMs = 10_000, openFiles?: number): Promise<CliServer> {
+  // With `openFiles`, bash lowers the descriptor limit and then becomes node (exec): the pid is the server's.
+  const [cmd, argv] =
+    openFiles === undefined
+      ? [process.execPath, [CLI, ...args]]
+      : ['bash', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, CLI, ...args]];
+  const child = spawn(cmd, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', PUSHFRAME_DEMO: 'false', PUSHFRAME_STATS_INTERVAL_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
