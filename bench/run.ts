@@ -226,6 +226,8 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       overheadBytesPerMessage: perMessage - payload,
       serverCpuMicrosPerDelivery: delivered > 0 ? serverCpu / delivered : NaN,
       publishMs: done.ms,
+      loopDelayP99Ms: done.loopDelayP99Ms,
+      loopDelayMaxMs: done.loopDelayMaxMs,
       serverCpuPercent: (serverCpu / wallMicros) * 100,
       machineCpuPercent: (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
       generatorCpuPercent: ((gen.user + gen.system) / wallMicros) * 100,
@@ -267,7 +269,9 @@ async function main(): Promise<void> {
         process.stdout.write(`run ${run}/${opts.runs} ${scenario.name} ${kind} ... `);
         const figures = await runScenario(scenario, kind, opts, profileDir);
         runs.push({ run, scenario: scenario.name, server: kind, figures });
-        console.log(`${Math.round(figures.deliveredPerSec)} msgs/s, p99 ${figures.latencyP99Ms.toFixed(1)} ms, lost ${figures.lost}`);
+        console.log(
+          `${Math.round(figures.deliveredPerSec)} msgs/s, p99 ${figures.latencyP99Ms.toFixed(1)} ms, loop delay p99 ${figures.loopDelayP99Ms.toFixed(1)} ms, lost ${figures.lost}`,
+        );
       }
     }
   }
