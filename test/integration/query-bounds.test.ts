@@ -1,6 +1,6 @@
 import { ensureBuilt, startCli, type CliServer } from '../helpers/child';
 import { errorCode, rawExchange } from '../helpers/http';
-import { watchHealthz, worst } from '../helpers/latency';
+import { expectResponsive, startHealthzProbe } from '../helpers/latency';
 import { MAX_QUERY_PARAMS, parseQuery } from '../../src/http/query';
 
 /**
@@ -12,8 +12,6 @@ import { MAX_QUERY_PARAMS, parseQuery } from '../../src/http/query';
 const REPEATED = 'x&'.repeat(7400) + 'channels=a';
 const ATTACKERS = 4;
 const REQUESTS_EACH = 8;
-/** Generous: the machine is shared; a stalled loop shows up as seconds. */
-const HEALTHZ_BOUND_MS = 500;
 
 let server: CliServer;
 
@@ -31,7 +29,8 @@ function port(): number {
 }
 
 it('refuses thousands of repeated parameters with 414 JSON while /healthz stays fast (default settings)', async () => {
-  const watch = watchHealthz(server.url, { everyMs: 25 });
+  const probe = startHealthzProbe(server.url);
+  await probe.ready;
   const answers: string[] = [];
   await Promise.all(
     Array.from({ length: ATTACKERS }, async () => {
@@ -41,7 +40,7 @@ it('refuses thousands of repeated parameters with 414 JSON while /healthz stays 
       }
     }),
   );
-  const times = await watch.stop();
+  const times = await probe.stop();
   expect(answers).toHaveLength(ATTACKERS * REQUESTS_EACH);
   for (const text of answers) {
     expect(text).toMatch(/^HTTP\/1\.1 414 /);
@@ -50,7 +49,7 @@ it('refuses thousands of repeated parameters with 414 JSON while /healthz stays 
     expect(body).not.toContain('x&x');
   }
   expect(times.length).toBeGreaterThan(0);
-  expect(worst(times)).toBeLessThan(HEALTHZ_BOUND_MS);
+  expectResponsive(times);
   // The process is still answering ordinary requests.
   const ok = await fetch(`${server.url}/pushframe/poll?channels=a`);
   expect(ok.status).toBe(200);
