@@ -85,8 +85,5 @@ describe('GET /metrics', () => {
     expect(sample(text, 'pushframe_client_socket_budget')).not.toBe(0);
     expect(sample(text, 'pushframe_queued_bytes')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'pushframe_refusals_total{code="query_too_large"}')).toBe(1);
-    // The window restarts at every scrape: no stall since the last one.
-    const next = (await get(`${b.url}/metrics`)).body;
-    expect(sample(next, 'pushframe_event_loop_delay_seconds{quantile="1"}')).toBeLessThan(0.25);
   });
 });
