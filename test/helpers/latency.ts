@@ -81,14 +81,19 @@ export function worst(times: readonly number[]): number {
 
 /**
  * What "the server stays responsive" means in these tests, on a shared 2-core machine
- * where any process can be descheduled for a moment: 95 % of probes under `typicalMs`
- * (a stalled loop delays nearly every probe) and none past `worstMs` (a stall of a
- * quadratic parse or a full scan lasts seconds under load).
+ * where any process can wait for a core now and then: the median probe under
+ * `medianMs`, 90 % under `typicalMs`, none past `worstMs`. A stalled event loop (a
+ * quadratic parse, a scan of every channel) delays nearly every probe by the stall.
  */
-export function expectResponsive(times: readonly number[], typicalMs = 500, worstMs = 2_000): void {
-  const summary = { probes: times.length, p95: Math.round(quantile(times, 0.95)), worst: Math.round(worst(times)) };
+export function expectResponsive(times: readonly number[], medianMs = 100, typicalMs = 500, worstMs = 2_000): void {
+  const summary = {
+    probes: times.length,
+    median: Math.round(quantile(times, 0.5)),
+    p90: Math.round(quantile(times, 0.9)),
+    worst: Math.round(worst(times)),
+  };
   expect(summary.probes).toBeGreaterThan(5);
-  if (summary.p95 >= typicalMs || summary.worst >= worstMs) {
+  if (summary.median >= medianMs || summary.p90 >= typicalMs || summary.worst >= worstMs) {
     throw new Error(`/healthz was slow: ${JSON.stringify(summary)}; every probe (ms): ${times.map((t) => Math.round(t)).join(' ')}`);
   }
 }

@@ -60,11 +60,11 @@ const chunkedPost = (path: string, auth: boolean): string =>
   (auth ? `Authorization: Bearer ${KEY}\r\n` : '') +
   '\r\n1\r\n[\r\n';
 
-/** Every kind of connection the budget must count, PER_KIND of each, from one address (in bursts of 50). */
+/** Every kind of connection the budget must count, PER_KIND of each, from one address (in bursts of 25). */
 async function flood(from: string): Promise<void> {
-  for (let i = 0; i < PER_KIND; i += 10) {
-    await burst(from, 10);
-    await sleep(20);
+  for (let i = 0; i < PER_KIND; i += 5) {
+    await burst(from, 5);
+    await sleep(50);
   }
 }
 

@@ -11,7 +11,9 @@ import { MAX_QUERY_PARAMS, parseQuery } from '../../src/http/query';
 /** ~15 KB: under the default 16 KiB header limit, so only the parameter count refuses it. */
 const REPEATED = 'x&'.repeat(7400) + 'channels=a';
 const ATTACKERS = 4;
-const REQUESTS_EACH = 8;
+/** Each attacker loops this long (at most MAX_REQUESTS_EACH requests). */
+const ATTACK_MS = 2_500;
+const MAX_REQUESTS_EACH = 200;
 
 let server: CliServer;
 
@@ -34,14 +36,15 @@ it('refuses thousands of repeated parameters with 414 JSON while /healthz stays 
   const answers: string[] = [];
   await Promise.all(
     Array.from({ length: ATTACKERS }, async () => {
-      for (let i = 0; i < REQUESTS_EACH; i++) {
+      const until = Date.now() + ATTACK_MS;
+      for (let i = 0; i < MAX_REQUESTS_EACH && Date.now() < until; i++) {
         const r = await rawExchange(port(), `GET /pushframe/poll?${REPEATED} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, 10_000);
         answers.push(r.text);
       }
     }),
   );
   const times = await probe.stop();
-  expect(answers).toHaveLength(ATTACKERS * REQUESTS_EACH);
+  expect(answers.length).toBeGreaterThanOrEqual(ATTACKERS);
   for (const text of answers) {
     expect(text).toMatch(/^HTTP\/1\.1 414 /);
     const body = text.slice(text.indexOf('\r\n\r\n') + 4);
