@@ -29,13 +29,22 @@ export class ServerProcess {
   }
 
   /** `cpus`: a taskset CPU list to pin the server to, or null to let the scheduler place it. */
-  static async start(kind: ServerKind, profileDir: string | null, cpus: string | null): Promise<{ server: ServerProcess; port: number; path: string }> {
+  static async start(
+    kind: ServerKind,
+    profileDir: string | null,
+    cpus: string | null,
+    env: Record<string, string> = {},
+  ): Promise<{ server: ServerProcess; port: number; path: string }> {
     const execArgv = ['--expose-gc'];
     if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`);
     const entry = path.join(__dirname, ENTRY[kind]);
     const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
     // taskset execs node in place, so the IPC channel fork would set up is inherited as is.
-    const child = cpus === null ? fork(entry, [], { execArgv, stdio }) : spawn('taskset', ['-c', cpus, process.execPath, ...execArgv, entry], { stdio });
+    const childEnv = { ...process.env, ...env };
+    const child =
+      cpus === null
+        ? fork(entry, [], { execArgv, stdio, env: childEnv })
+        : spawn('taskset', ['-c', cpus, process.execPath, ...execArgv, entry], { stdio, env: childEnv });
     const server = new ServerProcess(kind, child);
     const ready = await server.next('ready', 20_000);
     if (ready.op !== 'ready') throw new Error('unexpected reply');

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { newTotals, openAll, StreamClient } from './clients';
 import { medianFigures, ratioOf, table, type Figures } from './figures';
 import { cpuMicrosOf, machine, machineJiffies, openFileLimit, pinSelf, rssOf, ServerProcess, type ServerKind } from './proc';
+import { idleTable, IDLE_VARIANTS, runIdle, type IdleFigures } from './idle';
 import { expectedFor, SCENARIOS, type Scenario } from './scenarios';
 import { spread } from './stats';
 
@@ -24,6 +25,9 @@ interface Options {
   burst: number | null;
   pad: number;
   scenarios: Scenario[];
+  /** The idle-cost measurement (only when asked for: --scenario idle). */
+  idle: boolean;
+  idleMs: number;
   servers: ServerKind[];
   runs: number;
   parallel: number;
@@ -41,7 +45,9 @@ const USAGE = `usage: npm run bench -- [flags]
   --rate R          messages per second, 0 = as fast as possible (default: per scenario)
   --burst B         messages published in the same tick (default: per scenario)
   --pad BYTES       extra characters in each message's data (default 0)
-  --scenario LIST   comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')} or all (default all)
+  --scenario LIST   comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')} or all (default all);
+                    idle (only when named): the cost of N streams that receive only heartbeats
+  --idle-ms MS      how long the idle scenario watches (default 20000, at most 120000)
   --servers LIST    pushframe,baseline (default both)
   --runs K          repeat and report medians (default 1)
   --parallel P      stream handshakes in flight while opening (default 200)
@@ -59,6 +65,8 @@ function parseOptions(argv: string[]): Options {
     burst: null,
     pad: 0,
     scenarios: SCENARIOS,
+    idle: false,
+    idleMs: 20_000,
     servers: ['pushframe', 'baseline'],
     runs: 1,
     parallel: 200,
@@ -83,12 +91,15 @@ function parseOptions(argv: string[]): Options {
       case '--runs': opts.runs = int(flag, value(), 1); break;
       case '--parallel': opts.parallel = int(flag, value(), 1); break;
       case '--stall-ms': opts.stallMs = int(flag, value(), 100); break;
+      case '--idle-ms': opts.idleMs = Math.min(120_000, int(flag, value(), 1000)); break;
       case '--profile': opts.profile = true; break;
       case '--pin': opts.pin = os.availableParallelism() >= 2; break;
       case '--out': opts.out = path.resolve(value() ?? '.'); break;
       case '--scenario': {
         const names = (value() ?? '').split(',');
-        opts.scenarios = names.includes('all') ? SCENARIOS : names.map((name) => {
+        opts.idle = names.includes('idle');
+        const rest = names.filter((name) => name !== 'idle');
+        opts.scenarios = rest.includes('all') ? SCENARIOS : rest.map((name) => {
           const s = SCENARIOS.find((x) => x.name === name);
           if (!s) throw new Error(`unknown scenario "${name}"; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
           return s;
@@ -276,6 +287,16 @@ async function main(): Promise<void> {
     }
   }
 
+  const idle: IdleFigures[] = [];
+  if (opts.idle) {
+    for (const variant of IDLE_VARIANTS) {
+      process.stdout.write(`idle ${variant.label} ... `);
+      const fig = await runIdle(variant, opts.n, opts.idleMs, opts.parallel);
+      idle.push(fig);
+      console.log(`${Math.round(fig.bytesPerSecondPer10k)} B/s and ${fig.serverCpuMsPerSecondPer10k.toFixed(1)} CPU ms/s per 10 000 streams`);
+    }
+  }
+
   const summary: Record<string, { what: string; pushframe?: Figures; baseline?: Figures; ratio?: Partial<Record<keyof Figures, number>> }> = {};
   console.log('');
   for (const scenario of opts.scenarios) {
@@ -294,13 +315,19 @@ async function main(): Promise<void> {
     const title = `${scenario.name}: ${scenario.what} (N=${opts.n}${opts.runs > 1 ? `, median of ${opts.runs} runs` : ''})`;
     console.log(table(title, pf, base) + '\n');
   }
+  if (idle.length > 0) console.log(`idle: N=${opts.n} streams receiving nothing but heartbeats for ${opts.idleMs} ms\n` + idleTable(idle) + '\n');
   const file = path.join(opts.out, `${stamp}.json`);
-  writeFileSync(file, JSON.stringify({ startedAt: stamp, machine: host, argv: process.argv.slice(2), options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, runs, summary }, null, 2));
+  writeFileSync(file, JSON.stringify({ startedAt: stamp, machine: host, argv: process.argv.slice(2), options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, runs, summary, idle }, null, 2));
   console.log(`results: ${path.relative(process.cwd(), file)}`);
   if (profileDir) console.log(`profiles: ${path.relative(process.cwd(), profileDir)}`);
   const failed = runs.filter((r) => r.figures.lost + r.figures.duplicates + r.figures.outOfOrder + r.figures.openFailures > 0);
   if (failed.length > 0) {
     console.error(`${failed.length} scenario runs lost, duplicated, reordered or failed to open streams`);
+    process.exitCode = 1;
+  }
+  const idleFailed = idle.filter((f) => f.unexpectedFrames + f.dropped > 0);
+  if (idleFailed.length > 0) {
+    console.error(`idle: ${idleFailed.map((f) => f.server).join(', ')} dropped streams or sent unexpected frames`);
     process.exitCode = 1;
   }
 }

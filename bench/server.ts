@@ -1,7 +1,8 @@
 /**
  * pushframe under test: startServer from the package with limits opened up for one
  * client machine (every stream comes from 127.0.0.1) and the housekeeping that would
- * add traffic of its own switched off (heartbeats, $sys/stats, recycling).
+ * add traffic of its own switched off (heartbeats, $sys/stats, recycling); the idle
+ * scenario sets the heartbeat through PUSHFRAME_BENCH_HEARTBEAT_MS.
  */
 import { startServer } from '../src';
 import { serveControl, type BenchData } from './control';
@@ -13,7 +14,8 @@ async function main(): Promise<void> {
     demo: false,
     logLevel: 'warn',
     statsIntervalMs: 0,
-    heartbeatMs: 300_000,
+    // Heartbeats off (5 min) unless the idle scenario asks for an interval.
+    heartbeatMs: Number(process.env.PUSHFRAME_BENCH_HEARTBEAT_MS) || 300_000,
     maxStreamBytes: 1 << 30,
     maxConnections: 1_000_000,
     maxConnectionsPerIp: 1_000_000,

@@ -21,11 +21,13 @@
   var DEFAULTS = {
     url: '/pushframe',
     transports: ['htmlfile', 'iframe', 'longpoll'],
-    // The server never stays silent for more than 1.5x its interval; the rest of the
-    // margin absorbs network jitter.
-    heartbeatTimeoutFactor: 2,
+    // A stream is stalled after the interval the server announced (its heartbeat, or how
+    // long it holds a poll) plus this much silence: the server never stays silent longer
+    // than its interval, and the grace absorbs network and timer jitter. With the
+    // server's 4 s heartbeat a dead stream is noticed within 6 s (docs/bridge.md).
+    stallGraceMs: 2000,
     // Used until p.o announces the server's interval.
-    heartbeatMs: 20000,
+    heartbeatMs: 4000,
     // No p.o within this long: the path is dead or a proxy buffers the stream.
     openTimeoutMs: 10000,
     backoffMinMs: 1000,
@@ -41,6 +43,13 @@
   // How long posted callbacks of a cross-origin frame may trail its load event.
   var POSTED_GRACE_MS = 500;
 
+  // The pulse: how often the page looks at its streams (a same-origin frame whose
+  // document stopped loading has ended, even without a load event), and the gap between
+  // two pulses that means timers were stopped: the machine slept (or a hidden tab was
+  // throttled, which the checks tolerate).
+  var PULSE_MS = 1000;
+  var WAKE_GAP_MS = 3000;
+
   // Error codes after which retrying cannot help (src/errors.ts).
   var FATAL = {
     bad_request: 1, bad_channel: 1, bad_pattern: 1, bad_origin: 1, bad_grant: 1,
@@ -54,8 +63,18 @@
   var frames = {};        // frame id -> Stream, for every live stream
   var connections = [];   // live connections (also keeps htmlfile hosts referenced)
   var registry = [];      // legacy DOM-event listeners: { node, type, fn }
-  var pageLoaded = document.readyState === 'complete';
+  var pageLoaded = false; // the page's load event has passed (see pageReady)
   var hooked = false;     // page-level listeners installed
+  var pulseTimer = null;
+  var pulseAt = 0;
+
+  // The nonce of the script element that loaded the bridge, for the elements it
+  // creates when a page with a nonce-based CSP passes none to connect().
+  var ownNonce = '';
+  try {
+    var current = document.currentScript;
+    if (current) ownNonce = current.nonce || current.getAttribute('nonce') || '';
+  } catch (e0) { /* no currentScript (old IE) */ }
 
   // ---------------------------------------------------------------- ES3 helpers
 
@@ -235,12 +254,34 @@
 
   // ---------------------------------------------------------------- page lifecycle
 
+  /**
+   * Has the page's load event passed? Asked whenever a stream is about to start, never
+   * remembered from when the file ran: the bridge may run before load and connect() be
+   * called long after it. `complete` is set just before load is dispatched, in the same
+   * task, so a stream started on a timer from then on comes after load. An engine that
+   * has no readyState cannot tell, so it does not wait.
+   */
+  function pageReady() {
+    if (!pageLoaded) {
+      var state;
+      try { state = document.readyState; } catch (e) { /* treat as unknown */ }
+      if (state === 'complete' || typeof state !== 'string') pageLoaded = true;
+    }
+    return pageLoaded;
+  }
+
   function onPageLoad() {
     pageLoaded = true;
     removeListener(window, 'load', onPageLoad);
     var list = connections.slice(0);
-    for (var i = 0; i < list.length; i++) list[i]._schedule(0);
+    for (var i = 0; i < list.length; i++) {
+      if (!list[i].stream && !list[i].timer && list[i].state === 'connecting') list[i]._schedule(0);
+    }
   }
+
+  // Installed while the file runs, before any connect(), and kept until load: a
+  // connection made before load waits for it; one made after it starts at once.
+  if (!pageReady()) addListener(window, 'load', onPageLoad);
 
   // Leaving the page closes every connection; a page kept in the back-forward cache
   // (pagehide with persisted) only drops its streams and resumes them on pageshow.
@@ -252,12 +293,39 @@
       if (keep) list[i]._suspend();
       else list[i].close();
     }
+    // A page in the back-forward cache keeps no timer running.
+    if (keep) stopPulse();
   }
 
   function onPageShow(ev) {
     if (!ev || !ev.persisted) return;
+    if (hooked) startPulse();
     var list = connections.slice(0);
     for (var i = 0; i < list.length; i++) if (list[i].state === 'suspended') list[i]._schedule(0);
+  }
+
+  function checkAll(why, detail) {
+    var list = connections.slice(0);
+    for (var i = 0; i < list.length; i++) list[i]._check(why, detail);
+  }
+
+  // Back online: whatever stream was open went over the old network path.
+  function onOnline() {
+    checkAll('online', 0);
+  }
+
+  function onVisibility() {
+    var hidden = false;
+    try { hidden = document.hidden || document.visibilityState === 'hidden'; } catch (e) { /* no API */ }
+    if (!hidden) checkAll('visible', 0);
+  }
+
+  /** Timers do not run while the machine sleeps: a late pulse means it woke up. */
+  function pulse() {
+    var t = now();
+    var gap = t - pulseAt;
+    pulseAt = t;
+    checkAll(gap > PULSE_MS + WAKE_GAP_MS ? 'wake' : 'pulse', gap);
   }
 
   var hideEvent = 'onpagehide' in window ? 'pagehide' : 'unload';
@@ -268,7 +336,20 @@
     addListener(window, hideEvent, onPageHide);
     if (hideEvent === 'pagehide') addListener(window, 'pageshow', onPageShow);
     addListener(window, 'message', onPostMessage);
-    if (!pageLoaded) addListener(window, 'load', onPageLoad);
+    addListener(window, 'online', onOnline);
+    addListener(document, 'visibilitychange', onVisibility);
+    startPulse();
+  }
+
+  function startPulse() {
+    if (pulseTimer) return;
+    pulseAt = now();
+    pulseTimer = window.setInterval(pulse, PULSE_MS);
+  }
+
+  function stopPulse() {
+    if (pulseTimer) window.clearInterval(pulseTimer);
+    pulseTimer = null;
   }
 
   function unhook() {
@@ -277,7 +358,9 @@
     removeListener(window, hideEvent, onPageHide);
     if (hideEvent === 'pagehide') removeListener(window, 'pageshow', onPageShow);
     removeListener(window, 'message', onPostMessage);
-    removeListener(window, 'load', onPageLoad);
+    removeListener(window, 'online', onOnline);
+    removeListener(document, 'visibilitychange', onVisibility);
+    stopPulse();
   }
 
   // ---------------------------------------------------------------- cross-origin frames
@@ -353,6 +436,20 @@
     addListener(iframe, 'load', onLoad);
     return {
       iframe: iframe,
+      /**
+       * A same-origin stream document that is no longer `loading` has been cut: Firefox
+       * moves it to `interactive` without a load event. Only the stream's own document
+       * counts (its URL carries the frame id), not the blank one before it.
+       */
+      finished: function () {
+        if (stream.cross) return false;
+        try {
+          var doc = iframe.contentWindow.document;
+          return String(doc.URL).indexOf('f=' + stream.id) !== -1 && doc.readyState !== 'loading';
+        } catch (e) {
+          return false;
+        }
+      },
       contentWindow: function () {
         try { return iframe && iframe.contentWindow; } catch (e) { return null; }
       },
@@ -428,6 +525,32 @@
 
   function scriptParent() {
     return document.getElementsByTagName('head')[0] || document.documentElement;
+  }
+
+  /**
+   * The query of a JSONP poll: its callback and, when the server is another origin, the
+   * page's, which the server checks against its allowlist and the browser's Referer.
+   */
+  function pollQuery(conn, name) {
+    var q = '&callback=Pushframe._poll.' + name;
+    if (conn.origin !== pageOrigin()) q += '&origin=' + encodeURIComponent(pageOrigin());
+    return q;
+  }
+
+  /** A script element for a poll: it sends the page's origin as Referer even when the
+   * page's own policy sends none, so the server can tell an allowed page from another,
+   * and carries the page's CSP nonce when it has one. */
+  function pollScript(conn) {
+    var el = document.createElement('script');
+    el.type = 'text/javascript';
+    el.charset = 'utf-8';
+    el.async = true;
+    try { el.referrerPolicy = 'origin'; } catch (e) { /* not known here */ }
+    if (conn.nonce) {
+      el.setAttribute('nonce', conn.nonce);
+      try { el.nonce = conn.nonce; } catch (e2) { /* a property in no engine known to refuse it */ }
+    }
+    return el;
   }
 
   /**
@@ -510,10 +633,7 @@
           done = true;
           answered(answer);
         };
-        var el = document.createElement('script');
-        el.type = 'text/javascript';
-        el.charset = 'utf-8';
-        el.async = true;
+        var el = pollScript(stream.conn);
         // onload runs after the script: one that did not call back failed (a proxy's
         // error page, a truncated body). Old IE reports the same through readyState.
         el.onload = el.onerror = function () {
@@ -522,7 +642,9 @@
         el.onreadystatechange = function () {
           if (el === script && !done && /^(loaded|complete)$/.test(el.readyState)) failed();
         };
-        el.src = stream.endpoint('poll', '&callback=Pushframe._poll.' + id);
+        // The first poll of an attempt is answered at once (with any backlog): it is
+        // the attempt's open, which the open deadline watches.
+        el.src = stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn, id));
         script = el;
         scriptParent().appendChild(el);
       }
@@ -767,8 +889,11 @@
     this.params = options.params || {};
     // An id is looked up when an event fires: the element may not exist yet.
     this.target = options.target || null;
-    this.heartbeatTimeoutFactor = positive(options, 'heartbeatTimeoutFactor');
+    this.stallGraceMs = positive(options, 'stallGraceMs');
+    // Older pages set the limit as a multiple of the interval; honoured when given.
+    this.heartbeatTimeoutFactor = Number(options.heartbeatTimeoutFactor) > 0 ? Number(options.heartbeatTimeoutFactor) : 0;
     this.heartbeatMs = DEFAULTS.heartbeatMs;
+    this.nonce = options.nonce ? String(options.nonce) : ownNonce;
     this.openTimeoutMs = positive(options, 'openTimeoutMs');
     this.backoffMinMs = positive(options, 'backoffMinMs');
     this.backoffMaxMs = positive(options, 'backoffMaxMs');
@@ -805,13 +930,15 @@
     this.lastFrame = 0;
     this.timer = null;
     this.watchdog = null;
+    this.watchLimit = 0;
 
     if (this.documentDomain) document.domain = this.documentDomain;
     connections.push(this);
     hook();
     // Streams start after the page's load event: a frame started before it holds
-    // the page's onload and busy indicator until the stream ends.
-    if (pageLoaded) this._schedule(0);
+    // the page's onload and busy indicator until the stream ends. After load (a click
+    // handler, a script added later) the stream starts at once.
+    if (pageReady()) this._schedule(0);
   }
 
   var proto = Connection.prototype;
@@ -990,11 +1117,11 @@
   proto._reopen = function () {
     if (this.state === 'closed') return;
     this._halt();
-    if (pageLoaded) this._schedule(0);
+    if (pageReady()) this._schedule(0);
   };
 
   proto._start = function () {
-    if (this.state === 'closed' || !pageLoaded) return;
+    if (this.state === 'closed' || !pageReady()) return;
     this._halt();
     if (!this.channels.length) {
       this.state = 'idle';
@@ -1029,21 +1156,85 @@
     }
   };
 
-  /** The watchdog: a stream that writes nothing for `limit` ms is dead. */
+  /**
+   * The watchdog: a stream that shows nothing for `limit` ms is dead. Before it opened
+   * that is a `timeout` (nothing ever came: a dead path or a buffering proxy); after, a
+   * `stalled` stream (a cut or frozen path, a crashed server), which only bytes reveal
+   * in Chromium. The time is the wall clock's, so a check after the machine slept sees
+   * the whole silence.
+   */
   proto._watch = function (stream, limit) {
+    this.watchLimit = limit;
+    this._arm(stream);
+  };
+
+  proto._arm = function (stream) {
     var self = this;
-    function check() {
-      self.watchdog = null;
-      if (self.stream !== stream || stream.dead) return;
-      var quiet = now() - self.lastFrame;
-      if (quiet < limit) {
-        self.watchdog = window.setTimeout(check, limit - quiet);
-        return;
-      }
-      self._failed(stream, 'timeout', 'No data from the server for ' + quiet + ' ms.');
-    }
     if (self.watchdog) window.clearTimeout(self.watchdog);
-    self.watchdog = window.setTimeout(check, limit);
+    var left = self.lastFrame + self.watchLimit - now();
+    self.watchdog = window.setTimeout(function () {
+      self.watchdog = null;
+      self._expire(stream, '');
+    }, left > 0 ? left : 0);
+  };
+
+  /** Fails the stream if it has been quiet for the limit, else waits for the rest. */
+  proto._expire = function (stream, why) {
+    if (this.stream !== stream || stream.dead || this.state === 'closed') return;
+    var quiet = now() - this.lastFrame;
+    if (quiet < this.watchLimit) {
+      this._arm(stream);
+      return;
+    }
+    var message = 'No data from the server for ' + quiet + ' ms' + why + '.';
+    if (stream.opened) this._failed(stream, 'stalled', message);
+    // An attempt the machine slept through says nothing about proxies: just retry.
+    else if (why) this._replace('timeout', message);
+    else this._failed(stream, 'timeout', message);
+  };
+
+  /** How long an open stream may stay silent: the announced interval plus the grace. */
+  proto._limit = function (intervalMs) {
+    if (this.heartbeatTimeoutFactor) return intervalMs * this.heartbeatTimeoutFactor;
+    return intervalMs + this.stallGraceMs;
+  };
+
+  /**
+   * Looks at the stream now instead of waiting for the watchdog: on every pulse (a
+   * same-origin frame that stopped loading has ended), when the page becomes visible
+   * (timers of hidden tabs are throttled), after the machine slept (`wake`), and when
+   * the browser comes back online (the open stream went over the old path, so it is
+   * replaced; a retry waiting out its backoff goes now).
+   */
+  proto._check = function (why, gapMs) {
+    if (this.state === 'closed' || this.state === 'suspended') return;
+    var s = this.stream;
+    if (!s || s.dead) {
+      if ((why === 'online' || why === 'wake') && !s && this.timer && this.state === 'reconnecting') {
+        this.attempt = 0;
+        this._schedule(0);
+      }
+      return;
+    }
+    if (why === 'online') {
+      this._replace('network_changed', 'The browser came back online; the stream is replaced.');
+      return;
+    }
+    if (s.opened && s.handle && s.handle.finished && s.handle.finished()) {
+      s.ended(null);
+      return;
+    }
+    if (why !== 'pulse') this._expire(s, why === 'wake' ? ' (timers stopped for ' + gapMs + ' ms: the machine slept)' : '');
+  };
+
+  /** Drops the current stream and starts another soon, as after a first failure. */
+  proto._replace = function (code, message) {
+    this._halt();
+    this._emit('error', { code: code, message: message });
+    if (this.state === 'closed') return;
+    this.attempt = 0;
+    this.state = 'reconnecting';
+    this._schedule(this._backoff());
   };
 
   proto._opened = function (stream, cursor, heartbeatMs) {
@@ -1053,7 +1244,7 @@
     this.attempt = 0;
     if (heartbeatMs > 0) this.heartbeatMs = heartbeatMs;
     this._setCursor(cursor);
-    this._watch(stream, this.heartbeatMs * this.heartbeatTimeoutFactor);
+    this._watch(stream, this._limit(this.heartbeatMs));
     if (transports[stream.transport].polling) {
       this._planProbe();
     } else {
@@ -1082,7 +1273,7 @@
     if (!pollRung) return;
     self.positionAsked = true;
     var id = 'pos' + (++pollSeq);
-    var el = document.createElement('script');
+    var el = pollScript(self);
     function done() {
       self.positionDone = null;
       el.onload = el.onerror = el.onreadystatechange = null;
@@ -1094,11 +1285,8 @@
       done();
       if (self.state !== 'closed' && !self.cursorHead && a && a.cursor) self._setCursor(String(a.cursor));
     };
-    el.type = 'text/javascript';
-    el.charset = 'utf-8';
-    el.async = true;
     el.onerror = done;
-    el.src = self._endpoint('poll', '&callback=Pushframe._poll.' + id);
+    el.src = self._endpoint('poll', pollQuery(self, id));
     scriptParent().appendChild(el);
   };
 

@@ -20,7 +20,13 @@ export interface Config {
   allowedOrigins: string[];
   /** Subscription patterns naming private channels: subscribing to them needs a signed grant. */
   privateChannels: string[];
-  /** Heartbeat interval: below the 30-60 s idle timeouts of common proxies and load balancers. */
+  /** Objects whose members may be JSONP callbacks (`Pushframe._poll.f1_a_2`): the bridge's own by default. */
+  jsonpCallbacks: string[];
+  /**
+   * Heartbeat interval: the longest a stream stays silent. Short enough that the bridge
+   * (its watchdog: interval + 2 s = 6 s) notices a dead stream within 10 s in every engine, since
+   * Chromium gives no other sign (docs/bridge.md); far below proxy idle timeouts (30-60 s).
+   */
   heartbeatMs: number;
   /** A stream is recycled after this many bytes so the iframe document does not grow forever. */
   maxStreamBytes: number;
@@ -40,7 +46,7 @@ export interface Config {
   reconnectJitterMs: number;
   /** Hard deadline for a graceful shutdown. */
   shutdownTimeoutMs: number;
-  /** Serve the demo dashboard at `/`. */
+  /** Serve the demo dashboard at `/`: on by default, off in production unless set explicitly. */
   demo: boolean;
   /** Publish the server's own figures on `_sys/stats` every this many ms (0 = off). */
   statsIntervalMs: number;
@@ -64,7 +70,8 @@ export const DEFAULTS: Config = {
   secret: '',
   allowedOrigins: [],
   privateChannels: ['private/**'],
-  heartbeatMs: 20_000,
+  jsonpCallbacks: ['Pushframe._poll'],
+  heartbeatMs: 4_000,
   maxStreamBytes: 256 * 1024,
   pollTimeoutMs: 25_000,
   historySize: 1000,
@@ -94,7 +101,14 @@ interface Rule {
   max?: number;
   check?: (value: never) => string | null;
   help: string;
+  /** The default as help and the README say it, when it is not just DEFAULTS' value. */
+  shownDefault?: string;
 }
+
+/** A JSONP callback namespace: one to four dotted identifiers. */
+const JSONP_NAMESPACE = /^[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63}){0,3}$/;
+/** Objects that reach the page's window, its navigation or its prototypes: never a namespace for callbacks. */
+const GLOBAL_OBJECTS = new Set(['window', 'self', 'top', 'parent', 'frames', 'globalThis', 'opener', 'document', 'location', 'history', 'navigator', 'constructor', 'prototype', '__proto__']);
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -129,6 +143,14 @@ const RULES: { [K in keyof Config]: Rule } = {
     },
     help: 'comma-separated patterns of channels that need a signed grant to subscribe',
   },
+  jsonpCallbacks: {
+    kind: 'list',
+    check: (v: string[]) => {
+      const bad = v.find((ns) => !JSONP_NAMESPACE.test(ns) || ns.split('.').some((s) => GLOBAL_OBJECTS.has(s)));
+      return bad === undefined ? null : `"${bad}" is not a namespace of the page's own, like Pushframe._poll or myApp.jsonp`;
+    },
+    help: 'comma-separated objects whose generated members (f1_x, pos2) may be JSONP callbacks',
+  },
   heartbeatMs: { kind: 'int', min: 50, max: 300_000, help: 'stream heartbeat interval' },
   maxStreamBytes: { kind: 'int', min: 4096, max: 1 << 30, help: 'recycle a stream after this many bytes' },
   pollTimeoutMs: { kind: 'int', min: 50, max: 120_000, help: 'how long a long-poll is held' },
@@ -142,7 +164,11 @@ const RULES: { [K in keyof Config]: Rule } = {
   publishRate: { kind: 'int', min: 0, max: 10_000_000, help: 'publishes per second per key/IP, 0 = unlimited' },
   reconnectJitterMs: { kind: 'int', min: 0, max: 600_000, help: 'spread of reconnects on shutdown' },
   shutdownTimeoutMs: { kind: 'int', min: 0, max: 600_000, help: 'deadline for a graceful shutdown' },
-  demo: { kind: 'bool', help: 'serve the demo dashboard at /' },
+  demo: {
+    kind: 'bool',
+    help: 'serve the demo dashboard at /; its posts obey the publish key and rate',
+    shownDefault: 'true; false in production unless set',
+  },
   statsIntervalMs: { kind: 'int', min: 0, max: 3600_000, help: 'publish _sys/stats this often, 0 = off' },
   latestChannels: {
     kind: 'list',
@@ -223,6 +249,7 @@ export function resolveConfig(options: Partial<Config> = {}): Config {
     ...DEFAULTS,
     allowedOrigins: [...DEFAULTS.allowedOrigins],
     privateChannels: [...DEFAULTS.privateChannels],
+    jsonpCallbacks: [...DEFAULTS.jsonpCallbacks],
     latestChannels: [...DEFAULTS.latestChannels],
   };
   for (const [key, value] of Object.entries(options)) {
@@ -231,6 +258,9 @@ export function resolveConfig(options: Partial<Config> = {}): Config {
     checkValue(key as keyof Config, value, `option ${key}`);
     (config as unknown as Record<string, unknown>)[key] = value;
   }
+  // The demo shows the server's figures to anyone and takes posts: in production only
+  // when asked for by name.
+  if (config.production && options.demo === undefined) config.demo = false;
   if (config.production && !config.publishKey) {
     throw new ConfigError(
       'production mode needs a publish key: set PUSHFRAME_PUBLISH_KEY (or --publish-key) so that strangers cannot publish',
@@ -281,10 +311,14 @@ export function configFromArgs(args: readonly string[]): Partial<Config> {
   return out as Partial<Config>;
 }
 
+function shownDefault(k: keyof Config): string {
+  const d = DEFAULTS[k];
+  return RULES[k].shownDefault ?? (Array.isArray(d) ? d.join(',') : String(d));
+}
+
 export function configHelp(): string {
   return KEYS.map((k) => {
-    const d = DEFAULTS[k];
-    const shown = Array.isArray(d) ? d.join(',') : String(d);
+    const shown = shownDefault(k);
     return `  --${flagName(k).padEnd(24)} ${envName(k).padEnd(34)} ${RULES[k].help} (default: ${shown === '' ? 'none' : shown})`;
   }).join('\n');
 }
@@ -292,8 +326,7 @@ export function configHelp(): string {
 /** The README's configuration table (a test keeps the README in step with it). */
 export function configTable(): string {
   const rows = KEYS.map((k) => {
-    const d = DEFAULTS[k];
-    const shown = Array.isArray(d) ? d.join(',') : String(d);
+    const shown = shownDefault(k);
     return `| \`${envName(k)}\` | \`--${flagName(k)}\` | ${shown === '' ? '(none)' : shown} | ${RULES[k].help} |`;
   });
   return ['| environment | flag | default | what |', '| --- | --- | --- | --- |', ...rows].join('\n');

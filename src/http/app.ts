@@ -5,6 +5,7 @@ import { errorMiddleware } from './errors';
 import { queryBounds } from './query';
 import { demoRoutes } from './routes/demo';
 import { eventsRoutes } from './routes/events';
+import { headOfLongLived, methodsMiddleware } from './methods';
 import { opsRoutes } from './routes/ops';
 import { pollRoutes } from './routes/poll';
 import { publishRoutes } from './routes/publish';
@@ -27,8 +28,9 @@ export function createApp(deps: Deps): Koa {
   app.use(errorMiddleware(deps.log, deps.metrics));
   // Before any route (or an application's own middleware) parses the query.
   app.use(queryBounds(deps.config.maxHeaderBytes));
+  app.use(methodsMiddleware(router));
+  app.use(headOfLongLived(deps.config));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
   return app;
 }
 

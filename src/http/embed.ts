@@ -14,6 +14,19 @@ export interface EmbedContext {
   cursor: string;
 }
 
+/**
+ * What the `pushframe_url` filter lets through: a path on this host (`/pushframe`) or an
+ * absolute http(s) URL. Browsers read `\` as `/` and drop tabs and newlines inside URLs,
+ * so `/\evil.com` or `/<tab>/evil.com` would be the scheme-relative `//evil.com`: no
+ * backslash, whitespace or control character anywhere, and a path never starts with two
+ * slashes.
+ */
+const EMBED_URL = /^(\/(?![\/\\])|https?:\/\/[A-Za-z0-9[])[^\\\s\u0000-\u001f\u007f]*$/;
+
+export function isEmbedUrl(value: unknown): value is string {
+  return typeof value === 'string' && EMBED_URL.test(value);
+}
+
 /** Global names the macro may assign the connection to: plain identifiers only. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
 
@@ -47,8 +60,8 @@ export function addPushframeFilters(env: nunjucks.Environment): nunjucks.Environ
     return new nunjucks.runtime.SafeString(value);
   });
   env.addFilter('pushframe_url', (value: unknown) => {
-    // A path or an http(s) URL; autoescaping then makes it safe inside the attribute.
-    if (typeof value !== 'string' || !/^(\/(?!\/)|https?:\/\/)[^\s]*$/.test(value)) {
+    // Autoescaping then makes it safe inside the attribute.
+    if (!isEmbedUrl(value)) {
       throw new TypeError('pushframe: url must be a path like /pushframe or an http(s) URL');
     }
     return value.replace(/\/+$/, '');

@@ -9,7 +9,7 @@ export function originAllowed(origin: string, allowed: readonly string[]): boole
 }
 
 /** Same origin as the request, judged by host: behind a TLS proxy the scheme differs. */
-function sameHost(origin: string, host: string): boolean {
+export function sameHost(origin: string, host: string): boolean {
   const at = origin.indexOf('://');
   return at !== -1 && origin.slice(at + 3).toLowerCase() === host.toLowerCase();
 }

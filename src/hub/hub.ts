@@ -1,6 +1,6 @@
 import type { Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
-import { advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, scriptJson, type Cursor, type Message } from '../protocol';
+import { advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, serializeData, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
 
 /** What a subscriber learns when its subscription is live. */
@@ -73,14 +73,19 @@ export class Hub {
 
   /** Publishes any JSON value; resolves to the message id. */
   publish(channel: string, data: unknown, options?: PublishOptions): Promise<string> {
-    return this.publishJson(channel, scriptJson(data), options);
+    const { json, bytes } = serializeData(data);
+    return this.publishJson(channel, json, options, bytes);
   }
 
-  /** Publishes data already serialized with scriptJson (the HTTP layer parses once, serializes once). */
-  async publishJson(channel: string, json: string, options?: PublishOptions): Promise<string> {
+  /**
+   * Publishes data already serialized with scriptJson (the HTTP layer parses once,
+   * serializes once). `bytes` is the size of the plain JSON (serializeData), which the
+   * size limit applies to; without it the escaped length is taken, which can only be larger.
+   */
+  async publishJson(channel: string, json: string, options?: PublishOptions, bytes: number = json.length): Promise<string> {
     if (!isChannel(channel)) throw new PushframeError('bad_channel');
-    if (json.length > this.options.maxMessageBytes) {
-      throw new PushframeError('message_too_large', `The message is ${json.length} bytes; the maximum is ${this.options.maxMessageBytes}.`);
+    if (bytes > this.options.maxMessageBytes) {
+      throw new PushframeError('message_too_large', `The message is ${bytes} bytes; the maximum is ${this.options.maxMessageBytes}.`);
     }
     if (options?.key === undefined && this.isLatestChannel(channel)) options = { ...options, key: channel };
     return this.broker.publish(channel, json, options);

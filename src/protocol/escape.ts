@@ -22,3 +22,17 @@ export function scriptJson(value: unknown): string {
   // undefined (and functions) have no JSON form; null is the honest stand-in.
   return json === undefined ? 'null' : scriptSafe(json);
 }
+
+/** Message data ready to publish: script-safe JSON, and the size that limits apply to. */
+export interface SerializedData {
+  json: string;
+  /** UTF-8 bytes of the plain JSON, before escaping: the size a publisher sent. The
+   * escaped form may be up to six times longer (`<` becomes `\u003c`), so a limit
+   * measured on it would refuse text long before the configured size. */
+  bytes: number;
+}
+
+export function serializeData(value: unknown): SerializedData {
+  const plain = JSON.stringify(value) ?? 'null';
+  return { json: scriptSafe(plain), bytes: Buffer.byteLength(plain, 'utf8') };
+}

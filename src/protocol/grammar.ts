@@ -8,9 +8,6 @@ export const CHANNEL_MAX_LENGTH = 200;
 /** A concrete channel: `[A-Za-z0-9_.:-]` segments joined by `/`; no `.` or `..` segment. */
 const SEGMENT = /^[A-Za-z0-9_.:-]+$/;
 
-/** JSONP callback names: dotted identifiers, nothing that could be code. */
-export const JSONP_CALLBACK = /^[A-Za-z_$][\w$]{0,63}(\.[A-Za-z_$][\w$]{0,63})*$/;
-
 /** Broker epochs: short opaque tokens; they appear in cursors and in pages. */
 export const EPOCH = /^[A-Za-z0-9]{1,32}$/;
 

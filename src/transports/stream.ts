@@ -64,9 +64,6 @@ export class StreamConnection implements Subscriber, Flushable {
   private replayAt = 0;
   private replayCheckpoint: string | null = null;
   private blocked = false;
-  /** Data written since the last heartbeat tick. */
-  private wrote = false;
-  private idleTicks = 0;
   private closed = false;
   private bytes = 0;
   private readonly heartbeat: NodeJS.Timeout;
@@ -88,9 +85,10 @@ export class StreamConnection implements Subscriber, Flushable {
     tally.opened++;
     sink.on('close', this.onClose);
     sink.on('drain', this.onDrain);
-    // Ticks at half the interval: an idle stream beats every heartbeatMs, and no stream
-    // goes more than 1.5 x heartbeatMs without a frame (what the client's watchdog needs).
-    this.heartbeat = setInterval(() => this.tick(), Math.max(1, Math.floor(options.heartbeatMs / 2)));
+    // One timer per stream, pushed back by every write (refresh() is O(1)): no stream
+    // goes more than heartbeatMs without a frame, which is what the client's watchdog
+    // counts on, and a busy stream sends no heartbeats at all.
+    this.heartbeat = setTimeout(() => this.beat(), options.heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -191,7 +189,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.closed = true;
     this.tally.open--;
     this.tally.drops[reason]++;
-    clearInterval(this.heartbeat);
+    clearTimeout(this.heartbeat);
     this.sink.removeListener('drain', this.onDrain);
     this.sink.removeListener('close', this.onClose);
     this.pending = [];
@@ -199,10 +197,10 @@ export class StreamConnection implements Subscriber, Flushable {
     this.onEnd(this);
   }
 
-  private write(chunk: string, data = true): void {
+  private write(chunk: string): void {
     this.bytes += chunk.length;
     this.tally.bytes += chunk.length;
-    if (data) this.wrote = true;
+    if (!this.closed) this.heartbeat.refresh();
     if (!this.sink.write(chunk)) this.blocked = true;
   }
 
@@ -227,14 +225,11 @@ export class StreamConnection implements Subscriber, Flushable {
     this.close('slow_consumer');
   }
 
-  private tick(): void {
-    if (this.wrote) {
-      this.wrote = false;
-      this.idleTicks = 0;
-    } else if (++this.idleTicks >= 2) {
-      this.idleTicks = 0;
-      if (!this.blocked) this.write(this.tagged(this.format.heartbeat), false);
-    }
+  private beat(): void {
+    if (this.closed) return;
+    // A blocked socket gets nothing more; the timer waits for the next interval.
+    if (this.blocked) this.heartbeat.refresh();
+    else this.write(this.tagged(this.format.heartbeat));
   }
 
   /** Frames hold `<script>` only as tags: payloads cannot contain `<` (escape.ts). */

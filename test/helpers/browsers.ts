@@ -1,12 +1,17 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { freePort, waitForPort } from './ports';
 
 /** The little a test needs from a browser page, whichever driver runs it. */
 export interface TestPage {
   goto(url: string): Promise<void>;
   /** Evaluates a JavaScript expression in the page and returns its (JSON-able) value. */
   evaluate<T = unknown>(expression: string): Promise<T>;
+  /** Clicks the element matching a CSS selector, as a user would (through the driver). */
+  click(selector: string): Promise<void>;
   screenshot(path: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -55,6 +60,7 @@ export async function launchChromium(): Promise<TestBrowser> {
           await page.goto(url, { waitUntil: 'load', timeout: 10000 });
         },
         evaluate: (expression) => page.evaluate(expression),
+        click: (selector) => page.click(selector, { timeout: 5000 }),
         screenshot: async (path) => {
           await page.screenshot({ path });
         },
@@ -89,6 +95,7 @@ export async function launchFirefox(): Promise<TestBrowser> {
           await page.goto(url, { waitUntil: 'load', timeout: 10000 });
         },
         evaluate: <T>(expression: string) => page.evaluate(expression) as Promise<T>,
+        click: (selector) => page.click(selector),
         screenshot: async (path) => {
           await page.screenshot({ path: path as `${string}.png` });
         },
@@ -98,6 +105,187 @@ export async function launchFirefox(): Promise<TestBrowser> {
     async close() {
       await browser.close();
       rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+const WEBKIT_DRIVER = '/usr/bin/WebKitWebDriver';
+const XVFB = '/usr/bin/Xvfb';
+
+/** MiniBrowser lives in the multiarch library directory of whichever webkit2gtk API is installed. */
+function miniBrowser(): string {
+  for (const arch of readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu'))) {
+    const base = join('/usr/lib', arch);
+    for (const dir of readdirSync(base).filter((d) => d.startsWith('webkit2gtk-') || d.startsWith('webkitgtk-'))) {
+      const path = join(base, dir, 'MiniBrowser');
+      if (existsSync(path)) return path;
+    }
+  }
+  throw new Error('MiniBrowser (WebKitGTK) is missing: install the Debian package "webkit2gtk-driver" (apt-get install webkit2gtk-driver).');
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * Xvfb on a display it picks itself (`-displayfd`: no race with other X servers on the
+ * machine); resolves with the display number once it accepts clients.
+ */
+function startXvfb(): Promise<{ display: string; child: ChildProcess }> {
+  requireBinary(XVFB, 'xvfb');
+  const child = spawn(XVFB, ['-displayfd', '3', '-screen', '0', '1024x768x24', '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('Xvfb did not report its display within 10 s: ' + err.slice(-500)));
+    }, 10_000);
+    let out = '';
+    (child.stdio[3] as Readable).on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /^(\d+)\n/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({ display: ':' + m[1], child });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Xvfb exited (${code}) before it had a display: ${err.slice(-500)}`));
+    });
+  });
+}
+
+interface WebDriverAnswer {
+  value: unknown;
+}
+
+/**
+ * Debian's WebKitGTK (MiniBrowser) through WebKitWebDriver, plain W3C WebDriver over
+ * HTTP, under an Xvfb the test starts. WebKitWebDriver drives one session; every page is
+ * a window of it, and commands are serialized (each first switches to its window).
+ */
+export async function launchWebKit(): Promise<TestBrowser> {
+  requireBinary(WEBKIT_DRIVER, 'webkit2gtk-driver');
+  const binary = miniBrowser();
+  const xvfb = await startXvfb();
+  const port = await freePort();
+  const driver = spawn(WEBKIT_DRIVER, [`--port=${port}`], {
+    env: { ...process.env, DISPLAY: xvfb.display },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let driverErr = '';
+  driver.stderr?.on('data', (c: Buffer) => (driverErr = (driverErr + c.toString()).slice(-2000)));
+  const stop = async (): Promise<void> => {
+    driver.kill('SIGTERM');
+    xvfb.child.kill('SIGTERM');
+    await Promise.all([exited(driver), exited(xvfb.child)]);
+  };
+  try {
+    await waitForPort(port, 10_000, () => (driver.exitCode !== null ? `WebKitWebDriver exited: ${driverErr}` : null));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const base = `http://127.0.0.1:${port}`;
+  async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(base + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer = (await res.json()) as WebDriverAnswer;
+    const v = answer.value as { error?: string; message?: string } | null;
+    if (!res.ok || (v && typeof v === 'object' && typeof v.error === 'string')) {
+      throw new Error(`WebDriver ${method} ${path}: ${v?.error ?? res.status} ${v?.message ?? ''}`);
+    }
+    return answer.value;
+  }
+  let session: string;
+  try {
+    const created = (await call('POST', '/session', {
+      capabilities: { alwaysMatch: { 'webkitgtk:browserOptions': { binary, args: ['--automation'] } } },
+    })) as { sessionId: string };
+    session = created.sessionId;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const s = `/session/${session}`;
+  // One command at a time: the window switch and the command must not interleave.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  let current = (await call('GET', `${s}/window`)) as string;
+  let initialFree = true;
+  const inWindow = async (handle: string): Promise<void> => {
+    if (current === handle) return;
+    await call('POST', `${s}/window`, { handle });
+    current = handle;
+  };
+  return {
+    name: 'webkit',
+    async newPage() {
+      const handle = await serial(async () => {
+        if (initialFree) {
+          initialFree = false;
+          return current;
+        }
+        const made = (await call('POST', `${s}/window/new`, { type: 'window' })) as { handle: string };
+        return made.handle;
+      });
+      return {
+        goto: (url) =>
+          serial(async () => {
+            await inWindow(handle);
+            await call('POST', `${s}/url`, { url });
+          }),
+        evaluate: <T>(expression: string) =>
+          serial(async () => {
+            await inWindow(handle);
+            return (await call('POST', `${s}/execute/sync`, { script: `return (${expression});`, args: [] })) as T;
+          }),
+        click: (selector) =>
+          serial(async () => {
+            await inWindow(handle);
+            const found = (await call('POST', `${s}/element`, { using: 'css selector', value: selector })) as Record<string, string>;
+            await call('POST', `${s}/element/${Object.values(found)[0]}/click`, {});
+          }),
+        screenshot: (path) =>
+          serial(async () => {
+            await inWindow(handle);
+            writeFileSync(path, Buffer.from((await call('GET', `${s}/screenshot`)) as string, 'base64'));
+          }),
+        close: () =>
+          serial(async () => {
+            const handles = (await call('GET', `${s}/window/handles`)) as string[];
+            // The session's last window stays (closing it would end the session): it is blanked instead.
+            await inWindow(handle);
+            if (handles.length > 1) {
+              await call('DELETE', `${s}/window`);
+              current = '';
+              const rest = handles.filter((h) => h !== handle);
+              await inWindow(rest[0]);
+            } else {
+              await call('POST', `${s}/url`, { url: 'about:blank' });
+              initialFree = true;
+            }
+          }),
+      };
+    },
+    async close() {
+      try {
+        await serial(() => call('DELETE', s));
+      } finally {
+        await stop();
+      }
     },
   };
 }

@@ -61,9 +61,18 @@ export interface CliServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-/** Runs `node dist/src/cli.js` on 127.0.0.1:0 and waits for the `url` in its JSON log line. */
-export function startCli(env: Record<string, string>, args: string[] = [], timeoutMs = 10_000, openFiles?: number): Promise<CliServer> {
-  // With `openFiles`, bash lowers the descriptor limit and then becomes node (exec): the pid is the server's.
+/**
+ * Runs `node dist/src/cli.js` on 127.0.0.1:0 and waits for the `url` in its JSON log line.
+ * An `env` value of undefined removes that variable (e.g. the default PUSHFRAME_DEMO=false).
+ * With `openFiles`, bash lowers the descriptor limit and then becomes node (exec): the pid
+ * is the server's.
+ */
+export function startCli(
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  timeoutMs = 10_000,
+  openFiles?: number,
+): Promise<CliServer> {
   const [cmd, argv] =
     openFiles === undefined
       ? [process.execPath, [CLI, ...args]]

@@ -95,9 +95,23 @@ describe('the demo dashboard page', () => {
     expect(doc.querySelector('#ticker img')).toBeNull();
   });
 
+  it('with a publish key set, shows no form and takes demo posts only with the key', async () => {
+    const doc = (await page()).dom.window.document;
+    expect(doc.getElementById('publish')).toBeNull();
+    expect(doc.getElementById('publish-locked')?.textContent).toContain('publish key');
+    const body = JSON.stringify({ name: 'Mallory', text: 'no key' });
+    const refused = await fetch(server.url + '/demo/publish', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as any).error.code).toBe('unauthorized');
+  });
+
   it('validates what the demo form publishes', async () => {
     const post = (type: string, body: string): Promise<Response> =>
-      fetch(server.url + '/demo/publish', { method: 'POST', headers: { 'content-type': type, accept: 'application/json' }, body });
+      fetch(server.url + '/demo/publish', {
+        method: 'POST',
+        headers: { 'content-type': type, accept: 'application/json', authorization: 'Bearer the-secret-key' },
+        body,
+      });
     expect((await post('application/x-www-form-urlencoded', 'text=')).status).toBe(400);
     expect((await post('application/x-www-form-urlencoded', 'text=' + 'x'.repeat(281))).status).toBe(400);
     expect((await post('application/x-www-form-urlencoded', 'name=' + 'n'.repeat(33) + '&text=hi')).status).toBe(400);

@@ -122,11 +122,28 @@ describe('GET /pushframe/poll', () => {
       const refused = await fetch(`${s.url}/pushframe/poll?channels=full`);
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('too_many_connections');
-      const jsonp = await fetch(`${s.url}/pushframe/poll?channels=full&callback=cb`);
+      const jsonp = await fetch(`${s.url}/pushframe/poll?channels=full&callback=Pushframe._poll.c1`);
       expect(jsonp.status).toBe(200);
-      expect(await jsonp.text()).toMatch(/^\/\*\*\/cb\(\{"error":\{"code":"too_many_connections"/);
+      expect(await jsonp.text()).toMatch(/^\/\*\*\/Pushframe\._poll\.c1\(\{"error":\{"code":"too_many_connections"/);
       await s.hub.publish('full', 1);
       expect(((await held) as PollJson).messages).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers a first poll (open=1) with a cursor at once, with its backlog, though nothing else waits', async () => {
+    const s = await startTestServer({ pollTimeoutMs: 10_000 });
+    try {
+      const first = await fetch(`${s.url}/pushframe/poll?channels=open/a`);
+      const { cursor } = (await first.json()) as PollJson;
+      const t0 = Date.now();
+      const idle = (await (await fetch(`${s.url}/pushframe/poll?channels=open/a&since=${q(cursor)}&open=1`)).json()) as PollJson;
+      expect(Date.now() - t0).toBeLessThan(5000); // not held for the 10 s
+      expect(idle).toEqual({ cursor, messages: [], resets: [], timeoutMs: 10_000 });
+      const id = await s.hub.publish('open/a', 'missed');
+      const backlog = (await (await fetch(`${s.url}/pushframe/poll?channels=open/a&since=${q(cursor)}&open=1`)).json()) as PollJson;
+      expect(backlog.messages).toEqual([['open/a', id, 'missed']]);
     } finally {
       await s.close();
     }
@@ -226,38 +243,45 @@ describe('GET /pushframe/poll', () => {
     });
 
     it('reports errors after a valid callback as a call with an error object (browsers run no script from a 4xx)', async () => {
-      const res = await fetch(url('channels=a&since=garbage&callback=cb'));
+      const res = await fetch(url('channels=a&since=garbage&callback=Pushframe._poll.c1'));
       const body = await res.text();
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
       let got: unknown = null;
-      vm.runInNewContext(body, { cb: (x: unknown) => (got = x) });
+      vm.runInNewContext(body, { Pushframe: { _poll: { c1: (x: unknown) => (got = x) } } });
       expect(got).toEqual({ error: { code: 'bad_cursor', message: expect.any(String) } });
       expect(body).not.toContain('<');
     });
 
-    const segment65 = 'a'.repeat(65);
+    const tail63 = 'a'.repeat(63);
     const hostileNames: [string, string][] = [
       ['a call and a comment', 'alert(1)//'],
       ['a statement separator', 'a;b'],
       ['markup', '<script>'],
-      ['an empty segment', 'a..b'],
-      ['a trailing dot', 'a.'],
-      ['a leading dot', '.a'],
-      ['a leading digit', '1abc'],
-      ['a 65-character segment', segment65],
-      ['a 65-character second segment', 'ok.' + segment65],
-      ['bracket access', 'a["b"]'],
-      ['a space', 'a b'],
-      ['a newline', 'a\nb'],
-      ['a quote', "a'b"],
-      ['a non-ASCII letter', 'café'],
-      ['a non-ASCII identifier start', 'ñandú'],
-      ['a line separator', 'a\u2028b'],
-      ['a hyphen', 'my-callback'],
+      ['a function of the page', 'alert'],
+      ['a navigation', 'location.assign'],
+      ['a member of the bridge that is not a callback', 'Pushframe.connect'],
+      ['an inherited member', 'Pushframe._poll.constructor'],
+      ['the prototype', 'Pushframe._poll.__proto__'],
+      ['a member without a digit', 'Pushframe._poll.valueOf'],
+      ['a member of a member', 'Pushframe._poll.f1.call'],
+      ['an upper-case member', 'Pushframe._poll.F1'],
+      ['a member starting with a digit', 'Pushframe._poll.1f'],
+      ['a 65-character member', 'Pushframe._poll.f1' + tail63],
+      ['another global with the bridge namespace as a prefix', 'XPushframe._poll.f1'],
+      ['a namespace prefix', 'Pushframe._pollx.f1'],
+      ['an empty segment', 'Pushframe.._poll.f1'],
+      ['a trailing dot', 'Pushframe._poll.f1.'],
+      ['bracket access', 'Pushframe._poll["f1"]'],
+      ['a space', 'Pushframe._poll.f 1'],
+      ['a newline', 'Pushframe._poll.f1\nalert'],
+      ['a non-ASCII letter', 'Pushframe._poll.cafè1'],
+      ['a line separator', 'Pushframe._poll.f1\u2028'],
+      ['a hyphen', 'Pushframe._poll.f-1'],
       ['an empty name', ''],
-      ['an assignment', 'a=b'],
-      ['a comma expression', 'a,b'],
+      ['an assignment', 'Pushframe._poll.f1=alert'],
+      ['a comma expression', 'Pushframe._poll.f1,alert'],
+      ['a name any dotted-identifier grammar took', 'jQuery123_456'],
     ];
 
     it.each(hostileNames)('rejects %s with 400 JSON bad_callback and never echoes it', async (_what, name) => {
@@ -269,13 +293,29 @@ describe('GET /pushframe/poll', () => {
       if (name.length > 0) expect(text).not.toContain(name);
     });
 
-    it('accepts the longest allowed names: 64-character segments, dotted, $ and _', async () => {
-      for (const name of ['a'.repeat(64), '$', '_', 'a.b.c', '$x.' + 'b'.repeat(64), 'jQuery123_456']) {
+    it("accepts the bridge's names, up to 64 characters after the namespace", async () => {
+      for (const name of ['Pushframe._poll.f12_k3j9x_5', 'Pushframe._poll.pos7', 'Pushframe._poll.f1' + 'a'.repeat(62)]) {
         const res = await fetch(url(`channels=a&callback=${q(name)}`));
         expect(res.status).toBe(200);
-        expect(await res.text()).toMatch(
-          new RegExp('^/\\*\\*/' + name.replace(/\$/g, '\\$').replace(/\./g, '\\.') + '\\('),
-        );
+        expect(await res.text()).toMatch(new RegExp('^/\\*\\*/' + name.replace(/\./g, '\\.') + '\\('));
+      }
+    });
+
+    it('takes the namespaces PUSHFRAME_JSONP_CALLBACKS lists, instead of the default', async () => {
+      // As docs/fallbacks.md shows it: --jsonp-callbacks Pushframe._poll,myApp.jsonp
+      const s = await startTestServer({ jsonpCallbacks: ['Pushframe._poll', 'myApp.jsonp'] });
+      try {
+        const ok = await fetch(`${s.url}/pushframe/poll?channels=a&callback=myApp.jsonp.cb1`);
+        expect(await ok.text()).toMatch(/^\/\*\*\/myApp\.jsonp\.cb1\(\{"cursor"/);
+        const bridge = await fetch(`${s.url}/pushframe/poll?channels=a&callback=Pushframe._poll.f1`);
+        expect(bridge.status).toBe(200);
+        const other = await fetch(`${s.url}/pushframe/poll?channels=a&callback=myApp.f1`);
+        expect(other.status).toBe(400);
+      } finally {
+        await s.close();
+      }
+      for (const ns of ['window', 'location', 'top.x', 'a.constructor', 'alert(1)', 'a.b.c.d.e']) {
+        await expect(startTestServer({ jsonpCallbacks: [ns] })).rejects.toThrow(/jsonpCallbacks: .* is not a namespace/);
       }
     });
 

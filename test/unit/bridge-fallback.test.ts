@@ -173,16 +173,16 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(of('open')).toHaveLength(1);
   });
 
-  it('treats a poll that never comes back as dead after the watchdog (timeoutMs x heartbeatTimeoutFactor 2) and polls again', () => {
+  it('treats a poll that never comes back as stalled after its hold time (timeoutMs) plus stallGraceMs, and polls again', () => {
     connect({ channels: ['a'], transports: ['longpoll'] });
     settle();
     onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
     settle();
     const stuck = onlyPoll().el;
-    jest.advanceTimersByTime(1990);
+    jest.advanceTimersByTime(2990);
     expect(onlyPoll().el).toBe(stuck);
     jest.advanceTimersByTime(10);
-    expect(of('error')).toEqual([{ code: 'timeout', message: expect.any(String) }]);
+    expect(of('error')).toEqual([{ code: 'stalled', message: expect.any(String) }]);
     expect(polls()).toHaveLength(0);
     jest.advanceTimersByTime(100);
     const next = onlyPoll();

@@ -268,7 +268,7 @@ describe('bridge: legacy profile (IE6-8)', () => {
       restore();
     }
     expect(events).toEqual(['longpoll']);
-    expect(src.indexOf('http://push.example.test/pushframe/poll?channels=a&callback=Pushframe._poll.')).toBe(0);
+    expect(src.indexOf('http://push.example.test/pushframe/poll?channels=a&open=1&callback=Pushframe._poll.')).toBe(0);
     expect(got).toEqual([{ channel: 'a', id: '2', data: { x: 1 } }]);
     expect(scripts).toBe(1); // the answer removed its script and the next poll added one
     expect(document.getElementsByTagName('iframe')).toHaveLength(0);

@@ -244,7 +244,7 @@ describe('bridge: resume, reset, recycle, watchdog, backoff', () => {
     expect(types()).not.toContain('error');
   });
 
-  it('reconnects when nothing arrives for heartbeatTimeoutFactor x the announced interval', () => {
+  it('with the older heartbeatTimeoutFactor option, reports a stream quiet for factor x the announced interval as stalled', () => {
     connect({ channels: ['a'], heartbeatTimeoutFactor: 2, backoffMinMs: 1000, backoffMaxMs: 1000 });
     jest.advanceTimersByTime(0);
     const first = only();
@@ -259,7 +259,7 @@ describe('bridge: resume, reset, recycle, watchdog, backoff', () => {
     expect(types()).not.toContain('error');
     jest.advanceTimersByTime(1);
     expect(frames()).toHaveLength(0);
-    expect(seen.find((s) => s.type === 'pushframe:error')?.detail).toMatchObject({ code: 'timeout' });
+    expect(seen.find((s) => s.type === 'pushframe:error')?.detail).toMatchObject({ code: 'stalled' });
     jest.advanceTimersByTime(1000);
     expect(streamParams(only()).since).toBe('E~1,a@2');
   });

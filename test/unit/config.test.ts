@@ -3,8 +3,15 @@ import { ConfigError, DEFAULTS, configFromArgs, configFromEnv, envName, flagName
 describe('config', () => {
   it('has the documented defaults', () => {
     const c = resolveConfig();
-    expect(c).toMatchObject({ port: 8080, prefix: '/pushframe', broker: 'memory', heartbeatMs: 20000, maxStreamBytes: 262144, pollTimeoutMs: 25000 });
+    expect(c).toMatchObject({ port: 8080, prefix: '/pushframe', broker: 'memory', heartbeatMs: 4000, maxStreamBytes: 262144, pollTimeoutMs: 25000 });
     expect(c).toEqual(DEFAULTS);
+  });
+
+  it('leaves the demo off in production unless it is set by name', () => {
+    expect(resolveConfig().demo).toBe(true);
+    expect(resolveConfig({ production: true, publishKey: 'k' }).demo).toBe(false);
+    expect(resolveConfig({ production: true, publishKey: 'k', demo: true }).demo).toBe(true);
+    expect(resolveConfig({ production: true, publishKey: 'k', ...configFromArgs(['--demo']) }).demo).toBe(true);
   });
 
   it('names flags and environment variables from the keys', () => {

@@ -16,7 +16,9 @@ describe('embed macro nonce', () => {
   });
 
   it('writes no attribute without one', () => {
-    expect(render(`{{ pushframe(channels=['a']) }}`)).not.toContain('nonce');
+    const html = render(`{{ pushframe(channels=['a']) }}`);
+    expect(html).not.toContain('nonce=');
+    expect(new JSDOM(html).window.document.querySelectorAll('script[nonce]')).toHaveLength(0);
   });
 
   it('keeps a hostile nonce inside the attribute', () => {
@@ -26,5 +28,16 @@ describe('embed macro nonce', () => {
     const doc = new JSDOM(html).window.document;
     expect(doc.querySelectorAll('script')).toHaveLength(2);
     expect(doc.querySelector('script')?.getAttribute('nonce')).toBe(hostile);
+  });
+});
+
+describe('embed macro nonce reaches connect()', () => {
+  it('passes the nonce to Pushframe.connect, so the long-poll scripts carry it too', () => {
+    const html = render(`{{ pushframe(channels=['a'], nonce=n) }}`, { n: 'r4nd0m+N0nce/==' });
+    const calls: Record<string, unknown>[] = [];
+    const inline = new JSDOM(html).window.document.querySelector('script:not([src])');
+    new Function('Pushframe', inline?.textContent ?? '')({ connect: (o: Record<string, unknown>) => calls.push(o) });
+    expect(calls).toHaveLength(1);
+    expect(calls[0].nonce).toBe('r4nd0m+N0nce/==');
   });
 });

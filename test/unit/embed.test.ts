@@ -49,7 +49,7 @@ describe('the pushframe embed macro', () => {
     expect(scripts).toHaveLength(2);
     expect(scripts[0].getAttribute('src')).toBe('/pushframe/pushframe.js');
     expect(connectOptions(dom)).toEqual([
-      { url: '/pushframe', channels: ['news', 'stocks/*'], since: 'abc~42', token: null, target: 'dash', transports: null, params: null },
+      { url: '/pushframe', channels: ['news', 'stocks/*'], since: 'abc~42', token: null, target: 'dash', transports: null, params: null, nonce: null },
     ]);
   });
 

@@ -5,6 +5,7 @@ import { SYS_STATS_CHANNEL, type StatsSample } from '../../sysstats';
 import { readBody } from '../body';
 import type { Deps } from '../deps';
 import { embedContext } from '../embed';
+import { requirePublishRights } from '../publishing';
 import { collectStats } from './ops';
 
 /** The channel the demo's form publishes to; the dashboard shows everything under demo/. */
@@ -27,8 +28,10 @@ export interface TickerItem {
 
 /**
  * The demo: a dashboard at `/` rendered on the server and kept live by pushframe
- * messages, and `POST /demo/publish`, which publishes a chat line on `demo/chat` with
- * the server's own rights, so a publish key is never needed in (or shown to) the page.
+ * messages, and `POST /demo/publish`, which publishes a chat line on `demo/chat`. It
+ * obeys the publish key and rate like the publish API: without a key (development) the
+ * page's form posts freely; with one the page shows no form, since a key must never be
+ * in a page. Off in production unless enabled explicitly (config `demo`).
  */
 export function demoRoutes(router: Router, deps: Deps): void {
   const { config, hub, views } = deps;
@@ -81,6 +84,9 @@ export function demoRoutes(router: Router, deps: Deps): void {
     // Hosts are compared, not schemes: behind a TLS-terminating proxy the page is https
     // while this request arrives as http.
     if (!sameHost(ctx.get('origin'), ctx.host) || ctx.get('sec-fetch-site') === 'cross-site') throw new PushframeError('bad_origin');
+    // The same rules as the publish API: with a publish key set, the form (which never
+    // has the key) is off and only a client holding the key posts here.
+    requirePublishRights(ctx, deps);
     const type = ctx.get('content-type');
     const body = await readBody(ctx.req, 4096, config.headersTimeoutMs);
     let fields: { name?: unknown; text?: unknown };

@@ -1,14 +1,15 @@
 import type Koa from 'koa';
 import type Router from 'koa-router';
 import { PushframeError } from '../../errors';
-import { JSONP_CALLBACK, scriptJson, type Cursor } from '../../protocol';
+import { scriptJson, type Cursor } from '../../protocol';
 import { LongPoll, pollBody, type PollAnswer, type Tally } from '../../transports';
 import { corsHeaders, preflightHeaders } from '../cors';
 import type { Deps } from '../deps';
 import { toPushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
+import { checkJsonpOrigin, jsonpCallbackGrammar } from '../jsonp';
 import { single, queryOf } from '../query';
-import { admitConnection, readSubscription } from '../subscribe';
+import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
 
 /**
  * `GET {prefix}/poll?channels=…&since=…[&callback=name]` (docs/fallbacks.md): held until
@@ -21,6 +22,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
   // Looked up per request, like the streams' tallies: a transport nobody used stays out of the stats.
   const tally = (): Tally => connections.tally('longpoll');
   const path = config.prefix + '/poll';
+  const callbackGrammar = jsonpCallbackGrammar(config.jsonpCallbacks);
 
   /** Resolves with the answer, or null when the client left first. */
   const hold = (
@@ -28,11 +30,15 @@ export function pollRoutes(router: Router, deps: Deps): void {
     patterns: string[],
     cursor: Cursor | undefined,
     since: string,
+    grantExpiresAt: number | undefined,
+    immediate: boolean,
   ): Promise<PollAnswer | null> =>
     new Promise((resolve, reject) => {
       const res = ctx.res;
+      let stopWatch = (): void => undefined;
       const cleanup = (): void => {
         res.removeListener('close', onClose);
+        stopWatch();
         connections.delete(poll);
         hub.unsubscribe(poll);
       };
@@ -42,7 +48,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
         resolve(null);
       };
       const poll = new LongPoll(
-        { timeoutMs: config.pollTimeoutMs, immediate: cursor === undefined, since, maxBytes: config.maxBufferedBytes },
+        { timeoutMs: config.pollTimeoutMs, immediate, since, maxBytes: config.maxBufferedBytes },
         tally(),
         (answer) => {
           cleanup();
@@ -51,6 +57,12 @@ export function pollRoutes(router: Router, deps: Deps): void {
       );
       res.on('close', onClose);
       connections.add(poll);
+      // A held poll ends when its grant does, like a stream: no private data after that.
+      stopWatch = watchGrantExpiry(grantExpiresAt, () => {
+        poll.cancel();
+        cleanup();
+        reject(grantExpired());
+      });
       hub.subscribe(poll, patterns, cursor).catch((err: unknown) => {
         poll.cancel();
         cleanup();
@@ -62,16 +74,20 @@ export function pollRoutes(router: Router, deps: Deps): void {
     const query = queryOf(ctx);
     const callback = single(query, 'callback');
     // Checked first, and before anything is echoed: a bad name is answered as JSON.
-    if (callback !== undefined && !JSONP_CALLBACK.test(callback)) throw new PushframeError('bad_callback');
+    if (callback !== undefined && !callbackGrammar.test(callback)) throw new PushframeError('bad_callback');
     const cors = callback === undefined ? corsHeaders(ctx.get('origin') || undefined, config.allowedOrigins) : {};
     let body: string;
     try {
+      // A <script> sends no Origin header: JSONP has its own origin check.
+      if (callback !== undefined) checkJsonpOrigin(ctx, config.allowedOrigins);
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
-      const { patterns, cursor } = readSubscription(ctx, config);
+      const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
       const release = admitConnection(ctx, deps);
       let answer: PollAnswer | null;
       try {
-        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '');
+        // Without a cursor, or with `open=1` (a client's first poll: its open), at once.
+        const immediate = cursor === undefined || single(query, 'open') === '1';
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, immediate);
       } finally {
         release();
       }
@@ -79,6 +95,8 @@ export function pollRoutes(router: Router, deps: Deps): void {
         ctx.respond = false; // the client is gone; nothing to write to
         return;
       }
+      // An answer gathered in the same turn as the expiry is not sent either.
+      if (grantExpiresAt !== undefined && Date.now() >= grantExpiresAt) throw grantExpired();
       body = pollBody(answer);
       tally().bytes += body.length;
     } catch (raw) {
@@ -107,4 +125,8 @@ export function pollRoutes(router: Router, deps: Deps): void {
     ctx.set(preflightHeaders(ctx.get('origin') || undefined, config.allowedOrigins));
     ctx.status = 204;
   });
+}
+
+function grantExpired(): PushframeError {
+  return new PushframeError('bad_grant', 'The grant has expired; reload the page for a new one.');
 }

@@ -1,10 +1,9 @@
 import type Router from 'koa-router';
-import { timingSafeEqual } from 'node:crypto';
 import { PushframeError, isPushframeError } from '../../errors';
-import { isChannel, scriptJson } from '../../protocol';
+import { isChannel, serializeData, type SerializedData } from '../../protocol';
 import { readBody } from '../body';
 import type { Deps } from '../deps';
-import { clientIp } from '../limits';
+import { requirePublishRights } from '../publishing';
 import { queryOf } from '../query';
 
 /** Room for JSON whitespace around a message of the maximum size. */
@@ -16,23 +15,10 @@ const BODY_SLACK = 1024;
  * preflight, so a page on another site cannot publish through a visitor's browser.
  */
 export function publishRoutes(router: Router, deps: Deps): void {
-  const { config, hub, publishBuckets, metrics } = deps;
+  const { config, hub, metrics } = deps;
   router.post(config.prefix + '/publish/*channel', async (ctx) => {
     const started = process.hrtime.bigint();
-    if (config.publishKey && !bearerMatches(ctx.get('authorization'), config.publishKey)) {
-      ctx.set('WWW-Authenticate', 'Bearer realm="pushframe"');
-      throw new PushframeError('unauthorized');
-    }
-    if (publishBuckets) {
-      // Per client address, checked after the key so strangers cannot use up a publisher's budget.
-      const waitMs = publishBuckets.take(clientIp(ctx.req.socket.remoteAddress), Date.now());
-      if (waitMs > 0) {
-        ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)));
-        // The body is left unread: close rather than parse it for the next request.
-        ctx.set('Connection', 'close');
-        throw new PushframeError('rate_limited', `At most ${config.publishRate} publishes per second; retry in ${waitMs} ms.`);
-      }
-    }
+    requirePublishRights(ctx, deps);
     const channel = ctx.params.channel;
     if (!isChannel(channel)) throw new PushframeError('bad_channel');
     // The server's own figures must not be forged by anyone holding the publish key.
@@ -50,16 +36,16 @@ export function publishRoutes(router: Router, deps: Deps): void {
     const keyParam = queryOf(ctx).key;
     const key = typeof keyParam === 'string' && keyParam !== '' ? keyParam : undefined;
     if (key !== undefined && key.length > 200) throw new PushframeError('bad_request', 'The "key" parameter is at most 200 characters.');
-    let json: string;
+    let serialized: SerializedData;
     try {
-      json = scriptJson(data);
+      serialized = serializeData(data);
     } catch {
       // JSON.parse takes nesting that JSON.stringify's recursion cannot: refuse, do not crash.
       throw new PushframeError('bad_json', 'The JSON is nested too deeply.');
     }
     let id: string;
     try {
-      id = await hub.publishJson(channel, json, key === undefined ? undefined : { key });
+      id = await hub.publishJson(channel, serialized.json, key === undefined ? undefined : { key }, serialized.bytes);
     } catch (err) {
       // Refusals (size, channel) are counted as such; this times the broker failing.
       if (!isPushframeError(err)) metrics.observePublish(seconds(started), false);
@@ -69,14 +55,6 @@ export function publishRoutes(router: Router, deps: Deps): void {
     ctx.status = 202;
     ctx.body = { id };
   });
-}
-
-function bearerMatches(header: string, key: string): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m) return false;
-  const given = Buffer.from(m[1]);
-  const want = Buffer.from(key);
-  return given.length === want.length && timingSafeEqual(given, want);
 }
 
 function seconds(since: bigint): number {

@@ -1,0 +1,6 @@
+import { launchWebKit } from '../helpers/browsers';
+import { bridgeScenarios } from '../helpers/bridge-scenarios';
+
+describe('bridge in WebKitGTK (WebKitWebDriver under Xvfb)', () => {
+  bridgeScenarios(launchWebKit);
+});
