@@ -28,8 +28,15 @@
     stallGraceMs: 2000,
     // Used until p.o announces the server's interval.
     heartbeatMs: 4000,
-    // No p.o within this long: the path is dead or a proxy buffers the stream.
+    // No p.o within this long: the path is dead or a proxy buffers the stream. Usually
+    // decided much sooner: see pathCheckMs.
     openTimeoutMs: 10000,
+    // A stream not yet proven on this connection starts with one poll beside it, answered
+    // at once. When that complete answer arrives and the stream's first frame has not
+    // followed within max(pathCheckMs, 2x the poll's time), something on the path holds
+    // streams back (a buffering proxy): fall to long-poll then, not after openTimeoutMs.
+    // A slow but unbuffered link is slow for the poll as well and gets longer.
+    pathCheckMs: 1000,
     backoffMinMs: 1000,
     backoffMaxMs: 30000,
     // Failed attempts (none of which opened) before trying the next transport.
@@ -53,7 +60,7 @@
   // Error codes after which retrying cannot help (src/errors.ts).
   var FATAL = {
     bad_request: 1, bad_channel: 1, bad_pattern: 1, bad_origin: 1, bad_grant: 1,
-    too_many_channels: 1, unauthorized: 1, not_found: 1, header_too_large: 1
+    too_many_channels: 1, unauthorized: 1, not_found: 1, header_too_large: 1, unknown_host: 1
   };
 
   var hasOwn = Object.prototype.hasOwnProperty;
@@ -122,8 +129,23 @@
       return out;
     }
     out = {};
-    for (k in v) if (hasOwn.call(v, k)) out[k] = adopt(v[k], depth + 1);
+    for (k in v) if (hasOwn.call(v, k)) setOwn(out, k, adopt(v[k], depth + 1));
     return out;
+  }
+
+  // `o.__proto__ = x` would set the prototype where the engine has that accessor: a
+  // `__proto__` key of the data must stay an ordinary property.
+  function setOwn(o, k, value) {
+    if (k === '__proto__' && Object.defineProperty) {
+      Object.defineProperty(o, k, { value: value, writable: true, enumerable: true, configurable: true });
+    } else {
+      o[k] = value;
+    }
+  }
+
+  // Data sent as JSON text; unreadable text becomes null rather than a thrown frame.
+  function textData(text) {
+    try { return parseJson(String(text)); } catch (e) { return null; }
   }
 
   // JSON.parse where it exists (IE8+ standards mode); else the RFC 4627 check, then eval.
@@ -611,7 +633,8 @@
         var list = a.messages;
         if (list && list.length) {
           var flat = [];
-          for (i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], list[i][2]);
+          // A fourth element is the data as JSON text (it has a `__proto__` key).
+          for (i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], list[i].length > 3 ? textData(list[i][3]) : list[i][2]);
           sink.m.apply(sink, flat);
         }
         if (stopped || stream.dead) return; // a handler closed or re-subscribed
@@ -745,9 +768,9 @@
   };
 
   /** `{url}/{path}?channels=...&since=<cursor now>` + extra + token and user params. */
-  function endpoint(c, path, extra) {
+  function endpoint(c, path, extra, noCursor) {
     var q = 'channels=' + encodeURIComponent(c.channels.join(','));
-    var since = c._cursorString();
+    var since = noCursor ? '' : c._cursorString();
     if (since) q += '&since=' + encodeURIComponent(since);
     q += extra;
     if (c.token) q += '&token=' + encodeURIComponent(c.token);
@@ -819,6 +842,14 @@
         for (var i = 0; i + 2 < a.length; i += 3) {
           if (!live()) return;
           conn._message(String(a[i]), String(a[i + 1]), own ? adopt(a[i + 2], 0) : a[i + 2]);
+        }
+      },
+      // Messages whose data is JSON text, parsed here (it has a `__proto__` key).
+      j: function () {
+        var a = arguments;
+        for (var i = 0; i + 2 < a.length; i += 3) {
+          if (!live()) return;
+          conn._message(String(a[i]), String(a[i + 1]), textData(a[i + 2]));
         }
       },
       x: function () {
@@ -904,8 +935,10 @@
     this.reprobeDelay = this.reprobeMs;
     this.probeTimer = null;
     this.probeFrom = -1; // the polling rung a probe of the streams came from
-    this.positionAsked = false;
-    this.positionDone = null; // drops a pending position request
+    this.pathCheckMs = positive(options, 'pathCheckMs');
+    this.streamed = false;     // a stream has opened on this connection: no path check
+    this.positionDone = null;  // drops a pending path-check poll
+    this.pathTimer = null;
 
     this.ladder = [];
     var names = splitList(option(options, 'transports'));
@@ -1011,6 +1044,7 @@
     if (this.state === 'closed') return;
     this._cancelProbe();
     if (this.positionDone) this.positionDone();
+    if (this.pathTimer) window.clearTimeout(this.pathTimer);
     this._halt();
     this.state = 'closed';
     var at = indexOf(connections, this);
@@ -1023,6 +1057,8 @@
 
   // -- cursor
 
+  // The server's last cursor (from p.o or a checkpoint, p.c, which it sends often
+  // enough that few channels gather here) plus the last id seen per channel since.
   proto._setCursor = function (text) {
     var parts = text.split(',');
     this.cursorHead = parts[0];
@@ -1035,17 +1071,19 @@
   };
 
   // Ids stay opaque: the server delivers each channel in order and never twice,
-  // so the latest one received is the one to resume from.
+  // so the latest one received is the one to resume from. Keys carry a prefix so that
+  // channels named `__proto__`, `constructor` or `hasOwnProperty` are ordinary keys.
   proto._see = function (channel, id) {
-    if (!hasOwn.call(this.cursorSeen, channel)) this.cursorOrder.push(channel);
-    this.cursorSeen[channel] = id;
+    var key = '$' + channel;
+    if (!hasOwn.call(this.cursorSeen, key)) this.cursorOrder.push(channel);
+    this.cursorSeen[key] = id;
   };
 
   proto._cursorString = function () {
     if (!this.cursorHead) return '';
     var out = this.cursorHead;
     for (var i = 0; i < this.cursorOrder.length; i++) {
-      out += ',' + this.cursorOrder[i] + '@' + this.cursorSeen[this.cursorOrder[i]];
+      out += ',' + this.cursorOrder[i] + '@' + this.cursorSeen['$' + this.cursorOrder[i]];
     }
     return out;
   };
@@ -1138,13 +1176,13 @@
       this._emit('transport', { name: name });
       if (this.state === 'closed') return;
     }
-    this._learnPosition();
     var stream = new Stream(this, name);
     this.stream = stream;
     this.state = 'connecting';
     frames[stream.id] = stream;
     this.lastFrame = now();
     this._watch(stream, this.openTimeoutMs);
+    this._checkPath(stream);
     try {
       stream.handle = transports[name].start(stream);
     } catch (err) {
@@ -1239,6 +1277,7 @@
 
   proto._opened = function (stream, cursor, heartbeatMs) {
     stream.opened = true;
+    if (!transports[stream.transport].polling) this.streamed = true;
     this.state = 'open';
     this.failures = 0;
     this.attempt = 0;
@@ -1260,20 +1299,27 @@
   };
 
   /**
-   * A connection made without `since` has no position until a stream opens, and behind
-   * a buffering proxy no stream ever does. One poll without a cursor (answered at once
-   * with the current position) gives it one early, so that the fall to long-poll loses
-   * nothing published in the meantime. A stream that opens first makes it moot.
+   * One poll beside a stream that has not yet proven itself on this connection, sent
+   * without a cursor so the server answers at once (with the current position). It tells
+   * two things. A connection made without `since` has no position until a stream opens,
+   * and behind a buffering proxy no stream ever does: the answer gives it one, so the fall
+   * to long-poll loses nothing published in the meantime. And a complete answer that
+   * arrives while the stream shows nothing is the mark of a proxy that holds streams
+   * back: the stream gets max(pathCheckMs, 2x the poll's round trip) more, then the
+   * connection falls to long-poll. No polling rung below: nothing to decide.
    */
-  proto._learnPosition = function () {
+  proto._checkPath = function (stream) {
     var self = this;
-    if (self.cursorHead || self.positionAsked || transports[self.ladder[self.rung]].polling) return;
+    if (transports[stream.transport].polling) return;
     var pollRung = false;
     for (var r = self.rung + 1; r < self.ladder.length; r++) if (transports[self.ladder[r]].polling) pollRung = true;
     if (!pollRung) return;
-    self.positionAsked = true;
+    var wantPosition = !self.cursorHead;
+    if (self.streamed && !wantPosition) return;
+    if (self.positionDone) self.positionDone();
     var id = 'pos' + (++pollSeq);
     var el = pollScript(self);
+    var sent = now();
     function done() {
       self.positionDone = null;
       el.onload = el.onerror = el.onreadystatechange = null;
@@ -1283,10 +1329,21 @@
     self.positionDone = done;
     pollCallbacks[id] = function (a) {
       done();
-      if (self.state !== 'closed' && !self.cursorHead && a && a.cursor) self._setCursor(String(a.cursor));
+      if (self.state === 'closed' || !a) return;
+      if (!self.cursorHead && a.cursor) self._setCursor(String(a.cursor));
+      if (self.streamed || self.stream !== stream || stream.dead || stream.opened) return;
+      var took = now() - sent;
+      var grace = Math.max(self.pathCheckMs, 2 * took);
+      if (self.pathTimer) window.clearTimeout(self.pathTimer);
+      self.pathTimer = window.setTimeout(function () {
+        self.pathTimer = null;
+        if (self.stream !== stream || stream.dead || stream.opened) return;
+        self._failed(stream, 'timeout', 'A poll was answered in ' + took + ' ms but the stream showed nothing ' +
+          grace + ' ms later: something on the way buffers streams.');
+      }, grace);
     };
     el.onerror = done;
-    el.src = self._endpoint('poll', pollQuery(self, id));
+    el.src = endpoint(self, 'poll', pollQuery(self, id), true);
     scriptParent().appendChild(el);
   };
 
@@ -1389,6 +1446,11 @@
   proto._serverError = function (stream, code, message) {
     var self = this;
     self._clearTimers();
+    if (code === 'shutting_down') {
+      // A node in a planned restart: not an error for the page, just somewhere else to go.
+      self._recycle(stream, Math.round(self.backoffMinMs / 2 + Math.random() * self.backoffMinMs / 2));
+      return;
+    }
     self.timer = window.setTimeout(function () {
       self.timer = null;
       if (self.stream !== stream) return;

@@ -4,6 +4,7 @@
  * in code (`startServer({ heartbeatMs: 5000 })`). Unknown keys are rejected.
  */
 import { isPattern } from './protocol';
+import { compileTrust } from './proxy';
 
 export interface Config {
   port: number;
@@ -59,6 +60,16 @@ export interface Config {
   maxHeaderBytes: number;
   /** A client must finish sending its request headers (and a publish body) within this (slowloris). */
   headersTimeoutMs: number;
+  /** Proxies trusted to report the client's address, scheme and host: `loopback`, addresses and
+   * CIDR ranges, or a hop count (Express's vocabulary); empty = none, forwarding headers ignored. */
+  trustProxy: string;
+  /** Which headers trusted proxies write: `x-forwarded` (X-Forwarded-For/-Proto/-Host) or `forwarded` (RFC 7239). */
+  forwardedHeader: string;
+  /** Host names this server answers to (DNS rebinding): `push.example.com`, `.example.com` for a domain
+   * and its subdomains, `*` for any. IP addresses, localhost and single-label names are always allowed. */
+  allowedHosts: string[];
+  /** This node's name in its figures (`_sys/stats/<node>`); empty = host name and port. */
+  nodeId: string;
 }
 
 export const DEFAULTS: Config = {
@@ -91,6 +102,10 @@ export const DEFAULTS: Config = {
   production: false,
   maxHeaderBytes: 16 * 1024,
   headersTimeoutMs: 15_000,
+  trustProxy: '',
+  forwardedHeader: 'x-forwarded',
+  allowedHosts: [],
+  nodeId: '',
 };
 
 type Kind = 'int' | 'string' | 'list' | 'bool';
@@ -186,6 +201,36 @@ const RULES: { [K in keyof Config]: Rule } = {
   production: { kind: 'bool', help: 'production mode (NODE_ENV=production sets it)' },
   maxHeaderBytes: { kind: 'int', min: 1024, max: 1024 * 1024, help: 'request line + headers; larger gets 431' },
   headersTimeoutMs: { kind: 'int', min: 100, max: 600_000, help: 'time a client has to send its request headers or a publish body' },
+  trustProxy: {
+    kind: 'string',
+    check: (v: string) => {
+      try {
+        compileTrust(v);
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+    help: 'proxies trusted for the client address: loopback, addresses/CIDRs, or a hop count',
+  },
+  forwardedHeader: {
+    kind: 'string',
+    check: (v: string) => (v === 'x-forwarded' || v === 'forwarded' ? null : 'must be "x-forwarded" or "forwarded"'),
+    help: 'headers the trusted proxies write: x-forwarded or forwarded',
+  },
+  allowedHosts: {
+    kind: 'list',
+    check: (v: string[]) => {
+      const bad = v.find((h) => h !== '*' && !/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(h));
+      return bad === undefined ? null : `"${bad}" is not a host name like push.example.com or .example.com`;
+    },
+    help: 'host names this server answers to besides IP addresses and localhost',
+  },
+  nodeId: {
+    kind: 'string',
+    check: (v: string) => (v === '' || /^[A-Za-z0-9_.:-]{1,100}$/.test(v) ? null : 'is 1-100 characters of [A-Za-z0-9_.:-]'),
+    help: 'name of this node in _sys/stats/<node> (default: host name:port)',
+  },
 };
 
 export class ConfigError extends Error {
@@ -251,6 +296,7 @@ export function resolveConfig(options: Partial<Config> = {}): Config {
     privateChannels: [...DEFAULTS.privateChannels],
     jsonpCallbacks: [...DEFAULTS.jsonpCallbacks],
     latestChannels: [...DEFAULTS.latestChannels],
+    allowedHosts: [...DEFAULTS.allowedHosts],
   };
   for (const [key, value] of Object.entries(options)) {
     if (!(key in RULES)) throw new ConfigError(`unknown option "${key}"`);

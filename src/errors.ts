@@ -17,6 +17,7 @@ export const ERRORS = {
   too_many_channels: [400, 'Too many channels in one subscription.'],
   unauthorized: [401, 'A valid publish key is required: Authorization: Bearer <key>.'],
   not_found: [404, 'No such endpoint.'],
+  unknown_host: [421, 'This server does not answer to that host name.'],
   method_not_allowed: [405, 'Method not allowed on this endpoint.'],
   not_implemented: [501, 'The server does not implement this method.'],
   body_too_large: [413, 'The request body is too large.'],
@@ -27,6 +28,9 @@ export const ERRORS = {
   query_too_large: [414, 'The query string is too long or has too many parameters.'],
   rate_limited: [429, 'Too many publishes; slow down.'],
   too_many_connections: [503, 'The server holds as many connections as it allows; retry later.'],
+  // 429, not 503: a proxy that retries 503 on another node (and marks the node down)
+  // must not do so because one client is greedy.
+  too_many_client_connections: [429, 'This client address holds as many connections as one client may; close one first.'],
   broker_unavailable: [503, 'The message broker is unavailable; retry later.'],
   shutting_down: [503, 'The server is shutting down; retry on another node.'],
   slow_consumer: [503, 'The connection fell too far behind and was closed; resume from the last id.'],

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type nunjucks from 'nunjucks';
@@ -59,6 +60,22 @@ const CLIENT_ERRORS: Record<string, ErrorCode> = {
   HPE_HEADER_OVERFLOW: 'header_too_large',
   ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
 };
+
+/** While draining, how often connections that finished a response are closed. */
+const DRAIN_SWEEP_MS = 20;
+
+/**
+ * A proxy keeps its upstream connections open for reuse (nginx `keepalive`): a stream that
+ * ends on a draining node would hand its connection back to the proxy, which would send
+ * the client's reconnect straight back here. Closing every connection as soon as it has
+ * no request in flight makes the proxy open a new one, which the closed listener refuses.
+ */
+function sweepIdleWhileDraining(server: http.Server): NodeJS.Timeout {
+  server.closeIdleConnections();
+  const timer = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
+  timer.unref();
+  return timer;
+}
 
 /** Idle keep-alive connections between polls or publishes. */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -156,7 +173,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
-  sysStats.start();
+  sysStats.start(config.nodeId || `${hostname()}:${address.port}`);
 
   let closing: Promise<void> | null = null;
   const finish = async (): Promise<void> => {
@@ -178,11 +195,14 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     shutdown() {
       closing ??= (async () => {
         deps.draining.value = true;
+        // The listener closes first, so a proxy's new connections are refused and go to
+        // another node before any client here is told to reconnect.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
+        const sweep = sweepIdleWhileDraining(server);
         connections.reconnectAll(config.reconnectJitterMs);
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
         await Promise.race([closed, deadline]);
+        clearInterval(sweep);
         await finish();
       })();
       return closing;

@@ -26,6 +26,12 @@ export interface Broker {
   publish(channel: string, json: string, options?: PublishOptions): Promise<string>;
   /** A position such that every message published after this call has a greater id. */
   position(): Promise<string>;
+  /**
+   * A position W such that every message with an id up to W on a channel this broker
+   * watches has reached the sink by the time the promise resolves. Lets a connection
+   * hand its client a compact cursor when no delivered message carried one (`covers`).
+   */
+  watermark(): Promise<string>;
   /** Messages on channels matching `pattern` that the holder of `cursor` has not seen. */
   history(pattern: string, cursor: Cursor): Promise<Backlog>;
   /** Local interest: deliver messages on channels matching `pattern` to the sink. */

@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import Router from 'koa-router';
+import { hostCheck } from './client';
 import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
 import { queryBounds } from './query';
@@ -28,6 +29,7 @@ export function createApp(deps: Deps): Koa {
   app.use(errorMiddleware(deps.log, deps.metrics));
   // Before any route (or an application's own middleware) parses the query.
   app.use(queryBounds(deps.config.maxHeaderBytes));
+  app.use(hostCheck(deps.config));
   app.use(methodsMiddleware(router));
   app.use(headOfLongLived(deps.config));
   app.use(router.routes());

@@ -1,6 +1,8 @@
 import type Koa from 'koa';
 import { PushframeError } from '../errors';
-import { originAllowed, sameHost } from './origins';
+import type { Config } from '../config';
+import { client } from './client';
+import { originAllowed, sameOrigin } from './origins';
 import { queryOf, single } from './query';
 
 /**
@@ -33,9 +35,10 @@ export function jsonpCallbackGrammar(namespaces: readonly string[]): RegExp {
  *   `Sec-Fetch-Site` whose page suppressed the referrer) cannot be placed: it is served,
  *   after the `origin=` check. docs/security.md says what that leaves open.
  */
-export function checkJsonpOrigin(ctx: Koa.Context, allowed: readonly string[]): void {
+export function checkJsonpOrigin(ctx: Koa.Context, config: Config): void {
+  const allowed = config.allowedOrigins;
   const claimed = single(queryOf(ctx), 'origin');
-  const own = (origin: string): boolean => sameHost(origin, ctx.host);
+  const own = (origin: string): boolean => sameOrigin(origin, client(ctx, config));
   const admitted = (origin: string): boolean => /^https?:\/\//.test(origin) && (own(origin) || originAllowed(origin, allowed));
   if (claimed !== undefined && !admitted(claimed)) throw new PushframeError('bad_origin');
   const site = ctx.get('sec-fetch-site');

@@ -1,7 +1,7 @@
 import { PushframeError } from '../errors';
 
 /**
- * Counts long-lived requests (streams, polls, event streams) in total and per client IP,
+ * Counts long-lived requests (streams, polls, event streams) in total and per client address,
  * refusing one past either limit before its first byte. Every transport's route takes a
  * slot here and gives it back when its response ends.
  */
@@ -25,7 +25,7 @@ export class ConnectionLimits {
     }
     const mine = this.perIp.get(ip) ?? 0;
     if (mine >= this.maxPerIp) {
-      throw new PushframeError('too_many_connections', `At most ${this.maxPerIp} connections per client address; close one first.`);
+      throw new PushframeError('too_many_client_connections', `At most ${this.maxPerIp} connections per client address; close one first.`);
     }
     this.open++;
     this.perIp.set(ip, mine + 1);

@@ -1,5 +1,8 @@
 import type Koa from 'koa';
+import type { Config } from '../config';
 import { PushframeError } from '../errors';
+import type { ClientInfo } from '../proxy';
+import { client } from './client';
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 
@@ -8,10 +11,32 @@ export function originAllowed(origin: string, allowed: readonly string[]): boole
   return allowed.includes('*') || allowed.includes(origin);
 }
 
-/** Same origin as the request, judged by host: behind a TLS proxy the scheme differs. */
-export function sameHost(origin: string, host: string): boolean {
+const DEFAULT_PORTS: Record<string, string> = { http: ':80', https: ':443' };
+
+/**
+ * Is `origin` the origin the client addressed this request to? The host is the one the
+ * client asked for (`X-Forwarded-Host` from a trusted proxy, else `Host`), and the host
+ * check has already refused names the server does not answer to, so a rebound DNS name
+ * never gets this far. The scheme is compared when a trusted proxy reported it; without
+ * one, a TLS-terminating proxy makes the request look like http, so only hosts count.
+ */
+export function sameOrigin(origin: string, info: ClientInfo): boolean {
   const at = origin.indexOf('://');
-  return at !== -1 && origin.slice(at + 3).toLowerCase() === host.toLowerCase();
+  if (at === -1 || info.host === '') return false;
+  const scheme = origin.slice(0, at).toLowerCase();
+  const strip = (h: string, s: string): string => {
+    const port = DEFAULT_PORTS[s];
+    const lower = h.toLowerCase();
+    return port && lower.endsWith(port) ? lower.slice(0, -port.length) : lower;
+  };
+  if (info.forwardedProto && scheme !== info.proto) return false;
+  return strip(origin.slice(at + 3), scheme) === strip(info.host, info.forwardedProto ? info.proto : scheme);
+}
+
+/** The request's own origin, as the client sees it (for absolute URLs in pages). */
+export function requestOrigin(ctx: Koa.Context, config: Config): string {
+  const info = client(ctx, config);
+  return info.proto + '://' + info.host;
 }
 
 /**
@@ -25,10 +50,10 @@ export function sameHost(origin: string, host: string): boolean {
  * page from reading a stream is the stream document's `frame-ancestors`, the
  * postMessage target origin and the browser's same-origin policy.
  */
-export function checkOriginHeader(ctx: Koa.Context, allowed: readonly string[]): string | undefined {
+export function checkOriginHeader(ctx: Koa.Context, config: Config): string | undefined {
   const origin = ctx.get('origin');
-  if (origin === '' || sameHost(origin, ctx.host)) return undefined;
-  if (!originAllowed(origin, allowed)) throw new PushframeError('bad_origin');
+  if (origin === '' || sameOrigin(origin, client(ctx, config))) return undefined;
+  if (!originAllowed(origin, config.allowedOrigins)) throw new PushframeError('bad_origin');
   return origin;
 }
 

@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import { timingSafeEqual } from 'node:crypto';
 import { PushframeError } from '../errors';
 import type { Deps } from './deps';
-import { clientIp } from './limits';
+import { client } from './client';
 
 /**
  * The rules every way of publishing over HTTP obeys (the publish API and the demo's
@@ -16,7 +16,7 @@ export function requirePublishRights(ctx: Koa.Context, deps: Pick<Deps, 'config'
     throw new PushframeError('unauthorized');
   }
   if (!publishBuckets) return;
-  const waitMs = publishBuckets.take(clientIp(ctx.req.socket.remoteAddress), Date.now());
+  const waitMs = publishBuckets.take(client(ctx, config).ip, Date.now());
   if (waitMs > 0) {
     ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)));
     // The body is left unread: close rather than parse it for the next request.

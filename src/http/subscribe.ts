@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import { PushframeError } from '../errors';
 import type { Cursor } from '../protocol';
 import type { Deps } from './deps';
-import { clientIp } from './limits';
+import { client } from './client';
 import { checkOriginHeader } from './origins';
 import { parsePatterns, parseSince, single, queryOf } from './query';
 
@@ -30,7 +30,7 @@ export interface SubscriptionOptions {
  */
 export function readSubscription(ctx: Koa.Context, config: Config, options: SubscriptionOptions = {}): Subscription {
   const query = queryOf(ctx);
-  const corsOrigin = checkOriginHeader(ctx, config.allowedOrigins);
+  const corsOrigin = checkOriginHeader(ctx, config);
   const patterns = parsePatterns(query, config.maxChannels);
   const cursor = options.parseCursor ? options.parseCursor(ctx) : parseSince(query);
   const now = options.now ?? Date.now();
@@ -79,10 +79,12 @@ export function watchGrantExpiry(expiresAt: number | undefined, onExpiry: () => 
 export function admitConnection(ctx: Koa.Context, deps: Deps): () => void {
   if (deps.draining.value) {
     ctx.set('Retry-After', '1');
+    // The proxy must not reuse this connection: its next request belongs on another node.
+    ctx.set('Connection', 'close');
     throw new PushframeError('shutting_down');
   }
   try {
-    return deps.limits.enter(clientIp(ctx.req.socket.remoteAddress));
+    return deps.limits.enter(client(ctx, deps.config).ip);
   } catch (err) {
     // Spread the retries of many refused clients over 5-15 s rather than one instant.
     ctx.set('Retry-After', String(5 + Math.floor(Math.random() * 11)));

@@ -1,6 +1,6 @@
 import type { Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
-import { advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, serializeData, type Cursor, type Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, maxId, raiseBase, serializeData, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
 
 /** What a subscriber learns when its subscription is live. */
@@ -16,6 +16,13 @@ export interface OpenInfo {
   /** The compact cursor that covers the resets and backlog, to hand the client once
    * they are delivered; null when it equals `cursor`. */
   checkpoint: string | null;
+  /** Checkpoints inside a long backlog: `cursor` covers the backlog up to and with
+   * index `after`, so a client cut off midway never holds a cursor that lists every
+   * channel of the backlog. In backlog order. */
+  marks?: { after: number; cursor: string }[];
+  /** Resolves to a position up to which every message matching the subscription has
+   * been passed to deliver() (or was in this open): a base for a compact cursor. */
+  watermark?: () => Promise<string>;
 }
 
 /** A local consumer of messages: one client connection of some transport. */
@@ -127,32 +134,41 @@ export class Hub {
           for (const m of f.messages) backlog.push(m);
         }
         // Stable sort: per-channel order is kept, channels interleave by id.
-        if (found.length > 1) backlog.sort((a, b) => compareIds(a.id, b.id));
+        backlog.sort((a, b) => compareIds(a.id, b.id));
       }
       if (entry.closed) return;
       const newest = new Map<string, string>();
       backlog = backlog.filter((m) => isNewer(newest, m));
+      const fromHistory = backlog.length;
       for (const m of entry.buffer as Message[]) {
         if (sameEpoch && compareIds(m.id, lastSeen(start, m.channel)) <= 0) continue;
         if (isNewer(newest, m)) backlog.push(m);
       }
       entry.buffer = null;
       this.messagesOut += backlog.length;
-      const after: Cursor = { epoch, base: position, channels: new Map(sameEpoch ? start.channels : []) };
+      // A client's base never goes back (a resume from a fresher cursor than `position`).
+      const base = sameEpoch ? maxId(position, start.base) : position;
+      const after: Cursor = { epoch, base, channels: new Map(sameEpoch ? start.channels : []) };
       for (const m of backlog) advance(after, m.channel, m.id);
       const checkpoint = formatCursor(after);
       const quiet = resets.length === 0 && backlog.length === 0;
-      sub.open({
+      const info: OpenInfo = {
         cursor: quiet ? checkpoint : formatCursor(start),
         resets,
         backlog,
         checkpoint: quiet ? null : checkpoint,
-      });
+        watermark: this.watermark,
+      };
+      if (sameEpoch && fromHistory > CHECKPOINT_ENTRIES) info.marks = backlogMarks(start, backlog, fromHistory, position);
+      sub.open(info);
     } catch (err) {
       this.unsubscribe(sub);
       throw err;
     }
   }
+
+  /** The broker's watermark: messages reach subscribers synchronously from its sink. */
+  private readonly watermark = (): Promise<string> => this.broker.watermark();
 
   unsubscribe(sub: Subscriber): void {
     const entry = this.entries.get(sub);
@@ -199,6 +215,33 @@ export class Hub {
       }
     }
   };
+}
+
+/**
+ * Checkpoints inside the history part of a backlog (sorted by id): after every
+ * CHECKPOINT_ENTRIES channels, a cursor whose base is the last id written, capped at
+ * `position`. Every message up to `position` was in history when it was read, so
+ * everything the subscriber lacks up to that base is in the backlog before the mark.
+ * A mark goes only where the next message's id is greater: Redis ids repeat across
+ * channels.
+ */
+function backlogMarks(start: Cursor, backlog: readonly Message[], fromHistory: number, position: string): { after: number; cursor: string }[] {
+  const marks: { after: number; cursor: string }[] = [];
+  const mark: Cursor = { epoch: start.epoch, base: start.base, channels: new Map(start.channels) };
+  const fresh = new Set<string>();
+  for (let i = 0; i < fromHistory; i++) {
+    const m = backlog[i];
+    advance(mark, m.channel, m.id);
+    fresh.add(m.channel);
+    if (fresh.size < CHECKPOINT_ENTRIES) continue;
+    if (i + 1 < fromHistory && compareIds(backlog[i + 1].id, m.id) <= 0) continue;
+    const base = compareIds(m.id, position) < 0 ? m.id : position;
+    if (compareIds(base, mark.base) <= 0) continue;
+    raiseBase(mark, base);
+    marks.push({ after: i, cursor: formatCursor(mark) });
+    fresh.clear();
+  }
+  return marks;
 }
 
 function isNewer(newest: Map<string, string>, m: Message): boolean {

@@ -17,7 +17,21 @@ export interface Cursor {
   channels: Map<string, string>;
 }
 
-export const CURSOR_MAX_LENGTH = 8192;
+/**
+ * Longest cursor read. Cursors the server hands out stay short (a base plus a bounded
+ * number of entries, see CHECKPOINT_ENTRIES); this bound only keeps parsing work small.
+ * It is lenient on purpose: a client that still holds a cursor listing hundreds of
+ * channels (from an older server) resumes instead of getting a reset, and the cursor
+ * it gets back is compact.
+ */
+export const CURSOR_MAX_LENGTH = 64 * 1024;
+
+/**
+ * A connection hands its client a checkpoint (a compact cursor) once this many
+ * channels have entries past the base, so a cursor lists at most about this many
+ * channels however many the connection has seen.
+ */
+export const CHECKPOINT_ENTRIES = 16;
 
 export class CursorError extends Error {}
 
@@ -62,4 +76,32 @@ export function lastSeen(cursor: Cursor, channel: string): string {
 /** Record a delivered message in a cursor (used where the server tracks one: poll, SSE). */
 export function advance(cursor: Cursor, channel: string, id: string): void {
   if (compareIds(id, lastSeen(cursor, channel)) > 0) cursor.channels.set(channel, id);
+}
+
+/**
+ * Record a message written to a client in the cursor the server keeps for it. Each
+ * channel is delivered in id order past the cursor, so the newest id is the entry: no
+ * comparison on the per-message path.
+ */
+export function see(cursor: Cursor, channel: string, id: string): void {
+  cursor.channels.set(channel, id);
+}
+
+/**
+ * Raise a cursor's base to a watermark: a position up to which the client has every
+ * message it subscribed to. Entries the new base covers are dropped, which is what
+ * keeps a cursor short however many channels its holder has seen.
+ */
+export function raiseBase(cursor: Cursor, watermark: string): void {
+  if (compareIds(watermark, cursor.base) > 0) cursor.base = watermark;
+  for (const [channel, id] of cursor.channels) {
+    if (compareIds(id, cursor.base) <= 0) cursor.channels.delete(channel);
+  }
+}
+
+/** Channels with an entry past the base: what a formatted cursor lists. */
+export function entryCount(cursor: Cursor): number {
+  let n = 0;
+  for (const id of cursor.channels.values()) if (compareIds(id, cursor.base) > 0) n++;
+  return n;
 }

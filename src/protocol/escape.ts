@@ -23,6 +23,30 @@ export function scriptJson(value: unknown): string {
   return json === undefined ? 'null' : scriptSafe(json);
 }
 
+/** An ASCII letter or `_` written as a `\u` escape: JSON that spells a key this way could hide `__proto__`. */
+const ESCAPED_NAME_CHAR = /\\u00(?:[46][1-9a-f]|[57][0-9a]|5f)/i;
+
+/**
+ * Does this JSON have an object key `__proto__`? JSON.parse makes such a key an own
+ * property, but the same text run as a JavaScript object literal (a `<script>` frame,
+ * a JSONP answer) sets the object's prototype instead: the data would reach the page
+ * altered. Such payloads travel as JSON text that the page parses. The fast path is
+ * a substring test; only a payload that could hold the key is parsed.
+ */
+export function hasProtoKey(json: string): boolean {
+  if (json.indexOf('__proto__') === -1 && !ESCAPED_NAME_CHAR.test(json)) return false;
+  let found = false;
+  try {
+    JSON.parse(json, (key, value: unknown) => {
+      if (key === '__proto__') found = true;
+      return value;
+    });
+  } catch {
+    return false;
+  }
+  return found;
+}
+
 /** Message data ready to publish: script-safe JSON, and the size that limits apply to. */
 export interface SerializedData {
   json: string;

@@ -7,6 +7,8 @@ import type { Message } from './message';
  *
  *   p.o(cursor, heartbeatMs)   stream open: the client's cursor and the heartbeat interval
  *   p.m(ch, id, data, ...)      messages, as flat triplets (one call per batch)
+ *   p.j(ch, id, json, ...)      messages whose data is JSON text for the page to parse
+ *                               (data with a `__proto__` key, see hasProtoKey)
  *   p.x(ch, ...)                reset: history cannot cover the gap for these channels
  *   p.c(cursor)                 checkpoint: a compact cursor covering everything so far
  *   p.h()                       heartbeat
@@ -27,6 +29,15 @@ export function messageArgs(msg: Message): string {
 
 export function messagesFrame(args: string): string {
   return OPEN + 'm(' + args + CLOSE;
+}
+
+/** One message as arguments of `p.j`: `"ch","id","<json as a string>"`. */
+export function messageTextArgs(msg: Message): string {
+  return '"' + msg.channel + '","' + msg.id + '",' + scriptJson(msg.json);
+}
+
+export function textMessagesFrame(args: string): string {
+  return OPEN + 'j(' + args + CLOSE;
 }
 
 export function openFrame(cursor: string, heartbeatMs: number): string {

@@ -5,22 +5,43 @@ import {
   encodedAs,
   errorFrame,
   messageArgs,
+  messageTextArgs,
   messagesFrame,
+  needsTextData,
   openFrame,
   reconnectFrame,
   resetFrame,
+  see,
+  textMessagesFrame,
+  type Cursor,
   type Message,
 } from '../protocol';
 import type { StreamFormat } from './stream';
 
-const argsOf = (msg: Message): string => encodedAs(msg, 'args', messageArgs);
-const frameOf = (msg: Message): string => messagesFrame(argsOf(msg));
+/** `p.m` arguments, or `p.j` arguments for data the page must parse itself. */
+const argsOf = (msg: Message, text: boolean): string =>
+  text ? encodedAs(msg, 'textArgs', messageTextArgs) : encodedAs(msg, 'args', messageArgs);
 
-function batchArgs(msgs: readonly Message[]): string {
-  let args = argsOf(msgs[0]);
-  for (let i = 1; i < msgs.length; i++) args += ',' + argsOf(msgs[i]);
-  return args;
+/** Consecutive messages of one kind share one call; order is kept across kinds. */
+function framesOf(msgs: readonly Message[]): string {
+  let out = '';
+  let run = '';
+  let text = false;
+  for (let i = 0; i < msgs.length; i++) {
+    const isText = needsTextData(msgs[i]);
+    const args = argsOf(msgs[i], isText);
+    if (run !== '' && isText !== text) {
+      out += text ? textMessagesFrame(run) : messagesFrame(run);
+      run = '';
+    }
+    text = isText;
+    run += (run === '' ? '' : ',') + args;
+  }
+  if (run !== '') out += text ? textMessagesFrame(run) : messagesFrame(run);
+  return out;
 }
+
+const frameOf = (msg: Message): string => framesOf([msg]);
 
 /**
  * The forever-frame format (docs/protocol.md), shared by the `iframe` and `htmlfile`
@@ -33,10 +54,16 @@ export function foreverFrameFormat(name: 'iframe' | 'htmlfile', heartbeatMs: num
       const out = openFrame(info.cursor, heartbeatMs);
       return info.resets.length > 0 ? out + resetFrame(info.resets) : out;
     },
-    checkpoint: checkpointFrame,
     // Both forever-frame transports share one cache entry: the bytes are the same.
-    message: (msg) => encodedAs(msg, 'frame', frameOf),
-    batch: (msgs) => messagesFrame(batchArgs(msgs)),
+    message(msg: Message, cursor: Cursor): string {
+      see(cursor, msg.channel, msg.id);
+      return encodedAs(msg, 'frame', frameOf);
+    },
+    batch(msgs: readonly Message[], cursor: Cursor): string {
+      for (let i = 0; i < msgs.length; i++) see(cursor, msgs[i].channel, msgs[i].id);
+      return framesOf(msgs);
+    },
+    checkpoint: checkpointFrame,
     heartbeat: HEARTBEAT_FRAME,
     reconnect: reconnectFrame,
     error: errorFrame,

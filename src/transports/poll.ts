@@ -1,5 +1,5 @@
 import type { OpenInfo, Subscriber } from '../hub';
-import { advance, compareIds, encodedAs, formatCursor, parseCursor, type Cursor, type Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, advance, compareIds, encodedAs, entryCount, formatCursor, needsTextData, parseCursor, raiseBase, scriptJson, type Cursor, type Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
 import type { Tally } from './tally';
 
@@ -39,15 +39,26 @@ const ENTRY_OVERHEAD = 8;
 const entryOf = (msg: Message): string => '["' + msg.channel + '","' + msg.id + '",' + msg.json + ']';
 
 /**
+ * A JSONP entry whose data must not be run as an object literal (a `__proto__` key
+ * would set the prototype): `["ch","id",null,"<json text>"]`, parsed by the page.
+ */
+const textEntryOf = (msg: Message): string => '["' + msg.channel + '","' + msg.id + '",null,' + scriptJson(msg.json) + ']';
+
+/**
  * The JSON body of an answer. Channels, ids, cursors and patterns are grammar-checked
  * ASCII without quotes or backslashes, and `msg.json` is script-safe, so the body can
- * be embedded in a JSONP script as it is. Each message's entry is cached on the message:
- * every waiting poll writes the same string.
+ * be embedded in a JSONP script as it is (`script`: then data with a `__proto__` key
+ * travels as text). Each message's entry is cached on the message: every waiting poll
+ * writes the same string.
  */
-export function pollBody(answer: PollAnswer): string {
+export function pollBody(answer: PollAnswer, script = false): string {
   let out = '{"cursor":"' + answer.cursor + '","messages":[';
   const msgs = answer.messages;
-  for (let i = 0; i < msgs.length; i++) out += (i > 0 ? ',' : '') + encodedAs(msgs[i], 'poll', entryOf);
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    const entry = script && needsTextData(m) ? encodedAs(m, 'pollText', textEntryOf) : encodedAs(m, 'poll', entryOf);
+    out += (i > 0 ? ',' : '') + entry;
+  }
   out += '],"resets":[';
   for (let i = 0; i < answer.resets.length; i++) out += (i > 0 ? ',"' : '"') + answer.resets[i] + '"';
   out += '],"timeoutMs":' + answer.timeoutMs;
@@ -67,11 +78,20 @@ export class LongPoll implements Subscriber, Flushable {
   private cursor: Cursor | null = null;
   /** The client's own cursor: where a partial answer resumes from. */
   private start: Cursor | null = null;
+  /** The hub's checkpoints inside the backlog: a partial answer resumes from the last one it passed. */
+  private marks: readonly { after: number; cursor: string }[] = [];
   private messages: Message[] = [];
   private resets: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private queued = false;
   private done = false;
+  private watermark: (() => Promise<string>) | null = null;
+  /** The highest `covers` of the live messages taken: a base for the answer's cursor. */
+  private covered: string | null = null;
+  /** A watermark asked for: the answer waits for it (once). */
+  private asking = false;
+  private asked = false;
+  private reconnectMs: number | undefined;
 
   constructor(
     private readonly options: PollOptions,
@@ -98,6 +118,8 @@ export class LongPoll implements Subscriber, Flushable {
     // checkpoint that covers them (and then advance it by live messages).
     this.cursor = parseCursor(info.checkpoint ?? info.cursor);
     this.start = parseCursor(info.cursor);
+    this.marks = info.marks ?? [];
+    this.watermark = info.watermark ?? null;
     this.resets = info.resets;
     this.messages = info.backlog;
     if (this.options.immediate || info.resets.length > 0 || info.backlog.length > 0) {
@@ -112,6 +134,8 @@ export class LongPoll implements Subscriber, Flushable {
     if (this.done) return;
     if (msg.key !== undefined) this.dropOlderKeyed(msg);
     this.messages.push(msg);
+    const c = msg.covers;
+    if (c !== undefined && (this.covered === null || compareIds(c, this.covered) > 0)) this.covered = c;
     this.queue();
   }
 
@@ -152,14 +176,39 @@ export class LongPoll implements Subscriber, Flushable {
       });
       return;
     }
+    if (this.asking) {
+      // The answer goes out when the watermark comes; a reconnect request waits for it too.
+      if (reconnectMs !== undefined) this.reconnectMs = reconnectMs;
+      return;
+    }
+    reconnectMs ??= this.reconnectMs;
     let messages = this.messages;
     const fit = this.fitting(messages);
     let next: Cursor = cursor;
     if (fit < messages.length) {
+      // A slice of a long backlog: the client comes back at once for the rest.
       next = this.partialCursor(messages, fit);
       messages = messages.slice(0, fit);
     } else {
       for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
+      // Every live message up to `covered` was handed to this poll: the base may move there.
+      if (this.covered !== null) raiseBase(cursor, this.covered);
+      if (!this.asked && this.watermark !== null && entryCount(cursor) >= CHECKPOINT_ENTRIES) {
+        // Still long (no message carried a watermark): ask for one before answering.
+        this.asked = this.asking = true;
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        const retry = (): void => {
+          this.asking = false;
+          this.answer(reconnectMs);
+        };
+        this.watermark().then((w) => {
+          if (this.done) return;
+          this.covered = this.covered === null || compareIds(w, this.covered) > 0 ? w : this.covered;
+          retry();
+        }, retry);
+        return;
+      }
     }
     this.tally.messages += messages.length;
     const answer: PollAnswer = {
@@ -184,17 +233,27 @@ export class LongPoll implements Subscriber, Flushable {
   }
 
   /**
-   * The cursor after the first `count` messages of an id-ordered answer: the client's own
-   * cursor, its base moved to the last id sent when every message up to that id was sent
-   * (keeps the cursor compact), else advanced channel by channel. The resets were sent in
-   * this answer already and are sent again with the next slice: repeated, never lost.
+   * The cursor after the first `count` messages of an id-ordered answer: the last of the
+   * hub's marks within them (else the client's own cursor), its base moved to the last id
+   * sent when every message up to that id was sent (keeps the cursor compact), else
+   * advanced channel by channel. The resets were sent in this answer already and are sent
+   * again with the next slice: repeated, never lost.
    */
   private partialCursor(messages: readonly Message[], count: number): Cursor {
-    const start = this.start as Cursor;
-    const next: Cursor = { epoch: start.epoch, base: start.base, channels: new Map(start.channels) };
+    let from = 0;
+    let next: Cursor | null = null;
+    for (const mark of this.marks) {
+      if (mark.after >= count) break;
+      next = parseCursor(mark.cursor);
+      from = mark.after + 1;
+    }
+    if (next === null) {
+      const start = this.start as Cursor;
+      next = { epoch: start.epoch, base: start.base, channels: new Map(start.channels) };
+    }
     const last = messages[count - 1].id;
-    if (compareIds(last, next.base) > 0 && compareIds(messages[count].id, last) > 0) next.base = last;
-    for (let i = 0; i < count; i++) advance(next, messages[i].channel, messages[i].id);
+    if (compareIds(last, next.base) > 0 && compareIds(messages[count].id, last) > 0) raiseBase(next, last);
+    for (let i = from; i < count; i++) advance(next, messages[i].channel, messages[i].id);
     return next;
   }
 
@@ -212,6 +271,10 @@ export class LongPoll implements Subscriber, Flushable {
     for (let i = msgs.length - 1; i >= 0; i--) {
       if (msgs[i].key === msg.key && msgs[i].channel === msg.channel) {
         msgs.splice(i, 1);
+        // The marks count backlog positions: those past the gap move down one.
+        if (this.marks.length > 0 && i <= this.marks[this.marks.length - 1].after) {
+          this.marks = this.marks.map((m) => (m.after >= i ? { after: m.after - 1, cursor: m.cursor } : m));
+        }
         return;
       }
     }

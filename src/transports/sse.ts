@@ -1,5 +1,5 @@
 import type { OpenInfo } from '../hub';
-import { advance, encodedAs, formatCursor, parseCursor, scriptJson, type Cursor, type Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, encodedAs, formatCursor, scriptJson, see, type Cursor, type Message } from '../protocol';
 import type { StreamFormat } from './stream';
 
 /**
@@ -9,8 +9,9 @@ import type { StreamFormat } from './stream';
  *   event: ready / id: <cursor> / data: {"cursor":"…","heartbeatMs":N}
  *   event: reset / data: ["ch",…]       history cannot cover the gap: reload these
  *   id: <cursor> / data: {"channel":"…","id":"…","data":…}   one event per message
- *   event: checkpoint / id: <cursor> / data: {"cursor":"…"}   after a resume's resets and
- *                                       backlog: a compact cursor covering them
+ *   event: checkpoint / id: <cursor> / data: {"cursor":"…"}   a compact cursor covering
+ *                                       everything so far (after a resume's resets and
+ *                                       backlog, and whenever the cursor would grow)
  *   :                                   heartbeat (a comment)
  *   retry: <ms> / event: reconnect / data: <ms>              planned end (recycle, shutdown)
  *   event: fail / data: {"code":"…","message":"…"}           then the stream ends
@@ -34,47 +35,58 @@ export function ssePreamble(): string {
   return 'retry: ' + SSE_RETRY_MS + '\n:' + ' '.repeat(SSE_PADDING_BYTES) + '\n\n';
 }
 
+/** Largest cursor (in channels) an `id:` line of a resume's backlog carries. */
+const BACKLOG_ID_ENTRIES = 4 * CHECKPOINT_ENTRIES;
+
 /** The part of a message event every connection shares; the `id:` line precedes it. */
 const dataOf = (msg: Message): string =>
   'data: {"channel":"' + msg.channel + '","id":"' + msg.id + '","data":' + msg.json + '}\n\n';
 
+const checkpointEvent = (cursor: string): string =>
+  'event: checkpoint\nid: ' + cursor + '\ndata: {"cursor":"' + cursor + '"}\n\n';
+
+/** One event per message; its `id:` is the cursor after it, so a break between two
+ * events of one batch loses nothing and repeats nothing. */
+function event(msg: Message, cursor: Cursor): string {
+  see(cursor, msg.channel, msg.id);
+  return 'id: ' + formatCursor(cursor) + '\n' + encodedAs(msg, 'sse', dataOf);
+}
+
 /**
- * One SSE format per connection: it tracks the connection's cursor to write `id:` lines.
- * The data line is cached on the message and shared by all connections; the cursor is
- * formatted per message so a break between two events of one batch loses nothing and
- * repeats nothing.
+ * The SSE format. The data line is cached on the message and shared by all
+ * connections; the `id:` line is the connection's cursor, which its StreamConnection
+ * keeps short with checkpoints.
  */
 export function sseFormat(heartbeatMs: number): StreamFormat {
-  let cursor: Cursor | null = null;
-
-  const event = (msg: Message): string => {
-    const c = cursor as Cursor;
-    advance(c, msg.channel, msg.id);
-    return 'id: ' + formatCursor(c) + '\n' + encodedAs(msg, 'sse', dataOf);
-  };
-  const batch = (msgs: readonly Message[]): string => {
-    let out = '';
-    for (let i = 0; i < msgs.length; i++) out += event(msgs[i]);
-    return out;
-  };
-
   return {
     name: 'sse',
     open(info: OpenInfo): string {
-      cursor = parseCursor(info.cursor);
       let out = 'retry: ' + SSE_RETRY_MS + '\nevent: ready\nid: ' + info.cursor + '\n';
       out += 'data: {"cursor":"' + info.cursor + '","heartbeatMs":' + heartbeatMs + '}\n\n';
       if (info.resets.length > 0) out += 'event: reset\ndata: ["' + info.resets.join('","') + '"]\n\n';
       return out;
     },
-    checkpoint(checkpoint: string): string {
-      // Until here a cut resumes from the client's own cursor plus what it received
-      // (repeating a reset rather than losing it); from here the compact cursor.
-      cursor = parseCursor(checkpoint);
-      return 'event: checkpoint\nid: ' + checkpoint + '\ndata: {"cursor":"' + checkpoint + '"}\n\n';
-    },
     message: event,
-    batch,
+    batch(msgs: readonly Message[], cursor: Cursor): string {
+      let out = '';
+      for (let i = 0; i < msgs.length; i++) out += event(msgs[i], cursor);
+      return out;
+    },
+    backlog(msgs: readonly Message[], cursor: Cursor): string {
+      // Until the next checkpoint a cut resumes from the client's own cursor plus what it
+      // received (repeating a reset rather than losing it). Each event's id lists the
+      // channels of the backlog so far: past a few dozen, events of channels not yet in it
+      // go without one (EventSource keeps the last), so that ids stay short and a cut in
+      // a long backlog repeats some of it rather than lose any.
+      let out = '';
+      for (let i = 0; i < msgs.length; i++) {
+        const m = msgs[i];
+        const id = cursor.channels.size < BACKLOG_ID_ENTRIES || cursor.channels.has(m.channel);
+        out += id ? event(m, cursor) : encodedAs(m, 'sse', dataOf);
+      }
+      return out;
+    },
+    checkpoint: checkpointEvent,
     heartbeat: ':\n\n',
     // EventSource itself reconnects after `retry` once the stream ends; the event tells
     // the bridge (which reconnects on its own, with its cursor) that this end is planned.

@@ -1,5 +1,5 @@
 import type { OpenInfo, Subscriber } from '../hub';
-import type { Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, compareIds, formatCursor, maxId, parseCursor, raiseBase, type Cursor, type Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
 import type { Sink } from './sink';
 import type { DropReason, Tally } from './tally';
@@ -12,13 +12,19 @@ import type { DropReason, Tally } from './tally';
 export interface StreamFormat {
   /** Name of the transport; also the key of its cached encodings on a Message. */
   readonly name: string;
-  /** The open frame and resets; the backlog follows in `batch` slices, then `checkpoint`. */
+  /** The open frame and resets; the backlog follows in `backlog` (or `batch`) slices,
+   * with checkpoints at the hub's marks and after it. */
   open(info: OpenInfo): string;
-  /** After the backlog: the compact cursor that covers the resets and backlog. */
+  /** One message; cached on the message where possible, so every connection writes the
+   * same string. Records the message in `cursor`, the client's cursor kept here. */
+  message(msg: Message, cursor: Cursor): string;
+  /** Messages in order; records each in `cursor`. */
+  batch(msgs: readonly Message[], cursor: Cursor): string;
+  /** A slice of a resume's backlog, where it differs from `batch`; records what the
+   * client may resume from in `cursor`. */
+  backlog?(msgs: readonly Message[], cursor: Cursor): string;
+  /** A checkpoint: the client replaces its cursor with this compact one. */
   checkpoint(cursor: string): string;
-  /** One message; cached on the message where possible, so every connection writes the same string. */
-  message(msg: Message): string;
-  batch(msgs: readonly Message[]): string;
   readonly heartbeat: string;
   reconnect(delayMs: number): string;
   error(code: string, message: string): string;
@@ -49,7 +55,8 @@ export const END_LINGER_MS = 10_000;
 
 /**
  * One long-lived streaming response: writes the preamble, the open frame, the backlog in
- * slices as the socket drains, then batches live messages per tick. Holds messages while the socket is backed up
+ * slices as the socket drains (checkpoints at the hub's marks and after it), then batches
+ * live messages per tick. Holds messages while the socket is backed up
  * (keeping only the newest per key for keep-latest messages), closes a consumer that
  * falls too far behind (it resumes from its cursor), sends heartbeats on idle, and
  * recycles itself after maxStreamBytes.
@@ -62,15 +69,32 @@ export class StreamConnection implements Subscriber, Flushable {
   /** Backlog still to write (references to the broker's messages) and where it stands. */
   private replay: readonly Message[] | null = null;
   private replayAt = 0;
+  private replayMarks: readonly { after: number; cursor: string }[] = [];
+  private nextMark = 0;
   private replayCheckpoint: string | null = null;
   private blocked = false;
   private closed = false;
   private bytes = 0;
+  /** The cursor the client holds: what it was given plus every message written since. */
+  private cursor: Cursor | null = null;
+  private watermark: (() => Promise<string>) | null = null;
+  /** A watermark asked for and not yet answered. */
+  private asking = false;
+  /** A watermark known to cover every message handed to deliver() before it came:
+   * written as a checkpoint once the messages pending then are written. */
+  private due: string | null = null;
+  /** Entries the client's cursor kept after the last checkpoint (same-millisecond ids
+   * on Redis): the next checkpoint waits for CHECKPOINT_ENTRIES channels more. */
+  private settled = 0;
+  /** The highest `covers` of the messages written: a base the client may be given. */
+  private covered: string | null = null;
+  /** Past maxStreamBytes: ends once a last checkpoint is out. */
+  private recycling = false;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly onDrain = (): void => {
     this.blocked = false;
     if (this.replay !== null) this.replayMore();
-    else if (this.pending.length > 0) this.flush();
+    else if (this.pending.length > 0 || this.due !== null) this.flush();
   };
   private readonly onClose = (): void => this.close('client_gone');
 
@@ -111,25 +135,40 @@ export class StreamConnection implements Subscriber, Flushable {
 
   open(info: OpenInfo): void {
     if (this.closed || this.opened || this.replay !== null) return;
+    // The client's cursor until the backlog is through: its own, plus every backlog
+    // message written, replaced at each mark.
+    this.cursor = parseCursor(info.cursor);
+    this.watermark = info.watermark ?? null;
     this.write(this.tagged(this.format.open(info)));
     this.replay = info.backlog;
     this.replayAt = 0;
+    this.replayMarks = info.marks ?? [];
+    this.nextMark = 0;
     this.replayCheckpoint = info.checkpoint;
     this.replayMore();
   }
 
   /**
-   * Writes backlog slices while the socket takes them; resumes on 'drain'. Live messages
-   * wait in `pending` meanwhile and count against maxBufferedBytes like any others.
+   * Writes backlog slices while the socket takes them; resumes on 'drain'. A slice ends
+   * at each of the hub's marks, whose checkpoint follows it, so a client cut off midway
+   * holds a short cursor. Live messages wait in `pending` meanwhile and count against
+   * maxBufferedBytes like any others.
    */
   private replayMore(): void {
     const backlog = this.replay as readonly Message[];
+    const marks = this.replayMarks;
+    const slice = this.format.backlog ?? this.format.batch;
     while (!this.closed && !this.blocked && this.replayAt < backlog.length) {
       const from = this.replayAt;
+      const stop = this.nextMark < marks.length ? marks[this.nextMark].after + 1 : backlog.length;
       let bytes = 0;
-      while (this.replayAt < backlog.length && bytes < REPLAY_SLICE_BYTES) bytes += backlog[this.replayAt++].json.length;
+      while (this.replayAt < stop && bytes < REPLAY_SLICE_BYTES) bytes += backlog[this.replayAt++].json.length;
       this.tally.messages += this.replayAt - from;
-      this.write(this.tagged(this.format.batch(backlog.slice(from, this.replayAt))));
+      let out = slice.call(this.format, backlog.slice(from, this.replayAt), this.cursor as Cursor);
+      if (this.replayAt === stop && this.nextMark < marks.length) {
+        out += this.format.checkpoint(this.replaceCursor(marks[this.nextMark++].cursor));
+      }
+      this.write(this.tagged(out));
       // A long replay recycles like any stream; the client resumes from what it got.
       if (!this.closed && this.bytes >= this.options.maxStreamBytes && this.replayAt < backlog.length) {
         this.end(this.tagged(this.format.reconnect(0)), 'recycle');
@@ -137,10 +176,18 @@ export class StreamConnection implements Subscriber, Flushable {
     }
     if (this.closed || this.replayAt < backlog.length) return;
     this.replay = null;
-    if (this.replayCheckpoint !== null) this.write(this.tagged(this.format.checkpoint(this.replayCheckpoint)));
+    this.replayMarks = [];
+    if (this.replayCheckpoint !== null) this.write(this.tagged(this.format.checkpoint(this.replaceCursor(this.replayCheckpoint))));
     this.replayCheckpoint = null;
     this.opened = true;
-    if (this.pending.length > 0) this.flush();
+    if (this.pending.length > 0 || this.due !== null) this.flush();
+  }
+
+  /** The client replaces its cursor with `checkpoint`: so does the one kept for it. */
+  private replaceCursor(checkpoint: string): string {
+    this.cursor = parseCursor(checkpoint);
+    this.settled = this.cursor.channels.size;
+    return checkpoint;
   }
 
   deliver(msg: Message): void {
@@ -160,18 +207,113 @@ export class StreamConnection implements Subscriber, Flushable {
 
   flush(): void {
     this.queued = false;
-    if (this.closed || !this.opened || this.blocked || this.pending.length === 0) return;
+    if (this.closed || !this.opened || this.blocked) return;
+    if (this.pending.length === 0 && this.due === null) return;
+    const cursor = this.cursor as Cursor;
     const msgs = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     this.tally.messages += msgs.length;
-    this.write(this.tagged(msgs.length === 1 ? this.format.message(msgs[0]) : this.format.batch(msgs)));
+    let out = this.frames(msgs, cursor);
+    if (this.due !== null) {
+      // Every message handed over before the watermark came is in this write or an
+      // earlier one: the client may replace its cursor with the compact one.
+      raiseBase(cursor, this.due);
+      this.due = null;
+      out += this.format.checkpoint(formatCursor(cursor));
+      this.settled = cursor.channels.size;
+    }
+    this.write(this.tagged(out));
     if (this.closed) return;
-    if (this.bytes >= this.options.maxStreamBytes) {
-      this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+    if (this.recycling) {
+      // The last checkpoint is on its way; the stream ends right after it.
+      if (!this.asking) this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+    } else if (this.bytes >= this.options.maxStreamBytes) {
+      this.recycle();
     } else if (this.sink.writableLength > this.options.maxBufferedBytes) {
       this.drop();
+    } else if (cursor.channels.size >= this.settled + CHECKPOINT_ENTRIES) {
+      this.ask();
     }
+  }
+
+  /**
+   * The frames of `msgs`, with a checkpoint wherever the client's cursor reaches
+   * CHECKPOINT_ENTRIES channels and a message written so far covers more than its base
+   * (Message.covers): the cursor stays short even within one large batch, and each SSE
+   * `id:` with it.
+   */
+  private frames(msgs: readonly Message[], cursor: Cursor): string {
+    const n = msgs.length;
+    if (n === 0) return '';
+    let threshold = this.settled + CHECKPOINT_ENTRIES;
+    if (cursor.channels.size + n < threshold) {
+      const out = n === 1 ? this.format.message(msgs[0], cursor) : this.format.batch(msgs, cursor);
+      this.cover(msgs[n - 1]);
+      return out;
+    }
+    let out = '';
+    let start = 0;
+    let fresh = new Set(cursor.channels.keys());
+    for (let i = 0; i < n; i++) {
+      fresh.add(msgs[i].channel);
+      this.cover(msgs[i]);
+      if (fresh.size >= threshold && this.covered !== null && compareIds(this.covered, cursor.base) > 0) {
+        out += this.format.batch(msgs.slice(start, i + 1), cursor);
+        raiseBase(cursor, this.covered);
+        out += this.format.checkpoint(formatCursor(cursor));
+        this.settled = cursor.channels.size;
+        threshold = this.settled + CHECKPOINT_ENTRIES;
+        start = i + 1;
+        fresh = new Set(cursor.channels.keys());
+      }
+    }
+    if (start < n) out += this.format.batch(start === 0 ? msgs : msgs.slice(start), cursor);
+    return out;
+  }
+
+  private cover(msg: Message): void {
+    const c = msg.covers;
+    if (c !== undefined && (this.covered === null || compareIds(c, this.covered) > 0)) this.covered = c;
+  }
+
+  /**
+   * Past maxStreamBytes: the client reconnects with its cursor, so it first gets a
+   * compact one when there is anything to compact (also keeping the resume's history
+   * read short). Without a watermark source, or when it fails, the stream ends anyway.
+   */
+  private recycle(): void {
+    const cursor = this.cursor as Cursor;
+    if (this.covered !== null && compareIds(this.covered, cursor.base) > 0) {
+      raiseBase(cursor, this.covered);
+      this.write(this.tagged(this.format.checkpoint(formatCursor(cursor))));
+      this.settled = cursor.channels.size;
+    }
+    if (this.watermark === null || cursor.channels.size === 0) {
+      this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+      return;
+    }
+    this.recycling = true;
+    this.ask();
+  }
+
+  /** Asks the hub for a watermark; the next flush writes it as a checkpoint. */
+  private ask(): void {
+    if (this.asking || this.watermark === null || this.closed) return;
+    this.asking = true;
+    this.watermark().then(
+      (position) => {
+        this.asking = false;
+        if (this.closed) return;
+        this.due = this.due === null ? position : maxId(this.due, position);
+        this.flush();
+      },
+      () => {
+        this.asking = false;
+        // The client's cursor stays longer but correct; a recycle goes ahead without it.
+        if (this.recycling) this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+      },
+    );
   }
 
   /** Ends the stream with a reconnect instruction (recycling, shutdown, load shedding). */

@@ -1,5 +1,6 @@
 import { MemoryBroker, type Broker } from '../../src/brokers';
 import { LIMITS, describeBroker } from './broker-contract';
+import { describeCursors } from './cursor-contract';
 import { describeHub } from './hub-contract';
 
 const harness = {
@@ -15,3 +16,4 @@ const harness = {
 
 describeBroker('memory', harness);
 describeHub('memory', harness);
+describeCursors('memory', harness);

@@ -3,6 +3,7 @@ import type { Broker, HistoryLimits } from '../../src/brokers';
 import { RedisBroker, createRedisBroker } from '../../src/brokers/redis';
 import { startRedis, type TestRedis } from '../helpers/redis';
 import { LIMITS, describeBroker } from './broker-contract';
+import { describeCursors } from './cursor-contract';
 import { describeHub } from './hub-contract';
 
 let redis: TestRedis;
@@ -41,3 +42,4 @@ const harness = {
 
 describeBroker('redis', harness);
 describeHub('redis', harness);
+describeCursors('redis', harness);

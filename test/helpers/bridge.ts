@@ -8,6 +8,8 @@ export const BRIDGE_SOURCE = readFileSync(BRIDGE_PATH, 'utf8');
 export interface FrameCallbacks {
   o(cursor: string, heartbeatMs: number): void;
   m(...triplets: unknown[]): void;
+  j(...triplets: unknown[]): void;
+  c(cursor: string): void;
   x(...channels: string[]): void;
   h(): void;
   r(delayMs: number): void;

@@ -7,11 +7,11 @@ import { freePort, waitForPort } from './ports';
 
 /** The little a test needs from a browser page, whichever driver runs it. */
 export interface TestPage {
-  goto(url: string): Promise<void>;
+  goto(url: string, timeoutMs?: number): Promise<void>;
+  /** A real click (pointer events through the browser), on the first element matching `selector`. */
+  click(selector: string): Promise<void>;
   /** Evaluates a JavaScript expression in the page and returns its (JSON-able) value. */
   evaluate<T = unknown>(expression: string): Promise<T>;
-  /** Clicks the element matching a CSS selector, as a user would (through the driver). */
-  click(selector: string): Promise<void>;
   screenshot(path: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -23,6 +23,16 @@ export interface TestBrowser {
 }
 
 const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const FIREFOX = '/usr/bin/firefox-esr';
 
 function requireBinary(path: string, debianPackage: string): void {
@@ -40,37 +50,66 @@ export async function launchChromium(): Promise<TestBrowser> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 800, height: 600 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   return {
     name: 'chromium',
-    async newPage() {
-      const page = await context.newPage();
-      return {
-        goto: async (url) => {
-          await page.goto(url, { waitUntil: 'load', timeout: 10000 });
-        },
-        evaluate: (expression) => page.evaluate(expression),
-        click: (selector) => page.click(selector, { timeout: 5000 }),
-        screenshot: async (path) => {
-          await page.screenshot({ path });
-        },
-        close: () => page.close(),
-      };
-    },
+    newPage: async () => playwrightPage(await context.newPage()),
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
     },
+  };
+}
+
+type PlaywrightPage = Awaited<ReturnType<import('playwright-core').BrowserContext['newPage']>>;
+
+function playwrightPage(page: PlaywrightPage): TestPage {
+  return {
+    goto: async (url, timeoutMs = 10000) => {
+      await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
+    },
+    click: (selector) => page.click(selector),
+    evaluate: (expression) => page.evaluate(expression),
+    screenshot: async (path) => {
+      await page.screenshot({ path });
+    },
+    close: () => page.close(),
+  };
+}
+
+/** One browser profile whose tabs share cookies, cache and connections (a real user's browser). */
+export interface TestContext {
+  newPage(): Promise<TestPage>;
+  close(): Promise<void>;
+}
+
+export interface TestContextBrowser {
+  readonly name: string;
+  /** A fresh profile: playwright's `browser.newContext()`; its pages are tabs of one browser. */
+  newContext(): Promise<TestContext>;
+  close(): Promise<void>;
+}
+
+/**
+ * Debian's Chromium through playwright-core as a browser with contexts (`browser.newContext()`,
+ * then `context.newPage()` per tab), for tests about tabs of one profile. `extraArgs` adds
+ * command-line switches (e.g. `--ignore-certificate-errors` for a test's self-signed certificate).
+ */
+export async function launchChromiumBrowser(extraArgs: string[] = []): Promise<TestContextBrowser> {
+  requireBinary(CHROMIUM, 'chromium');
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+  return {
+    name: 'chromium',
+    async newContext() {
+      const context = await browser.newContext({ viewport: { width: 800, height: 600 }, ignoreHTTPSErrors: extraArgs.includes('--ignore-certificate-errors') });
+      return {
+        newPage: async () => playwrightPage(await context.newPage()),
+        close: () => context.close(),
+      };
+    },
+    close: () => browser.close(),
   };
 }
 
@@ -91,11 +130,11 @@ export async function launchFirefox(): Promise<TestBrowser> {
     async newPage() {
       const page = await browser.newPage();
       return {
-        goto: async (url) => {
-          await page.goto(url, { waitUntil: 'load', timeout: 10000 });
+        goto: async (url, timeoutMs = 10000) => {
+          await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
         },
-        evaluate: <T>(expression: string) => page.evaluate(expression) as Promise<T>,
         click: (selector) => page.click(selector),
+        evaluate: <T>(expression: string) => page.evaluate(expression) as Promise<T>,
         screenshot: async (path) => {
           await page.screenshot({ path: path as `${string}.png` });
         },

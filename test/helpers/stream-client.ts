@@ -61,9 +61,11 @@ export class StreamClient extends BodyReader {
   private onFrame(frame: Frame): void {
     this.frames.push(frame);
     if (frame.type === 'o' || frame.type === 'c') this.cursor = frame.args[0] as string;
-    if (frame.type !== 'm') return;
+    if (frame.type !== 'm' && frame.type !== 'j') return;
     for (let i = 0; i < frame.args.length; i += 3) {
-      const [channel, id, data] = frame.args.slice(i, i + 3) as [string, string, unknown];
+      const [channel, id, raw] = frame.args.slice(i, i + 3) as [string, string, unknown];
+      // p.j carries the data as JSON text.
+      const data = frame.type === 'j' ? (JSON.parse(raw as string) as unknown) : raw;
       this.messages.push({ channel, id, data });
       this.cursor = withEntry(this.cursor, channel, id);
     }

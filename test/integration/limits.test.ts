@@ -28,7 +28,7 @@ describe('connection limits', () => {
   });
   afterAll(() => server.close());
 
-  it('refuses past the per-IP limit with 503 JSON, while other addresses still get in, up to the total', async () => {
+  it('refuses past the per-IP limit with 429 JSON, while other addresses still get in, up to the total (503)', async () => {
     const url = `${server.url}/pushframe/stream?channels=a`;
     const open: http.ClientRequest[] = [];
     try {
@@ -38,8 +38,8 @@ describe('connection limits', () => {
         open.push(r.req);
       }
       const third = await getFrom('127.0.0.1', url);
-      expect(third.status).toBe(503);
-      expect(errorCode(third.body)).toBe('too_many_connections');
+      expect(third.status).toBe(429);
+      expect(errorCode(third.body)).toBe('too_many_client_connections');
       expect(third.body).toMatch(/per client address/);
       expect(Number(third.retryAfter)).toBeGreaterThanOrEqual(5);
       expect(Number(third.retryAfter)).toBeLessThanOrEqual(15);
@@ -61,7 +61,8 @@ describe('connection limits', () => {
     const again = await getFrom('127.0.0.1', url);
     expect(again.status).toBe(200);
     again.req.destroy();
-    expect(server.stats().refusals.too_many_connections).toBe(2);
+    expect(server.stats().refusals.too_many_connections).toBe(1);
+    expect(server.stats().refusals.too_many_client_connections).toBe(1);
   });
 });
 

@@ -122,14 +122,20 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(positionRequests()).toHaveLength(0); // asked once per connection
   });
 
-  it('does not ask for a position when it has one, when a stream opened first, or without a polling rung', () => {
-    connect({ channels: ['a'], since: 'E~1' });
+  it('checks the path of a stream not yet proven even with a position, without changing it; not after a stream opened, nor without a polling rung', () => {
+    const a = connect({ channels: ['a'], since: 'E~1' });
     settle();
-    expect(positionRequests()).toHaveLength(0);
+    const check = positionRequests();
+    expect(check).toHaveLength(1);
+    const cq = streamParams(check[0]);
+    expect(cq.since).toBeUndefined(); // answered at once, whatever is waiting
+    Pushframe._poll[cq.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
+    expect(a.cursor()).toBe('E~1');
+    a.close();
     const c = connect({ channels: ['b'] });
     settle();
     const q = streamParams(positionRequests()[0]);
-    sinkOf(iframes()[1]).o('E~9', 1000);
+    sinkOf(iframes()[iframes().length - 1]).o('E~9', 1000);
     Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({
       cursor: 'E~2',
       messages: [],
@@ -137,9 +143,45 @@ describe('bridge ladder: falling back to long-poll', () => {
       timeoutMs: 1000,
     });
     expect(c.cursor()).toBe('E~9');
+    // The stream recycles: it has proven itself, no check this time.
+    sinkOf(iframes()[iframes().length - 1]).r(0);
+    settle();
+    jest.advanceTimersByTime(10);
+    expect(positionRequests()).toHaveLength(0);
+    c.close();
     connect({ channels: ['c'], transports: ['iframe'] });
     settle();
     expect(positionRequests()).toHaveLength(0);
+  });
+
+  it('falls to long-poll pathCheckMs after the check poll is answered while the stream shows nothing (a buffering proxy)', () => {
+    const c = connect({ channels: ['a'], since: 'E~1', openTimeoutMs: 10000 });
+    settle();
+    const q = streamParams(positionRequests()[0]);
+    jest.advanceTimersByTime(40);
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
+    jest.advanceTimersByTime(999);
+    expect(c.transport).toBe('iframe');
+    jest.advanceTimersByTime(1);
+    settle();
+    expect(c.transport).toBe('longpoll');
+    expect(of('error')).toEqual([{ code: 'timeout', message: expect.stringMatching(/buffers streams/) }]);
+    expect(onlyPoll().params.since).toBe('E~1');
+  });
+
+  it('gives a slow link twice the check poll time before deciding, and a stream that opens meanwhile stays', () => {
+    const c = connect({ channels: ['a'], since: 'E~1', openTimeoutMs: 10000 });
+    settle();
+    const q = streamParams(positionRequests()[0]);
+    jest.advanceTimersByTime(1500); // a throttled link: the poll took 1.5 s
+    Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
+    jest.advanceTimersByTime(2900);
+    expect(c.transport).toBe('iframe');
+    sinkOf(iframes()[0]).o('E~1', 20000); // the preamble and p.o arrive, late
+    jest.advanceTimersByTime(5000);
+    expect(c.transport).toBe('iframe');
+    expect(of('error')).toEqual([]);
+    expect(of('open')).toHaveLength(1);
   });
 
   it('turns poll answers into open, reset and message events, and polls on with the cursor of each answer', () => {

@@ -156,6 +156,46 @@ describe('bridge: messages as DOM events and callbacks', () => {
     el.remove();
   });
 
+  it('keeps __proto__, constructor, hasOwnProperty and toString as ordinary channels in its cursor, and replaces it on a checkpoint', () => {
+    const names = ['__proto__', 'constructor', 'hasOwnProperty', 'toString'];
+    const c = connect({ channels: names, backoffMinMs: 100, backoffMaxMs: 100 });
+    const got: string[] = [];
+    c.on('*', (_d, meta) => got.push(meta.channel + '@' + meta.id));
+    jest.advanceTimersByTime(0);
+    const first = only();
+    const p = sinkOf(first);
+    p.o('E1~10', 1000);
+    let id = 10;
+    for (let round = 0; round < 3; round++) for (const n of names) p.m(n, String(++id), round);
+    expect(got).toHaveLength(12);
+    expect(c.cursor()).toBe('E1~10,__proto__@19,constructor@20,hasOwnProperty@21,toString@22');
+    // A checkpoint replaces the whole cursor: the entries it covers are gone.
+    p.c('E1~22');
+    expect(c.cursor()).toBe('E1~22');
+    p.m('__proto__', '23', 'x');
+    expect(c.cursor()).toBe('E1~22,__proto__@23');
+    first.dispatchEvent(new Event('load'));
+    jest.advanceTimersByTime(200);
+    expect(streamParams(only()).since).toBe('E1~22,__proto__@23');
+  });
+
+  it('reads p.j data as JSON text: a __proto__ key stays an ordinary property', () => {
+    const c = connect({ channels: ['a'] });
+    const got: unknown[] = [];
+    c.on('a', (d) => got.push(d));
+    jest.advanceTimersByTime(0);
+    const p = sinkOf(only());
+    p.o('E~1', 1000);
+    p.j('a', '2', '{"__proto__":{"polluted":1},"k":[{"__proto__":null}]}', 'a', '3', 'not json');
+    const d = got[0] as Record<string, unknown>;
+    expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+    expect(Object.prototype.hasOwnProperty.call(d, '__proto__')).toBe(true);
+    expect((d as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(JSON.stringify(d)).toBe('{"__proto__":{"polluted":1},"k":[{"__proto__":null}]}');
+    expect(got[1]).toBeNull();
+    expect(c.cursor()).toBe('E~1,a@3');
+  });
+
   it('copies data out of the frame realm', () => {
     connect({ channels: ['a'] });
     jest.advanceTimersByTime(0);

@@ -111,7 +111,7 @@ describe('cursors', () => {
 });
 
 it('rejects a cursor longer than the limit', () => {
-  expect(() => parseCursor('e~1,' + 'a@1,'.repeat(3000) + 'a@1')).toThrow(/too long/);
+  expect(() => parseCursor('e~1,' + 'a@1,'.repeat(20_000) + 'a@1')).toThrow(/too long/);
 });
 
 describe('frames', () => {

@@ -24,7 +24,7 @@ describe('ConnectionLimits', () => {
     const l = new ConnectionLimits(3, 2);
     const a1 = l.enter('a');
     l.enter('a');
-    expect(() => l.enter('a')).toThrow(expect.objectContaining({ code: 'too_many_connections' }));
+    expect(() => l.enter('a')).toThrow(expect.objectContaining({ code: 'too_many_client_connections' }));
     l.enter('b');
     expect(() => l.enter('c')).toThrow(expect.objectContaining({ code: 'too_many_connections' }));
     a1();

@@ -49,7 +49,9 @@ export class MemoryBroker implements Broker {
 
   async publish(channel: string, json: string, options?: PublishOptions): Promise<string> {
     const id = String(++this.counter);
-    const msg: Message = options?.key === undefined ? { channel, id, json } : { channel, id, json, key: options.key };
+    // Delivered in id order, synchronously: each message covers everything before it.
+    const msg: Message =
+      options?.key === undefined ? { channel, id, json, covers: id } : { channel, id, json, key: options.key, covers: id };
     let history = this.channels.get(channel);
     if (!history) {
       history = { ring: new Ring(this.limits.maxCount), trimmedTo: null, lastId: id };
@@ -64,6 +66,11 @@ export class MemoryBroker implements Broker {
   }
 
   async position(): Promise<string> {
+    return String(this.counter);
+  }
+
+  async watermark(): Promise<string> {
+    // Publishing delivers before it returns: whatever has an id has reached the sink.
     return String(this.counter);
   }
 

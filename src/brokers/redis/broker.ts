@@ -43,6 +43,8 @@ export const REDIS_DEFAULTS = {
 /** Largest part of a Redis stream id (unsigned 64-bit). */
 const MAX_PART = 18446744073709551615n;
 const MAX_PART_TEXT = MAX_PART.toString();
+/** Channel histories read at once by a wildcard replay. */
+const REPLAY_GROUP = 200;
 /** Channels dropped per sweep step, so one step never blocks Redis for long. */
 const SWEEP_BATCH = 500;
 const SWEEP_MAX_BATCHES = 20;
@@ -91,6 +93,12 @@ export class RedisBroker implements Broker {
   /** Live messages held while a gap is replayed, so each channel stays in id order. */
   private held: Message[] | null = null;
   private recoverAgain = false;
+  /** False from a loss of the subscriber connection until what it missed is replayed:
+   * meanwhile a message's `covers` would claim messages that have not arrived. */
+  private continuous = true;
+  /** Counts losses of the subscriber connection: a watermark measured across one is void. */
+  private generation = 0;
+  private nextWatermark: Promise<string> | null = null;
   private readonly links: Record<'command' | 'subscriber', LinkState> = {
     command: { downSince: null, lastError: null },
     subscriber: { downSince: null, lastError: null },
@@ -241,13 +249,19 @@ export class RedisBroker implements Broker {
       backlog.resets.push(pattern);
     }
     const channels = names.filter((name) => matches(pattern, name));
-    const parts = await Promise.all(
-      channels.map(async (channel) => {
-        const part: Backlog = { messages: [], resets: [] };
-        await this.replay(channel, cursor, part);
-        return part;
-      }),
-    );
+    // In groups: thousands of reads queued at once would each wait behind the others
+    // and run into the command timeout.
+    const parts: Backlog[] = [];
+    for (let i = 0; i < channels.length; i += REPLAY_GROUP) {
+      const group = await Promise.all(
+        channels.slice(i, i + REPLAY_GROUP).map(async (channel) => {
+          const part: Backlog = { messages: [], resets: [] };
+          await this.replay(channel, cursor, part);
+          return part;
+        }),
+      );
+      for (const part of group) parts.push(part);
+    }
     for (const part of parts) {
       for (const r of part.resets) backlog.resets.push(r);
       for (const m of part.messages) backlog.messages.push(m);
@@ -385,6 +399,7 @@ export class RedisBroker implements Broker {
     const last = this.delivered.get(msg.channel);
     if (last !== undefined && compareIds(msg.id, last) <= 0) return;
     this.delivered.set(msg.channel, msg.id);
+    if (msg.covers !== undefined && !this.continuous) msg = withoutCovers(msg);
     try {
       this.sink(msg);
     } catch (err) {
@@ -398,17 +413,41 @@ export class RedisBroker implements Broker {
    * so its pub/sub copy preceded the barrier's PONG: it has been delivered if watched.
    */
   private async probe(): Promise<void> {
-    if (this.closed || this.held || this.cmd.status !== 'ready' || this.sub.status !== 'ready') return;
     try {
-      const time = await this.cmd.time();
-      await this.barrier();
-      const live = `${Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - 1}-${MAX_PART_TEXT}`;
-      if (this.held || (this.lastLive !== null && compareIds(live, this.lastLive) <= 0)) return;
-      this.lastLive = live;
-      for (const [channel, id] of this.delivered) if (compareIds(id, live) <= 0) this.delivered.delete(channel);
+      await this.measureLive();
     } catch {
       // Redis is away: the connection events say so; the next probe tries again.
     }
+  }
+
+  /** Raises `lastLive` when the subscriber connection is provably live; returns it. */
+  private async measureLive(): Promise<string | null> {
+    if (this.closed || this.held || !this.continuous || this.cmd.status !== 'ready' || this.sub.status !== 'ready') {
+      return this.lastLive;
+    }
+    const generation = this.generation;
+    const time = await this.cmd.time();
+    await this.barrier();
+    const live = `${Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - 1}-${MAX_PART_TEXT}`;
+    // Lost (and perhaps back) in between: messages of the outage have not arrived yet.
+    if (this.held || !this.continuous || generation !== this.generation) return this.lastLive;
+    if (this.lastLive !== null && compareIds(live, this.lastLive) <= 0) return this.lastLive;
+    this.lastLive = live;
+    for (const [channel, id] of this.delivered) if (compareIds(id, live) <= 0) this.delivered.delete(channel);
+    return live;
+  }
+
+  /** Every watched message with an id up to the answer has reached the sink (shared by callers in flight). */
+  watermark(): Promise<string> {
+    this.nextWatermark ??= this.measureLive()
+      .then((live) => {
+        if (live === null) throw new BrokerUnavailableError('Redis has not proven the subscriber connection live yet');
+        return live;
+      })
+      .finally(() => {
+        this.nextWatermark = null;
+      });
+    return this.nextWatermark;
   }
 
   /**
@@ -428,7 +467,10 @@ export class RedisBroker implements Broker {
       if (since === null) continue; // its subscriber is not open yet and reads history itself
       bases.set(pattern, this.lastLive !== null && compareIds(this.lastLive, since) > 0 ? this.lastLive : since);
     }
-    if (bases.size === 0) return;
+    if (bases.size === 0) {
+      this.continuous = true;
+      return;
+    }
     this.held = [];
     let replayed = 0;
     try {
@@ -454,6 +496,9 @@ export class RedisBroker implements Broker {
     } catch (err) {
       this.log.error({ err: message(err) }, 'replaying what the redis subscriber missed failed');
     } finally {
+      // What the outage cost is delivered (or logged as lost): covers hold again,
+      // unless the connection was lost once more meanwhile.
+      this.continuous = !this.recoverAgain;
       const held = this.held;
       this.held = null;
       for (const m of held) this.deliver(m);
@@ -516,6 +561,10 @@ export class RedisBroker implements Broker {
       link.lastError = text;
     });
     conn.on('close', () => {
+      if (name === 'subscriber') {
+        this.generation++;
+        this.continuous = false;
+      }
       if (this.closed || link.downSince !== null) return;
       link.downSince = Date.now();
       this.log.warn({ connection: name }, 'redis connection lost; reconnecting');
@@ -532,6 +581,12 @@ export class RedisBroker implements Broker {
       else void this.recover();
     });
   }
+}
+
+function withoutCovers(msg: Message): Message {
+  return msg.key === undefined
+    ? { channel: msg.channel, id: msg.id, json: msg.json }
+    : { channel: msg.channel, id: msg.id, json: msg.json, key: msg.key };
 }
 
 /** A cursor id as a full Redis stream id, or null when it is outside their range. */

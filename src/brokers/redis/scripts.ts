@@ -56,7 +56,8 @@ return ARGV[1]
  * KEYS: stream, trimmed, names, recent.
  * ARGV: channel, json, key-length field ('-' for none), key, maxCount, pub/sub channel.
  * XADD * gives id max(now-0, last+1); count trimming is exact so the trim mark is the
- * id of the newest message that left.
+ * id of the newest message that left. The pub/sub payload carries Redis's time of the
+ * publish: every later publish gets a greater time, hence an id of at least `time-0`.
  */
 export const PUBLISH = new Script(`
 local id
@@ -74,7 +75,9 @@ if len > max then
 end
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 redis.call('ZADD', KEYS[4], string.match(id, '^(%d+)'), ARGV[1])
-local head = '1 ' .. id .. ' ' .. ARGV[1] .. ' ' .. ARGV[3] .. ' '
+local t = redis.call('TIME')
+local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local head = '2 ' .. id .. ' ' .. now .. ' ' .. ARGV[1] .. ' ' .. ARGV[3] .. ' '
 if ARGV[3] ~= '-' then head = head .. ARGV[4] end
 redis.call('PUBLISH', ARGV[6], head .. ARGV[2])
 return id

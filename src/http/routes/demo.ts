@@ -3,8 +3,10 @@ import { PushframeError } from '../../errors';
 import { compareIds, type Message } from '../../protocol';
 import { SYS_STATS_CHANNEL, type StatsSample } from '../../sysstats';
 import { readBody } from '../body';
+import { client } from '../client';
 import type { Deps } from '../deps';
 import { embedContext } from '../embed';
+import { requestOrigin, sameOrigin } from '../origins';
 import { requirePublishRights } from '../publishing';
 import { collectStats } from './ops';
 
@@ -58,11 +60,12 @@ export function demoRoutes(router: Router, deps: Deps): void {
       embed,
       stats,
       transports: Object.entries(stats.connections.byTransport).map(([name, open]) => ({ name, open })),
+      nodes: stats.nodes ?? [],
       statsChannel: SYS_STATS_CHANNEL,
       statsOff: config.statsIntervalMs === 0,
       statsIntervalMs: config.statsIntervalMs,
       prefix: config.prefix,
-      origin: ctx.protocol + '://' + ctx.host,
+      origin: requestOrigin(ctx, config),
       publishKeySet: config.publishKey !== '',
       chart: {
         ...CHART,
@@ -81,9 +84,11 @@ export function demoRoutes(router: Router, deps: Deps): void {
 
   router.post('/demo/publish', async (ctx) => {
     // A cross-site page must not post into the demo through a visitor's browser.
-    // Hosts are compared, not schemes: behind a TLS-terminating proxy the page is https
-    // while this request arrives as http.
-    if (!sameHost(ctx.get('origin'), ctx.host) || ctx.get('sec-fetch-site') === 'cross-site') throw new PushframeError('bad_origin');
+    // Schemes are compared only when a trusted proxy reports them (origins.ts).
+    const origin = ctx.get('origin');
+    if ((origin !== '' && !sameOrigin(origin, client(ctx, config))) || ctx.get('sec-fetch-site') === 'cross-site') {
+      throw new PushframeError('bad_origin');
+    }
     // The same rules as the publish API: with a publish key set, the form (which never
     // has the key) is off and only a client holding the key posts here.
     requirePublishRights(ctx, deps);
@@ -120,31 +125,27 @@ export function demoRoutes(router: Router, deps: Deps): void {
   });
 }
 
-/** No Origin header (old browsers, curl): allowed; otherwise its host must be ours. */
-function sameHost(origin: string, host: string): boolean {
-  if (!origin) return true;
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
 
 function currentSample(deps: Deps): StatsSample {
   const s = collectStats(deps);
+  const node = deps.sysStats?.node ?? 'node';
   return {
     at: Date.now(),
+    node,
     uptimeSeconds: s.uptimeSeconds,
     connections: s.connections,
     messages: { in: s.messages.in, out: s.messages.written },
     rates: { in: 0, out: 0, bytesOut: 0 },
     bytes: s.bytes,
     memory: s.memory,
+    nodes: [{ node, at: Date.now(), connections: s.connections.total, rates: { in: 0, out: 0, bytesOut: 0 }, rss: s.memory.rss, uptimeSeconds: s.uptimeSeconds }],
   };
 }
 
 /** The last sample's rates with totals as of now (the page itself is a connection more). */
 function withTotals(last: StatsSample, deps: Deps): StatsSample {
+  // Several nodes: the cluster's figures as last summed; this node's alone would mislead.
+  if ((last.nodes?.length ?? 1) > 1) return last;
   return { ...currentSample(deps), rates: last.rates };
 }
 

@@ -79,7 +79,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     let body: string;
     try {
       // A <script> sends no Origin header: JSONP has its own origin check.
-      if (callback !== undefined) checkJsonpOrigin(ctx, config.allowedOrigins);
+      if (callback !== undefined) checkJsonpOrigin(ctx, config);
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
       const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
       const release = admitConnection(ctx, deps);
@@ -97,7 +97,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
       }
       // An answer gathered in the same turn as the expiry is not sent either.
       if (grantExpiresAt !== undefined && Date.now() >= grantExpiresAt) throw grantExpired();
-      body = pollBody(answer);
+      body = pollBody(answer, callback !== undefined);
       tally().bytes += body.length;
     } catch (raw) {
       if (callback === undefined) {

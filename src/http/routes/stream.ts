@@ -7,7 +7,7 @@ import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
 import { STREAM_HEADERS } from '../headers';
 import { parseNonce, streamPolicy } from '../csp';
-import { clientIp } from '../limits';
+import { client, hostName } from '../client';
 import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
 import { single, queryOf } from '../query';
 import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
@@ -52,7 +52,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     const origin = single(query, 'origin');
     if (origin !== undefined && !originAllowed(origin, config.allowedOrigins)) throw new PushframeError('bad_origin');
     const domain = single(query, 'd');
-    if (domain !== undefined && !domainAllowed(domain, ctx.hostname)) {
+    if (domain !== undefined && !domainAllowed(domain, hostName(client(ctx, config).host))) {
       throw new PushframeError('bad_request', 'The "d" parameter must be the stream host name or a parent domain of it.');
     }
     const nonce = parseNonce(single(query, 'nonce'));
@@ -79,7 +79,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     res.socket?.setNoDelay(true);
     const format = formats[t];
     const opts = nonce === undefined ? options : { ...options, scriptTag: `<script nonce="${nonce}">` };
-    const ip = clientIp(ctx.req.socket.remoteAddress);
+    const ip = client(ctx, config).ip;
     let stopWatch = (): void => undefined;
     const conn = new StreamConnection(ChunkedSocketSink.over(res), format, opts, connections.tally(format.name), (c) => {
       connections.delete(c);
