@@ -9,7 +9,10 @@ const USAGE = `pushframe: Comet server push (forever-frame streams, long-poll, S
 Usage:
   pushframe [flags]                       run the server (npm start)
   pushframe publish <channel> [json]      publish a message (json from the argument or stdin)
-      --url <base>   server base URL (default http://localhost:$PORT/pushframe)
+      --url <base>   server base URL; by default built from the server's settings:
+      --port <n>     (default $PUSHFRAME_PORT, $PORT, 8080)
+      --host <h>     (default $PUSHFRAME_HOST, $HOST, localhost)
+      --prefix <p>   (default $PUSHFRAME_PREFIX, /pushframe)
       --key <key>    publish key (default $PUSHFRAME_PUBLISH_KEY)
   pushframe grant <patterns> [--ttl <seconds>]
                                           print a signed grant for private channels
@@ -52,17 +55,40 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Where `publish` sends to: --url, else the server's own settings (flags, then environment). */
+export function publishTarget(flags: Record<string, string>, env: NodeJS.ProcessEnv): string {
+  if (flags.url) return flags.url.replace(/\/+$/, '');
+  const port = flags.port ?? env.PUSHFRAME_PORT ?? env.PORT ?? '8080';
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new ConfigError(`the port must be a number from 0 to 65535, got "${port}"`);
+  let host = flags.host ?? env.PUSHFRAME_HOST ?? env.HOST ?? 'localhost';
+  // A server listening on every interface is reached on this machine's loopback.
+  if (host === '0.0.0.0' || host === '::' || host === '') host = 'localhost';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  const prefix = (flags.prefix ?? env.PUSHFRAME_PREFIX ?? '/pushframe').replace(/\/+$/, '');
+  return `http://${host}:${port}${prefix}`;
+}
+
+const PUBLISH_FLAGS = new Set(['url', 'key', 'port', 'host', 'prefix']);
+const PUBLISH_USAGE = 'usage: pushframe publish <channel> [json] [--url <base> | --port <n> --host <h> --prefix <p>] [--key <key>]';
+
 async function runPublish(args: string[]): Promise<void> {
-  let url = `http://localhost:${process.env.PORT ?? 8080}/pushframe`;
-  let key = process.env.PUSHFRAME_PUBLISH_KEY ?? '';
+  const flags: Record<string, string> = {};
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--url') url = args[++i] ?? '';
-    else if (args[i] === '--key') key = args[++i] ?? '';
-    else rest.push(args[i]);
+    const m = /^--([a-z]+)(?:=(.*))?$/.exec(args[i]);
+    if (!m) {
+      rest.push(args[i]);
+      continue;
+    }
+    if (!PUBLISH_FLAGS.has(m[1])) throw new ConfigError(`unknown flag --${m[1]}; ${PUBLISH_USAGE}`);
+    const value = m[2] ?? args[++i];
+    if (value === undefined) throw new ConfigError(`--${m[1]} needs a value`);
+    flags[m[1]] = value;
   }
   const [channel, json] = rest;
-  if (!channel || rest.length > 2) throw new ConfigError('usage: pushframe publish <channel> [json] [--url <base>] [--key <key>]');
+  if (!channel || rest.length > 2) throw new ConfigError(PUBLISH_USAGE);
+  const base = publishTarget(flags, process.env);
+  const key = flags.key ?? process.env.PUSHFRAME_PUBLISH_KEY ?? '';
   const body = json ?? (await readStdin());
   try {
     JSON.parse(body);
@@ -71,7 +97,17 @@ async function runPublish(args: string[]): Promise<void> {
   }
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key) headers.authorization = 'Bearer ' + key;
-  const res = await fetch(`${url.replace(/\/$/, '')}/publish/${channel}`, { method: 'POST', headers, body });
+  let res: Response;
+  try {
+    res = await fetch(`${base}/publish/${channel}`, { method: 'POST', headers, body });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (refused, unknown host) is its cause.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    process.stderr.write(`pushframe: no server answered at ${base} (${why}); start one, or point to it with --url, --port, --host or --prefix\n`);
+    process.exitCode = 1;
+    return;
+  }
   const text = await res.text();
   if (!res.ok) {
     process.stderr.write(`publish failed: HTTP ${res.status} ${text}\n`);
@@ -109,16 +145,19 @@ async function main(argv: string[]): Promise<void> {
   return runServer(argv);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof BrokerUnavailableError) {
-    process.stderr.write(`pushframe: ${err.message}\n`);
-    process.exit(2);
-  }
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'EADDRINUSE') {
-    process.stderr.write(`pushframe: port already in use (${e.message}); set PORT or --port\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`pushframe: ${e?.stack ?? String(err)}\n`);
-  process.exit(1);
-});
+// Run as the bin; imported (tests) it only exports.
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    if (err instanceof ConfigError || err instanceof BrokerUnavailableError) {
+      process.stderr.write(`pushframe: ${err.message}\n`);
+      process.exit(2);
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code === 'EADDRINUSE') {
+      process.stderr.write(`pushframe: port already in use (${e.message}); set PORT or --port\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`pushframe: ${e?.stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -39,6 +39,10 @@ export interface Config {
   maxChannels: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
+  /** Long-lived requests one browser (a cookie) may hold; past it, requests are answered, not held. 0 = no budget. */
+  maxStreamsPerBrowser: number;
+  /** How long a browser over its budget waits between its quick requests. */
+  cappedPollMs: number;
   /** Unsent bytes a connection may hold before it counts as a slow consumer and is closed. */
   maxBufferedBytes: number;
   /** Publishes per second per key or IP (0 = unlimited). */
@@ -91,6 +95,8 @@ export const DEFAULTS: Config = {
   maxChannels: 50,
   maxConnections: 20_000,
   maxConnectionsPerIp: 200,
+  maxStreamsPerBrowser: 2,
+  cappedPollMs: 2_000,
   maxBufferedBytes: 1024 * 1024,
   publishRate: 0,
   reconnectJitterMs: 5_000,
@@ -175,6 +181,8 @@ const RULES: { [K in keyof Config]: Rule } = {
   maxChannels: { kind: 'int', min: 1, max: 10_000, help: 'channels in one subscription' },
   maxConnections: { kind: 'int', min: 1, max: 10_000_000, help: 'open connections in total' },
   maxConnectionsPerIp: { kind: 'int', min: 1, max: 10_000_000, help: 'open connections per client IP' },
+  maxStreamsPerBrowser: { kind: 'int', min: 0, max: 1000, help: 'streams and held polls per browser (cookie), 0 = no budget' },
+  cappedPollMs: { kind: 'int', min: 100, max: 600_000, help: 'wait between requests of a browser over its budget' },
   maxBufferedBytes: { kind: 'int', min: 16 * 1024, max: 1 << 30, help: 'unsent bytes before a slow consumer is closed' },
   publishRate: { kind: 'int', min: 0, max: 10_000_000, help: 'publishes per second per key/IP, 0 = unlimited' },
   reconnectJitterMs: { kind: 'int', min: 0, max: 600_000, help: 'spread of reconnects on shutdown' },
@@ -331,7 +339,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<Config> {
   return out as Partial<Config>;
 }
 
-/** Parses `--flag value`, `--flag=value` and bare boolean `--flag` / `--no-flag`. */
+/** Words a boolean flag takes as its value (`--demo false`); anything else after it is the next argument. */
+const BOOL_WORDS = new Set(['true', 'false', 'yes', 'no', 'on', 'off', '1', '0']);
+
+/** Parses `--flag value`, `--flag=value`, and booleans as `--flag`, `--no-flag`, `--flag false`. */
 export function configFromArgs(args: readonly string[]): Partial<Config> {
   const out: Record<string, unknown> = {};
   const byFlag = new Map(KEYS.map((k) => [flagName(k), k]));
@@ -349,6 +360,7 @@ export function configFromArgs(args: readonly string[]): Partial<Config> {
     if (!key) throw new ConfigError(`unknown flag --${name}; see --help`);
     let text: string;
     if (eq !== -1) text = arg.slice(eq + 1);
+    else if (RULES[key].kind === 'bool' && !negate && i + 1 < args.length && BOOL_WORDS.has(args[i + 1].toLowerCase())) text = args[++i];
     else if (RULES[key].kind === 'bool') text = negate ? 'false' : 'true';
     else if (i + 1 < args.length) text = args[++i];
     else throw new ConfigError(`--${name} needs a value`);

@@ -1,7 +1,11 @@
 export { startServer, createBroker, type PushframeServer, type StartOptions } from './server';
+export { createPushframe, type Pushframe, type PushframeOptions, type ServerOnlyKey } from './pushframe';
+export { applyStreamSettings, streamServerOptions, type StreamSettings } from './stream-settings';
+export type { NodeHandler } from './http/app';
+export type { Stats } from './http/routes/ops';
 export { resolveConfig, DEFAULTS, ConfigError, type Config } from './config';
 export { Hub, type Subscriber, type OpenInfo } from './hub';
-export { MemoryBroker, type Broker } from './brokers';
+export { MemoryBroker, type Broker, type PublishOptions } from './brokers';
 export { PushframeError, ERRORS, type ErrorCode } from './errors';
 export { PROTOCOL_VERSION } from './protocol';
 export { grant, verifyGrant, GrantError, type Grant } from './auth';

@@ -4,14 +4,18 @@
  *   npm run example            (builds, then: node dist/examples/ticker/server.js)
  *   open http://localhost:3000/
  *
- * The page is an ordinary nunjucks template of this application; the embed macro adds
- * the bridge and the subscription. Prices are published on `stocks/<SYMBOL>`, a
- * keep-latest pattern: a page that falls behind gets the newest price per symbol.
+ * The application is an ordinary Koa app on its own server; pushframe is one middleware
+ * in it. The page is a nunjucks template of the application; the embed macro adds the
+ * bridge and the subscription. Prices are published on `stocks/<SYMBOL>`, a keep-latest
+ * pattern: a page that falls behind gets the newest price per symbol.
  */
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import Koa from 'koa';
 import nunjucks from 'nunjucks';
-import { embedContext, startServer, usePushframeViews, type PushframeServer } from '../../src';
+import { applyStreamSettings, createPushframe, streamServerOptions, usePushframeViews, type Pushframe } from '../../src';
 
 export interface Quote {
   symbol: string;
@@ -69,58 +73,68 @@ export class Market {
 }
 
 export interface TickerApp {
-  server: PushframeServer;
+  push: Pushframe;
   market: Market;
+  /** The application's own server. */
+  server: http.Server;
+  /** `http://host:port` as bound. */
+  url: string;
+  /** Graceful: streams are told to reconnect with jitter, then the server closes. */
+  shutdown(): Promise<void>;
+  /** Immediate (tests). */
   close(): Promise<void>;
 }
 
 export async function startTicker(options: { port?: number; host?: string; tickMs?: number; logLevel?: string } = {}): Promise<TickerApp> {
   const market = new Market();
   const views = usePushframeViews(new nunjucks.Environment(new nunjucks.FileSystemLoader(viewsDir()), { autoescape: true }));
+  const push = await createPushframe({ logLevel: options.logLevel ?? 'info', statsIntervalMs: 0, latestChannels: ['stocks/*'] });
 
-  const server = await startServer({
-    port: options.port ?? 3000,
-    host: options.host ?? '0.0.0.0',
-    logLevel: options.logLevel ?? 'info',
-    demo: false,
-    statsIntervalMs: 0,
-    latestChannels: ['stocks/*'],
-    // The application's own routes, on the same Koa app and port as pushframe.
-    setup(app, { hub, config }) {
-      app.use(async (ctx, next) => {
-        if (ctx.method !== 'GET' || ctx.path !== '/') return next();
-        // The cursor before the prices: a change after this read arrives by the stream.
-        const embed = await embedContext(hub, ['stocks/*'], config.prefix);
-        ctx.type = 'text/html; charset=utf-8';
-        ctx.set('Cache-Control', 'no-store');
-        ctx.body = views.render('page.njk', { embed, quotes: [...market.quotes.values()] });
-      });
-    },
+  const app = new Koa();
+  // pushframe answers under /pushframe; everything else is the application's.
+  app.use(push.middleware());
+  app.use(async (ctx, next) => {
+    if (ctx.method !== 'GET' || ctx.path !== '/') return next();
+    // The cursor before the prices: a change after this read arrives by the stream.
+    const embed = await push.embed(['stocks/*']);
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = views.render('page.njk', { embed, quotes: [...market.quotes.values()] });
   });
+
+  // The settings a server carrying streams needs (no request timeout, header limits).
+  const server = applyStreamSettings(http.createServer(streamServerOptions(), app.callback()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, options.host ?? '0.0.0.0', resolve);
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address === '0.0.0.0' || address === '::' ? 'localhost' : address}:${port}`;
 
   const timer = setInterval(() => {
     for (const q of market.tick()) {
-      server.hub.publish('stocks/' + q.symbol, q).catch((err: unknown) => server.log.warn({ err }, 'publish failed'));
+      push.publish('stocks/' + q.symbol, q).catch((err: unknown) => push.log.warn({ err }, 'publish failed'));
     }
   }, options.tickMs ?? 400);
   timer.unref();
 
-  return {
-    server,
-    market,
-    async close() {
-      clearInterval(timer);
-      await server.close();
-    },
+  const stop = async (graceful: boolean): Promise<void> => {
+    clearInterval(timer);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!graceful) server.closeAllConnections();
+    await push.close();
+    server.closeAllConnections();
+    await closed;
   };
+  return { push, market, server, url, shutdown: () => stop(true), close: () => stop(false) };
 }
 
 if (require.main === module) {
   startTicker({ port: Number(process.env.PORT ?? 3000) }).then(
     (ticker) => {
-      ticker.server.log.info(`stock ticker on ${ticker.server.url.replace('0.0.0.0', 'localhost')}/`);
+      ticker.push.log.info(`stock ticker on ${ticker.url}/`);
       const stop = (): void => {
-        ticker.server.shutdown().then(() => process.exit(0));
+        ticker.shutdown().then(() => process.exit(0));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

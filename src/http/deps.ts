@@ -4,6 +4,7 @@ import type { Hub } from '../hub';
 import type { Logger } from '../log';
 import type { SysStats } from '../sysstats';
 import type { ConnectionRegistry } from '../transports';
+import type { BrowserBudget } from './browsers';
 import type { ConnectionLimits } from './limits';
 import type { Metrics } from './metrics';
 import type { TokenBuckets } from './rate';
@@ -21,6 +22,8 @@ export interface Deps {
   draining: { value: boolean };
   /** Connection slots of every long-lived request (total and per IP). */
   limits: ConnectionLimits;
+  /** Long-lived requests per browser (maxStreamsPerBrowser). */
+  budget: BrowserBudget;
   /** Publish rate per client; null when publishRate is 0 (unlimited). */
   publishBuckets: TokenBuckets | null;
   metrics: Metrics;

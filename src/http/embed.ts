@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Hub } from '../hub';
 import { packageRoot } from '../paths';
 import { isPattern, scriptJson } from '../protocol';
+import { loadBridgeAsset } from './bridge-asset';
 
 /** What the `pushframe` macro needs from the server to render one page. */
 export interface EmbedContext {
@@ -66,6 +67,8 @@ export function addPushframeFilters(env: nunjucks.Environment): nunjucks.Environ
     }
     return value.replace(/\/+$/, '');
   });
+  // The bridge's versioned, immutable file name (`pushframe.<version>.js`), read when first rendered.
+  env.addGlobal('pushframe_bridge', () => loadBridgeAsset(packageRoot()).fileName);
   return env;
 }
 

@@ -2,6 +2,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub';
 import type { ConnectionRegistry } from '../transports';
+import type { BrowserBudget } from './browsers';
 import type { ConnectionLimits } from './limits';
 import { openDescriptors, type SocketBudget } from './sockets';
 
@@ -22,7 +23,7 @@ export class Metrics {
   private published = 0;
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
 
-  constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits, sockets: SocketBudget) {
+  constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits, budget: BrowserBudget, sockets: SocketBudget) {
     const registers = [this.registry];
     const loopDelay = this.loopDelay;
     loopDelay.enable();
@@ -89,6 +90,23 @@ export class Metrics {
       registers,
       collect() {
         this.set(limits.size);
+      },
+    });
+    new Gauge({
+      name: 'pushframe_browsers',
+      help: 'Browsers (by cookie) holding at least one stream or held poll.',
+      registers,
+      collect() {
+        this.set(budget.browsers);
+      },
+    });
+    new Counter({
+      name: 'pushframe_capped_requests_total',
+      help: 'Streams and polls answered at once because their browser held its maxStreamsPerBrowser.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(budget.capped);
       },
     });
     const fromTallies = (name: string, help: string, pick: (t: ReturnType<ConnectionRegistry['allTallies']>[number]) => number): void => {

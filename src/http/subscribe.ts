@@ -6,7 +6,7 @@ import type { Cursor } from '../protocol';
 import type { Deps } from './deps';
 import { client } from './client';
 import { checkOriginHeader } from './origins';
-import { parsePatterns, parseSince, single, queryOf } from './query';
+import { MAX_GRANTS, parseChannelEntries, parseSince, single, type ChannelEntry, queryOf } from './query';
 
 export interface Subscription {
   patterns: string[];
@@ -31,11 +31,52 @@ export interface SubscriptionOptions {
 export function readSubscription(ctx: Koa.Context, config: Config, options: SubscriptionOptions = {}): Subscription {
   const query = queryOf(ctx);
   const corsOrigin = checkOriginHeader(ctx, config);
-  const patterns = parsePatterns(query, config.maxChannels);
+  const entries = parseChannelEntries(query, config.maxChannels);
+  const patterns = [...new Set(entries.map((e) => e.pattern))];
   const cursor = options.parseCursor ? options.parseCursor(ctx) : parseSince(query);
   const now = options.now ?? Date.now();
-  const grantExpiresAt = authorize(patterns, single(query, 'token'), config, now);
+  const token = single(query, 'token');
+  const grantExpiresAt = entries.some((e) => e.grant !== undefined)
+    ? authorizeEntries(entries, token, config, now)
+    : authorize(patterns, token, config, now);
   return { patterns, cursor, corsOrigin, grantExpiresAt };
+}
+
+/**
+ * A shared stream (several tabs' subscriptions, docs/bridge.md): `token=` is a list of
+ * grants and each private entry must be covered by the very grant it names (`!n`),
+ * never by another tab's. Returns when the first grant in use expires (ms).
+ */
+export function authorizeEntries(entries: readonly ChannelEntry[], token: string | undefined, config: Config, now: number): number | undefined {
+  const tokens = token ? token.split(',') : [];
+  if (tokens.length > MAX_GRANTS) throw new PushframeError('bad_request', `At most ${MAX_GRANTS} grants in "token".`);
+  const verified = new Map<number, Grant>();
+  let expiresAt: number | undefined;
+  for (const entry of entries) {
+    if (privatePatterns([entry.pattern], config.privateChannels).length === 0) continue;
+    if (entry.grant === undefined || !tokens[entry.grant]) {
+      throw new PushframeError('bad_grant', `"${entry.pattern}" is private: a grant (token=) is required.`);
+    }
+    let granted = verified.get(entry.grant);
+    if (!granted) {
+      granted = verify(config, tokens[entry.grant], now);
+      verified.set(entry.grant, granted);
+    }
+    if (firstUncovered([entry.pattern], granted.patterns) !== null) {
+      throw new PushframeError('bad_grant', `The grant does not cover "${entry.pattern}".`);
+    }
+    expiresAt = Math.min(expiresAt ?? Infinity, granted.expiresAt * 1000);
+  }
+  return expiresAt;
+}
+
+function verify(config: Config, token: string, now: number): Grant {
+  try {
+    return verifyGrant(config.secret, token, now);
+  } catch (err) {
+    if (err instanceof GrantError) throw new PushframeError('bad_grant', err.message);
+    throw err;
+  }
 }
 
 /**
@@ -46,13 +87,7 @@ export function authorize(patterns: readonly string[], token: string | undefined
   const needed = privatePatterns(patterns, config.privateChannels);
   if (needed.length === 0) return undefined;
   if (!token) throw new PushframeError('bad_grant', `"${needed[0]}" is private: a grant (token=) is required.`);
-  let granted: Grant;
-  try {
-    granted = verifyGrant(config.secret, token, now);
-  } catch (err) {
-    if (err instanceof GrantError) throw new PushframeError('bad_grant', err.message);
-    throw err;
-  }
+  const granted = verify(config, token, now);
   const refused = firstUncovered(needed, granted.patterns);
   if (refused !== null) throw new PushframeError('bad_grant', `The grant does not cover "${refused}".`);
   return granted.expiresAt * 1000;
@@ -90,4 +125,20 @@ export function admitConnection(ctx: Koa.Context, deps: Deps): () => void {
     ctx.set('Retry-After', String(5 + Math.floor(Math.random() * 11)));
     throw err;
   }
+}
+
+/**
+ * admitConnection, plus the browser's budget (maxStreamsPerBrowser): `capped` when the
+ * browser already holds its share, and the request must be answered rather than held.
+ */
+export function admitHeld(ctx: Koa.Context, deps: Deps): { capped: boolean; release: () => void } {
+  const release = admitConnection(ctx, deps);
+  const slot = deps.budget.enter(ctx);
+  return {
+    capped: slot.capped,
+    release: () => {
+      slot.release();
+      release();
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { launchChromium } from '../helpers/browsers';
 import { bridgeScenarios } from '../helpers/bridge-scenarios';
 
-describe('bridge in Chromium (playwright-core, /usr/bin/chromium)', () => {
-  bridgeScenarios(launchChromium);
+// What the server serves: the minified build (public/pushframe.min.js).
+describe('bridge in Chromium (playwright-core, /usr/bin/chromium), the served minified file', () => {
+  bridgeScenarios(launchChromium, 'served');
 });

@@ -1,6 +1,7 @@
 import { launchFirefox } from '../helpers/browsers';
 import { bridgeScenarios } from '../helpers/bridge-scenarios';
 
-describe('bridge in Firefox ESR (puppeteer-core, /usr/bin/firefox-esr)', () => {
-  bridgeScenarios(launchFirefox);
+// The readable source as written (public/pushframe.js); Chromium runs the minified build.
+describe('bridge in Firefox ESR (puppeteer-core, /usr/bin/firefox-esr), the readable file', () => {
+  bridgeScenarios(launchFirefox, 'readable');
 });

@@ -31,8 +31,9 @@ function bridgePage(pushUrl: string, noReferrer: boolean): string {
   for (var i = 0; i < names.length; i++) {
     Pushframe.listen(document, 'pushframe:' + names[i], function (e) { window.__events.push({ type: e.type, detail: e.detail }); });
   }
-  // The bridge starts polling after the page's load event.
-  window.__conn = Pushframe.connect({ url: ${JSON.stringify(pushUrl + '/pushframe')}, channels: [${JSON.stringify(CHANNEL)}], transports: ['longpoll'] });
+  // The bridge starts polling after the page's load event. Unshared: each page (with and
+  // without a referrer) must send its own polls, not receive another tab's.
+  window.__conn = Pushframe.connect({ url: ${JSON.stringify(pushUrl + '/pushframe')}, channels: [${JSON.stringify(CHANNEL)}], transports: ['longpoll'], share: false });
 </script></body></html>`;
 }
 

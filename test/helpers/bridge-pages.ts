@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BRIDGE_PATH } from './bridge';
 import type { PushframeServer } from '../../src';
 import { startTestServer } from './server';
 
@@ -23,9 +25,18 @@ export interface BridgeSite {
 
 const PAGE_OPTIONS = '{ backoffMinMs: 100, backoffMaxMs: 400 }';
 
+/**
+ * Which bridge file the pages load: `served` is what the push server serves (the
+ * minified build); `readable` is public/pushframe.js as written, served by the page
+ * server itself at READABLE_PATH.
+ */
+export type BridgeFile = 'served' | 'readable';
+const READABLE_PATH = '/readable/pushframe.js';
+
 /** A page that records every pushframe DOM event and shows messages in a list. */
-export function testPage(pushUrl: string, channels: string[]): string {
-  const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',');
+export function testPage(pushUrl: string, channels: string[], bridge: BridgeFile = 'served', token?: string, onClick = false): string {
+  const tokenOption = token ? ' token: ' + JSON.stringify(token) + ',' : '';
+  const options = PAGE_OPTIONS.replace('{', '{ url: ' + JSON.stringify(pushUrl + '/pushframe') + ', channels: ' + JSON.stringify(channels) + ',' + tokenOption);
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe bridge test page</title>
 <style>
@@ -38,8 +49,9 @@ export function testPage(pushUrl: string, channels: string[]): string {
 <body>
 <h1>pushframe live</h1>
 <p>Status: <span id="status">connecting</span> &middot; transport: <b id="transport">-</b> &middot; received: <b id="count">0</b></p>
+${onClick ? '<button id="go">connect</button>' : ''}
 <ol id="log" reversed></ol>
-<script src="${pushUrl}/pushframe/pushframe.js"></script>
+<script src="${bridge === 'readable' ? READABLE_PATH : pushUrl + '/pushframe/pushframe.js'}"></script>
 <script>
   window.__got = [];
   window.__events = [];
@@ -62,18 +74,25 @@ export function testPage(pushUrl: string, channels: string[]): string {
       if (e.type === 'pushframe:transport') document.getElementById('transport').innerHTML = e.detail.name;
     });
   }
-  window.__conn = Pushframe.connect(${options});
+  ${onClick
+    ? `document.getElementById('go').onclick = function () { window.__conn = Pushframe.connect(${options}); };`
+    : `window.__conn = Pushframe.connect(${options});`}
 </script>
 </body></html>`;
 }
 
-function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string) {
+export function pageHandler(pushUrlFor: (req: http.IncomingMessage) => string, bridge: BridgeFile = 'served') {
   return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === READABLE_PATH) {
+      res.writeHead(200, { 'content-type': 'application/javascript; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(readFileSync(BRIDGE_PATH));
+      return true;
+    }
     if (url.pathname !== '/page') return false;
     const channels = (url.searchParams.get('channels') ?? 'test').split(',');
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(testPage(pushUrlFor(req), channels));
+    res.end(testPage(pushUrlFor(req), channels, bridge, url.searchParams.get('token') ?? undefined, url.searchParams.get('click') === '1'));
     return true;
   };
 }
@@ -85,10 +104,11 @@ function listen(server: http.Server, host: string): Promise<string> {
   });
 }
 
-export async function startBridgeSite(options: { heartbeatMs?: number; maxStreamBytes?: number } = {}): Promise<BridgeSite> {
+export async function startBridgeSite(options: { heartbeatMs?: number; maxStreamBytes?: number; bridge?: BridgeFile } = {}): Promise<BridgeSite> {
+  const bridge = options.bridge ?? 'served';
   let pushUrl = '';
   const pages = http.createServer((req, res) => {
-    if (!pageHandler(() => pushUrl)(req, res)) {
+    if (!pageHandler(() => pushUrl, bridge)(req, res)) {
       res.writeHead(404);
       res.end();
     }
@@ -104,7 +124,7 @@ export async function startBridgeSite(options: { heartbeatMs?: number; maxStream
   const app = push.app.callback();
   let frontUrl = '';
   const front = http.createServer((req, res) => {
-    if (!pageHandler(() => frontUrl)(req, res)) void app(req, res);
+    if (!pageHandler(() => frontUrl, bridge)(req, res)) void app(req, res);
   });
   front.requestTimeout = 0;
   frontUrl = await listen(front, '127.0.0.1');

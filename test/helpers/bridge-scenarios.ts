@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBridgeSite, type BridgeSite } from './bridge-pages';
+import { startBridgeSite, type BridgeFile, type BridgeSite } from './bridge-pages';
 import { waitInPage, type TestBrowser, type TestPage } from './browsers';
 
 interface Got {
@@ -20,7 +20,7 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 export const OUTPUT_DIR = join(__dirname, '..', '..', 'test-output');
 
 /** The bridge's end-to-end behaviour in one real browser (same-origin and cross-origin pages). */
-export function bridgeScenarios(launch: () => Promise<TestBrowser>): void {
+export function bridgeScenarios(launch: () => Promise<TestBrowser>, bridge: BridgeFile = 'served'): void {
   let browser: TestBrowser;
   let site: BridgeSite;
   let recycling: BridgeSite;
@@ -29,9 +29,9 @@ export function bridgeScenarios(launch: () => Promise<TestBrowser>): void {
   beforeAll(async () => {
     [browser, site, recycling] = await Promise.all([
       launch(),
-      startBridgeSite({ heartbeatMs: 500 }),
+      startBridgeSite({ heartbeatMs: 500, bridge }),
       // Streams recycled (p.r) after every few messages.
-      startBridgeSite({ heartbeatMs: 500, maxStreamBytes: 4096 }),
+      startBridgeSite({ heartbeatMs: 500, maxStreamBytes: 4096, bridge }),
     ]);
   }, 30000);
 

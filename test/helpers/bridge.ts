@@ -3,6 +3,9 @@ import { join } from 'node:path';
 
 export const BRIDGE_PATH = join(__dirname, '..', '..', 'public', 'pushframe.js');
 export const BRIDGE_SOURCE = readFileSync(BRIDGE_PATH, 'utf8');
+/** The minified build the server serves (test/global-setup.ts builds it before the run). */
+export const BRIDGE_MIN_PATH = join(__dirname, '..', '..', 'public', 'pushframe.min.js');
+export const BRIDGE_MIN_SOURCE = readFileSync(BRIDGE_MIN_PATH, 'utf8');
 
 /** The protocol's callback object `p` as a stream document sees it. */
 export interface FrameCallbacks {

@@ -113,6 +113,24 @@ export async function launchChromiumBrowser(extraArgs: string[] = []): Promise<T
   };
 }
 
+/**
+ * One Chromium profile holding many tabs: `chromium.launch()`, ONE `browser.newContext()`,
+ * and `context.newPage()` per tab, so the tabs share storage, locks, BroadcastChannel and
+ * the six connections per host.
+ */
+export async function launchChromiumContext(): Promise<TestBrowser> {
+  const browser = await launchChromiumBrowser();
+  const context = await browser.newContext();
+  return {
+    name: 'chromium',
+    newPage: () => context.newPage(),
+    async close() {
+      await context.close();
+      await browser.close();
+    },
+  };
+}
+
 /** Debian's Firefox ESR through puppeteer-core (WebDriver BiDi), headless. */
 export async function launchFirefox(): Promise<TestBrowser> {
   requireBinary(FIREFOX, 'firefox-esr');

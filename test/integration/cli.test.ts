@@ -1,7 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { StreamClient } from '../helpers/stream-client';
 import { CLI, ensureBuilt, startCli } from '../helpers/child';
-import { verifyGrant } from '../../src';
+import { freePort } from '../helpers/ports';
+import { startTestServer } from '../helpers/server';
+import { verifyGrant, type PushframeServer } from '../../src';
 
 beforeAll(() => ensureBuilt(), 120_000);
 
@@ -104,5 +106,44 @@ describe('pushframe grant', () => {
     expect([noSecret.status, String(noSecret.stderr)]).toEqual([2, expect.stringMatching(/set PUSHFRAME_SECRET/)]);
     const badPattern = run(['a/../b'], { PUSHFRAME_SECRET: 's' });
     expect([badPattern.status, String(badPattern.stderr)]).toEqual([2, expect.stringMatching(/is not a channel pattern/)]);
+  });
+});
+
+describe('pushframe publish', () => {
+  // Async: the server under test runs in this process, so the CLI must not block it.
+  const run = (args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'publish', ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  let server: PushframeServer;
+  beforeAll(async () => {
+    server = await startTestServer({ prefix: '/live' });
+  });
+  afterAll(() => server.close());
+
+  it('finds the server from PORT, HOST and PUSHFRAME_PREFIX, or from --port, --host and --prefix', async () => {
+    const fromEnv = await run(['news', '{"a":1}'], { PORT: String(server.port), HOST: '127.0.0.1', PUSHFRAME_PREFIX: '/live' });
+    expect([fromEnv.status, fromEnv.stderr]).toEqual([0, '']);
+    expect(JSON.parse(fromEnv.stdout)).toEqual({ id: expect.any(String) });
+    const fromFlags = await run(['news', '{"a":2}', '--port', String(server.port), '--host', '127.0.0.1', '--prefix=/live'], { PORT: '1' });
+    expect([fromFlags.status, fromFlags.stderr]).toEqual([0, '']);
+    const fromPushframeEnv = await run(['news', '{"a":3}'], { PUSHFRAME_PORT: String(server.port), PUSHFRAME_HOST: '0.0.0.0', PUSHFRAME_PREFIX: '/live', PORT: '1' });
+    expect([fromPushframeEnv.status, fromPushframeEnv.stderr]).toEqual([0, '']);
+    expect(server.stats().messages.published).toBe(3);
+  });
+
+  it('says in one line, with no stack, that no server answered, and exits non-zero', async () => {
+    const port = await freePort();
+    const r = await run(['news', '{"a":1}', '--port', String(port), '--host', '127.0.0.1'], {});
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`pushframe: no server answered at http://127.0.0.1:${port}/pushframe (ECONNREFUSED); start one, or point to it with --url, --port, --host or --prefix\n`);
+    const badPort = await run(['news', '1', '--port', 'eighty'], {});
+    expect([badPort.status, badPort.stderr]).toEqual([2, 'pushframe: the port must be a number from 0 to 65535, got "eighty"\n']);
   });
 });

@@ -123,7 +123,7 @@ describe('bridge ladder: falling back to long-poll', () => {
   });
 
   it('checks the path of a stream not yet proven even with a position, without changing it; not after a stream opened, nor without a polling rung', () => {
-    const a = connect({ channels: ['a'], since: 'E~1' });
+    const a = connect({ channels: ['a'], since: 'E~1', share: false });
     settle();
     const check = positionRequests();
     expect(check).toHaveLength(1);
@@ -132,7 +132,7 @@ describe('bridge ladder: falling back to long-poll', () => {
     Pushframe._poll[cq.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
     expect(a.cursor()).toBe('E~1');
     a.close();
-    const c = connect({ channels: ['b'] });
+    const c = connect({ channels: ['b'], share: false });
     settle();
     const q = streamParams(positionRequests()[0]);
     sinkOf(iframes()[iframes().length - 1]).o('E~9', 1000);
@@ -149,7 +149,7 @@ describe('bridge ladder: falling back to long-poll', () => {
     jest.advanceTimersByTime(10);
     expect(positionRequests()).toHaveLength(0);
     c.close();
-    connect({ channels: ['c'], transports: ['iframe'] });
+    connect({ channels: ['c'], transports: ['iframe'], share: false });
     settle();
     expect(positionRequests()).toHaveLength(0);
   });

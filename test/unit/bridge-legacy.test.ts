@@ -1,5 +1,5 @@
 /** @jest-environment jsdom */
-import { BRIDGE_SOURCE, streamParams, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+import { BRIDGE_MIN_SOURCE, BRIDGE_SOURCE, streamParams, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
 
 /**
  * The "legacy profile": the page's realm loses what IE6-8 lack (ES5 library, JSON,
@@ -89,9 +89,12 @@ function legacyProfile(options: { keepPostMessage?: boolean; keepDom?: boolean }
   };
 }
 
+/** The file under test: the readable source, then the minified build (the same suite twice). */
+let bridgeSource = BRIDGE_SOURCE;
+
 function loadBridgeHere(): PushframeGlobal {
   delete (window as unknown as Any).Pushframe;
-  (window as unknown as { eval(s: string): void }).eval(BRIDGE_SOURCE);
+  (window as unknown as { eval(s: string): void }).eval(bridgeSource);
   return (window as unknown as { Pushframe: PushframeGlobal }).Pushframe;
 }
 
@@ -106,7 +109,14 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-describe('bridge: legacy profile (IE6-8)', () => {
+describe.each([
+  ['public/pushframe.js', BRIDGE_SOURCE],
+  ['public/pushframe.min.js', BRIDGE_MIN_SOURCE],
+])('bridge: legacy profile (IE6-8), %s', (_name, source) => {
+  beforeAll(() => {
+    bridgeSource = source;
+  });
+
   it('the profile really removes what it claims and restores it', () => {
     const restore = legacyProfile();
     const gone = [

@@ -108,7 +108,8 @@ describe('connect() at any moment of the page', () => {
     window.dispatchEvent(new Event('load'));
     expect(frames()).toHaveLength(0);
     jest.advanceTimersByTime(0);
-    expect(frames().map((f) => streamParams(f).channels)).toEqual(['early', 'middle']);
+    // Both connections of the page share one stream (docs/bridge.md, "Many tabs, one stream").
+    expect(frames().map((f) => streamParams(f).channels)).toEqual(['early,middle']);
   });
 
   it('a bridge script inserted after load starts streams at once', () => {
@@ -130,7 +131,7 @@ describe('connect() at any moment of the page', () => {
     connect({ channels: ['two'] });
     connect({ channels: ['three'] });
     jest.advanceTimersByTime(0);
-    expect(frames().map((f) => streamParams(f).channels)).toEqual(['two', 'three']);
+    expect(frames().map((f) => streamParams(f).channels)).toEqual(['two,three']); // one shared stream
     for (const f of frames()) sinkOf(f).o('E~1', 5000);
     expect(of('open')).toHaveLength(2);
   });

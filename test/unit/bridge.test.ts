@@ -85,7 +85,9 @@ describe('bridge: messages as DOM events and callbacks', () => {
   });
 
   it('dispatches every message in order with { channel, id, data }, and calls matching handlers', () => {
-    const c = connect({ channels: ['a', 'b/*'], since: 'E1~3' });
+    // Unshared: the stream's own delivery, which trusts the server's matching (a shared
+    // connection also filters by its own patterns; test/unit/bridge-share.test.ts).
+    const c = connect({ channels: ['a', 'b/*'], since: 'E1~3', share: false });
     const calls: string[] = [];
     c.on('a', (data, meta) => calls.push('a:' + meta.id + ':' + JSON.stringify(data)));
     c.on('b/*', (_d, meta) => calls.push('b/*:' + meta.channel));

@@ -28,6 +28,17 @@ describe('config', () => {
     });
   });
 
+  it('takes a boolean flag as --flag, --no-flag, --flag=false or --flag false', () => {
+    expect(configFromArgs(['--demo', 'false', '--port', '1'])).toEqual({ demo: false, port: 1 });
+    expect(configFromArgs(['--demo', 'true'])).toEqual({ demo: true });
+    expect(configFromArgs(['--demo', 'off', '--production', 'yes', '--publish-key', 'k'])).toEqual({ demo: false, production: true, publishKey: 'k' });
+    expect(configFromArgs(['--demo', '--port', '2'])).toEqual({ demo: true, port: 2 });
+    expect(configFromArgs(['--demo'])).toEqual({ demo: true });
+    expect(configFromArgs(['--no-demo'])).toEqual({ demo: false });
+    // A word that is not a boolean after a boolean flag is an argument of its own, and refused.
+    expect(() => configFromArgs(['--demo', 'maybe'])).toThrow(/unexpected argument "maybe"/);
+  });
+
   it('reads the environment, including PORT, HOST and NODE_ENV', () => {
     const env = { PORT: '1234', HOST: '127.0.0.1', PUSHFRAME_ALLOWED_ORIGINS: 'https://a.example, https://b.example', NODE_ENV: 'production', PUSHFRAME_PUBLISH_KEY: 'k' };
     expect(configFromEnv(env)).toEqual({ port: 1234, host: '127.0.0.1', allowedOrigins: ['https://a.example', 'https://b.example'], production: true, publishKey: 'k' });

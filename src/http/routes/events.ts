@@ -7,7 +7,7 @@ import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
 import { SSE_HEADERS } from '../headers';
 import { parseResumeCursor, single, queryOf } from '../query';
-import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
+import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
 
 /**
  * `GET {prefix}/events?channels=…[&since=…]`: server-sent events (docs/fallbacks.md).
@@ -35,7 +35,7 @@ export function eventsRoutes(router: Router, deps: Deps): void {
           ? parseResumeCursor(lastEventId, 'The Last-Event-ID cursor')
           : parseResumeCursor(single(query, 'since'), 'The "since" cursor'),
     });
-    const release = admitConnection(ctx, deps);
+    const { capped, release } = admitHeld(ctx, deps);
 
     // As for the forever frame: the connection owns the raw response from here on.
     ctx.respond = false;
@@ -53,7 +53,9 @@ export function eventsRoutes(router: Router, deps: Deps): void {
     connections.add(conn);
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     conn.start(ssePreamble());
-    hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
+    hub.subscribe(conn, patterns, cursor).then(() => {
+      if (capped) conn.reconnect(config.cappedPollMs, 'recycle');
+    }, (err: unknown) => {
       const e = toPushframeError(err);
       if (e.code === 'internal') log.error({ err }, 'event stream subscription failed');
       conn.fail(e.code, e.message);

@@ -1,13 +1,10 @@
 import type Router from 'koa-router';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
 import type { Deps } from '../deps';
 
-/** Health, stats and the bridge script. */
-export function opsRoutes(router: Router, deps: Deps): void {
-  const { config, hub } = deps;
+/** Health and Prometheus metrics: at the host's root, so they belong to a server of its own. */
+export function hostOpsRoutes(router: Router, deps: Deps): void {
+  const { hub } = deps;
 
   router.get('/healthz', (ctx) => {
     const broker = hub.broker.status();
@@ -23,37 +20,22 @@ export function opsRoutes(router: Router, deps: Deps): void {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
+}
 
-  router.get(config.prefix + '/stats', (ctx) => {
+/** `GET {prefix}/stats`. */
+export function statsRoutes(router: Router, deps: Deps): void {
+  router.get(deps.config.prefix + '/stats', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = collectStats(deps);
   });
-
-  const bridgePath = join(deps.root, 'public', 'pushframe.js');
-  let bridge: { body: string; etag: string } | null = null;
-  router.get(config.prefix + '/pushframe.js', (ctx) => {
-    bridge ??= load(bridgePath);
-    ctx.type = 'application/javascript; charset=utf-8';
-    ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('ETag', bridge.etag);
-    if (ctx.get('if-none-match') === bridge.etag) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = bridge.body;
-  });
-}
-
-function load(path: string): { body: string; etag: string } {
-  const body = readFileSync(path, 'utf8');
-  return { body, etag: '"' + createHash('sha1').update(body).digest('base64url').slice(0, 16) + '"' };
 }
 
 export interface Stats {
   uptimeSeconds: number;
-  /** `total`: open stream connections; `slots`: every long-lived request (the limited figure). */
-  connections: { total: number; slots: number; byTransport: Record<string, number> };
+  /** `total`: open stream connections; `slots`: every long-lived request (the limited figure);
+   * `browsers`: browsers (by cookie) holding one; `capped`: requests answered at once because
+   * their browser held its budget (maxStreamsPerBrowser). */
+  connections: { total: number; slots: number; byTransport: Record<string, number>; browsers: number; capped: number };
   channels: { subscribed: number; broker?: number };
   /** `published`: accepted by this node's publish API; `in`: reached this node from the broker;
    * `out`: deliveries to local subscribers; `written`: messages written to clients. */
@@ -83,7 +65,13 @@ export function collectStats(deps: Deps): Stats {
   const counted = deps.metrics.snapshot();
   return {
     uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
-    connections: { total: deps.connections.size, slots: deps.limits.size, byTransport },
+    connections: {
+      total: deps.connections.size,
+      slots: deps.limits.size,
+      byTransport,
+      browsers: deps.budget.browsers,
+      capped: deps.budget.capped,
+    },
     channels: { subscribed: hub.patterns, broker: broker.channels },
     messages: { published: counted.published, in: hub.messagesIn, out: hub.messagesOut, written },
     bytes: { out: bytes },

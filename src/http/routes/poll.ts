@@ -9,7 +9,7 @@ import { toPushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
 import { checkJsonpOrigin, jsonpCallbackGrammar } from '../jsonp';
 import { single, queryOf } from '../query';
-import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
+import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
 
 /**
  * `GET {prefix}/poll?channels=…&since=…[&callback=name]` (docs/fallbacks.md): held until
@@ -32,6 +32,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     since: string,
     grantExpiresAt: number | undefined,
     immediate: boolean,
+    capped: boolean,
   ): Promise<PollAnswer | null> =>
     new Promise((resolve, reject) => {
       const res = ctx.res;
@@ -48,11 +49,12 @@ export function pollRoutes(router: Router, deps: Deps): void {
         resolve(null);
       };
       const poll = new LongPoll(
-        { timeoutMs: config.pollTimeoutMs, immediate, since, maxBytes: config.maxBufferedBytes },
+        { timeoutMs: config.pollTimeoutMs, immediate: immediate || capped, since, maxBytes: config.maxBufferedBytes },
         tally(),
         (answer) => {
           cleanup();
-          resolve(answer);
+          // Over the browser's budget: answered at once, and the next poll waits.
+          resolve(capped && answer.reconnectMs === undefined ? { ...answer, reconnectMs: config.cappedPollMs } : answer);
         },
       );
       res.on('close', onClose);
@@ -82,12 +84,12 @@ export function pollRoutes(router: Router, deps: Deps): void {
       if (callback !== undefined) checkJsonpOrigin(ctx, config);
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
       const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
-      const release = admitConnection(ctx, deps);
+      const { capped, release } = admitHeld(ctx, deps);
       let answer: PollAnswer | null;
       try {
         // Without a cursor, or with `open=1` (a client's first poll: its open), at once.
         const immediate = cursor === undefined || single(query, 'open') === '1';
-        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, immediate);
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, immediate, capped);
       } finally {
         release();
       }

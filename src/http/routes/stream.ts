@@ -10,7 +10,7 @@ import { parseNonce, streamPolicy } from '../csp';
 import { client, hostName } from '../client';
 import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
 import { single, queryOf } from '../query';
-import { admitConnection, readSubscription, watchGrantExpiry } from '../subscribe';
+import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
 /** Rendered preambles kept; pages reuse a handful of frame ids and origins. */
@@ -56,7 +56,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
       throw new PushframeError('bad_request', 'The "d" parameter must be the stream host name or a parent domain of it.');
     }
     const nonce = parseNonce(single(query, 'nonce'));
-    const release = admitConnection(ctx, deps);
+    const { capped, release } = admitHeld(ctx, deps);
 
     let preamble: string;
     try {
@@ -92,7 +92,10 @@ export function streamRoutes(router: Router, deps: Deps): void {
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
     conn.start(preamble);
-    hub.subscribe(conn, patterns, cursor).catch((err: unknown) => {
+    hub.subscribe(conn, patterns, cursor).then(() => {
+      // Over the browser's budget: the open frame and backlog, then come back later.
+      if (capped) conn.reconnect(config.cappedPollMs, 'recycle');
+    }, (err: unknown) => {
       // Past the first byte: the error becomes a p.e frame and the stream ends.
       const e = toPushframeError(err);
       if (e.code === 'internal') log.error({ err }, 'stream subscription failed');
