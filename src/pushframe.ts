@@ -8,6 +8,7 @@ import type { Deps } from './http/deps';
 import { loadBridgeAsset } from './http/bridge-asset';
 import { embedContext, type EmbedContext } from './http/embed';
 import { BrowserBudget } from './http/browsers';
+import { proxyTrust } from './http/client';
 import { ConnectionLimits } from './http/limits';
 import { Metrics } from './http/metrics';
 import { SocketBudget, openDescriptors, openFileLimit, type SocketRefusal } from './http/sockets';
@@ -95,6 +96,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
       refusalLog.note(reason, ip);
     },
     (err) => log.error({ err }, 'server socket error'),
+    (address) => proxyTrust(config).trusts(address, 0),
   );
   metrics = new Metrics(hub, connections, limits, budget, sockets);
   const deps: Deps = {

@@ -54,6 +54,8 @@ export class SocketBudget {
     maxConnectionsPerIp: number,
     private readonly onRefuse: (reason: SocketRefusal, ip: string) => void,
     private readonly onError: (err: Error) => void = () => undefined,
+    /** Peers that carry many clients (trusted proxies): no per-address share, only the total. */
+    private readonly sharedPeer: (address: string) => boolean = () => false,
   ) {
     this.total = Number.isFinite(fdLimit) ? Math.max(1, fdLimit - Math.max(fdsInUse, 0) - RESERVED_FDS) : Infinity;
     this.perIp = Math.max(1, Math.min(maxConnectionsPerIp + PER_IP_EXTRA_SOCKETS, Math.floor(this.total / 2)));
@@ -79,6 +81,13 @@ export class SocketBudget {
 
   private admit(socket: Socket): void {
     const ip = clientIp(socket.remoteAddress);
+    if (this.sharedPeer(ip)) {
+      // A trusted proxy's clients are told apart per request (their forwarded address),
+      // where the per-client connection limit applies.
+      this.open++;
+      socket.once('close', () => this.open--);
+      return;
+    }
     const mine = this.byIp.get(ip) ?? 0;
     if (mine >= this.perIp) {
       socket.destroy();
