@@ -30,6 +30,10 @@ function remove(index: Map<string, Set<http.ServerResponse>>, key: string, res: 
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname === '/healthz') {
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+    return;
+  }
   if (url.pathname !== '/pushframe/stream') {
     res.writeHead(404).end();
     return;
@@ -69,7 +73,8 @@ function publish(channel: string, data: BenchData): void {
   if (wild) for (const res of wild) res.write(frame);
 }
 
-server.listen(0, '127.0.0.1', () => {
+// The same listen backlog as pushframe: the storm compares the work per connection, not this setting.
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   const port = (server.address() as { port: number }).port;
   serveControl({
     port,

@@ -12,7 +12,7 @@ export interface Totals {
   delivered: number;
   duplicates: number;
   outOfOrder: number;
-  /** Frames other than p.o / p.m / p.h: resets, reconnects, errors. */
+  /** Frames other than p.o / p.m / p.h / p.c: resets, reconnects, errors. */
   unexpectedFrames: string[];
   /** Sockets that closed or failed before the bench closed them. */
   dropped: number;
@@ -27,8 +27,8 @@ export function newTotals(): Totals {
 }
 
 export class StreamClient {
-  readonly reader = new HttpStreamReader();
-  private readonly scanner = new FrameScanner();
+  reader = new HttpStreamReader();
+  private scanner = new FrameScanner();
   private readonly frames: Frame[] = [];
   private socket: net.Socket | null = null;
   opened = false;
@@ -40,13 +40,16 @@ export class StreamClient {
   /** Wire bytes when the publish plan started. */
   bytesAtStart = 0;
   failure: string | null = null;
+  /** The cursor of the last open frame (what a resuming client sends as since=). */
+  cursor: string | null = null;
 
   constructor(
     readonly patterns: string,
     private readonly totals: Totals,
   ) {}
 
-  open(port: number, path: string, timeoutMs: number): Promise<void> {
+  /** `query` is appended to the request's query string (e.g. `&since=<cursor>`). */
+  open(port: number, path: string, timeoutMs: number, query = ''): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host: '127.0.0.1' });
       this.socket = socket;
@@ -61,7 +64,7 @@ export class StreamClient {
       };
       const timer = setTimeout(() => settle(new Error(`stream did not open within ${timeoutMs} ms`)), timeoutMs);
       socket.on('connect', () => {
-        socket.write(`GET ${path}${this.patterns} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/html\r\nUser-Agent: pushframe-bench\r\n\r\n`);
+        socket.write(`GET ${path}${this.patterns}${query} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/html\r\nUser-Agent: pushframe-bench\r\n\r\n`);
       });
       socket.on('data', (chunk: Buffer) => {
         try {
@@ -96,6 +99,17 @@ export class StreamClient {
     this.socket?.destroy();
   }
 
+  /** Forgets the connection (not what arrived), so open() can connect again: a reconnect. */
+  reset(): void {
+    this.close();
+    this.socket = null;
+    this.reader = new HttpStreamReader();
+    this.scanner = new FrameScanner();
+    this.opened = false;
+    this.closedByUs = false;
+    this.failure = null;
+  }
+
   private onData(chunk: Buffer): void {
     const body = this.reader.feed(chunk);
     if (this.reader.head && this.reader.head.status !== 200) throw new Error(`stream answered ${this.reader.head.status}`);
@@ -105,8 +119,10 @@ export class StreamClient {
     const now = nowMicros();
     for (const frame of this.frames) {
       if (frame.kind === 'm') this.onMessages(frame.args, now);
-      else if (frame.kind === 'o') this.opened = true;
-      else if (frame.kind !== 'h') this.totals.unexpectedFrames.push(frame.kind + '(' + frame.args.slice(0, 80) + ')');
+      else if (frame.kind === 'o') {
+        this.opened = true;
+        this.cursor = frame.args.slice(1, frame.args.indexOf('"', 1));
+      } else if (frame.kind !== 'h' && frame.kind !== 'c') this.totals.unexpectedFrames.push(frame.kind + '(' + frame.args.slice(0, 80) + ')');
     }
     this.frames.length = 0;
   }
@@ -133,14 +149,21 @@ export class StreamClient {
 }
 
 /** Opens streams with at most `parallel` handshakes in flight (the listen backlog is finite). */
-export async function openAll(clients: StreamClient[], port: number, path: string, parallel: number, timeoutMs: number): Promise<string[]> {
+export async function openAll(
+  clients: StreamClient[],
+  port: number,
+  path: string,
+  parallel: number,
+  timeoutMs: number,
+  query: (c: StreamClient) => string = () => '',
+): Promise<string[]> {
   const errors: string[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < clients.length) {
       const c = clients[next++];
       try {
-        await c.open(port, path, timeoutMs);
+        await c.open(port, path, timeoutMs, query(c));
       } catch (err) {
         errors.push((err as Error).message);
       }

@@ -6,6 +6,8 @@ export interface Figures {
   openFailures: number;
   openMs: number;
   rssBeforeMiB: number;
+  /** With every stream open and idle, after a full collection. */
+  rssAfterMiB: number;
   rssPerStreamKiB: number;
   /** JavaScript heap and external memory per idle stream, after a full collection. */
   heapPerStreamKiB: number;
@@ -37,6 +39,12 @@ export interface Figures {
   /** All cores, kernel work (softirq of loopback TCP) included: 100 = every core busy. */
   machineCpuPercent: number;
   generatorCpuPercent: number;
+  /** Storm: from the first reconnect to every stream open again with its backlog. */
+  stormMs: number;
+  /** Storm: reconnects refused or failed. */
+  refused: number;
+  /** Slowest /healthz answer while streams were opening (and during the storm). */
+  healthzMaxMs: number;
 }
 
 interface Row {
@@ -50,11 +58,15 @@ interface Row {
 export const ROWS: Row[] = [
   { key: 'streams', label: 'streams open', digits: 0, ratio: false },
   { key: 'openMs', label: 'time to open them (ms)', digits: 0, ratio: true },
+  { key: 'stormMs', label: 'storm: all back with backlog (ms)', digits: 0, ratio: true },
+  { key: 'refused', label: 'storm: reconnects refused', digits: 0, ratio: false },
+  { key: 'healthzMaxMs', label: '/healthz slowest answer (ms)', digits: 1, ratio: true },
   { key: 'deliveredPerSec', label: 'delivered msgs/s (all streams)', digits: 0, ratio: true },
   { key: 'latencyP50Ms', label: 'latency p50 (ms)', digits: 1, ratio: true },
   { key: 'latencyP99Ms', label: 'latency p99 (ms)', digits: 1, ratio: true },
   { key: 'latencyMaxMs', label: 'latency max (ms)', digits: 1, ratio: true },
   { key: 'rssBeforeMiB', label: 'server RSS before streams (MiB)', digits: 1, ratio: true },
+  { key: 'rssAfterMiB', label: 'server RSS, all streams open (MiB)', digits: 1, ratio: true },
   { key: 'rssPerStreamKiB', label: 'server RSS per idle stream (KiB)', digits: 1, ratio: true },
   { key: 'heapPerStreamKiB', label: '  of which JS heap + external (KiB)', digits: 1, ratio: true },
   { key: 'rssPeakMiB', label: 'server RSS peak (MiB)', digits: 1, ratio: true },
@@ -80,7 +92,7 @@ export function medianFigures(runs: Figures[]): Figures {
   const out = {} as Record<keyof Figures, number>;
   for (const key of Object.keys(runs[0]) as (keyof Figures)[]) {
     // Failures are summed (any is a failure), everything else is the median of the runs.
-    const failure = key === 'lost' || key === 'duplicates' || key === 'outOfOrder' || key === 'droppedStreams' || key === 'openFailures' || key === 'unexpectedFrames';
+    const failure = key === 'lost' || key === 'duplicates' || key === 'outOfOrder' || key === 'droppedStreams' || key === 'openFailures' || key === 'unexpectedFrames' || key === 'refused';
     out[key] = failure ? runs.reduce((s, r) => s + r[key], 0) : median(runs.map((r) => r[key]));
   }
   return out as Figures;

@@ -142,6 +142,21 @@ export function pinSelf(cpus: string): boolean {
   }
 }
 
+/**
+ * Raises this process's open-file limit (soft and hard) to at least `wanted` with
+ * prlimit (util-linux; needs the privilege to raise a hard limit), so that the server
+ * children forked later inherit it too; returns the soft limit in force afterwards.
+ */
+export function raiseOpenFileLimit(wanted: number): number {
+  if (openFileLimit() >= wanted) return openFileLimit();
+  try {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${wanted}:${wanted}`], { stdio: 'ignore' });
+  } catch {
+    // Not allowed or not installed: the caller reports the limit as it is.
+  }
+  return openFileLimit();
+}
+
 /** The soft limit on open files of this process (the server child inherits it). */
 export function openFileLimit(): number {
   const limits = readFileSync('/proc/self/limits', 'utf8');

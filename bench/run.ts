@@ -12,14 +12,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { newTotals, openAll, StreamClient } from './clients';
+import type { Reply } from './control';
+import { HealthProbe } from './health';
 import { medianFigures, ratioOf, table, type Figures } from './figures';
-import { cpuMicrosOf, machine, machineJiffies, openFileLimit, pinSelf, rssOf, ServerProcess, type ServerKind } from './proc';
+import { cpuMicrosOf, machine, machineJiffies, pinSelf, raiseOpenFileLimit, rssOf, ServerProcess, type ServerKind } from './proc';
 import { idleTable, IDLE_VARIANTS, runIdle, type IdleFigures } from './idle';
 import { expectedFor, SCENARIOS, type Scenario } from './scenarios';
 import { spread } from './stats';
 
 interface Options {
-  n: number;
+  /** null: each scenario's own default (5000 unless it says otherwise). */
+  n: number | null;
   m: number | null;
   rate: number | null;
   burst: number | null;
@@ -30,7 +33,8 @@ interface Options {
   idleMs: number;
   servers: ServerKind[];
   runs: number;
-  parallel: number;
+  /** null: each scenario's own default (200 unless it says otherwise). */
+  parallel: number | null;
   profile: boolean;
   /** Pin the server to CPU 0 and the generator to CPU 1 (needs two cores or more). */
   pin: boolean;
@@ -40,7 +44,7 @@ interface Options {
 }
 
 const USAGE = `usage: npm run bench -- [flags]
-  --n N             streams per scenario (default 5000)
+  --n N             streams per scenario (default 5000; memory 19500, storm 10000)
   --m M             messages per scenario (default: per scenario)
   --rate R          messages per second, 0 = as fast as possible (default: per scenario)
   --burst B         messages published in the same tick (default: per scenario)
@@ -50,7 +54,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --idle-ms MS      how long the idle scenario watches (default 20000, at most 120000)
   --servers LIST    pushframe,baseline (default both)
   --runs K          repeat and report medians (default 1)
-  --parallel P      stream handshakes in flight while opening (default 200)
+  --parallel P      stream handshakes in flight while opening (default 200; storm 1000)
   --profile         write V8 CPU profiles of the server processes (bench/results/profiles/)
   --pin             server on CPU 0, generator on CPU 1 (default: the scheduler places
                     them; pinning did not make runs on a 2-core machine steadier)
@@ -59,7 +63,7 @@ const USAGE = `usage: npm run bench -- [flags]
 
 function parseOptions(argv: string[]): Options {
   const opts: Options = {
-    n: 5000,
+    n: null,
     m: null,
     rate: null,
     burst: null,
@@ -69,7 +73,7 @@ function parseOptions(argv: string[]): Options {
     idleMs: 20_000,
     servers: ['pushframe', 'baseline'],
     runs: 1,
-    parallel: 200,
+    parallel: null,
     profile: false,
     pin: false,
     stallMs: 5000,
@@ -132,8 +136,13 @@ async function memOf(server: ServerProcess): Promise<{ rss: number; heap: number
   return { rss: rssOf(server.pid).rss, heap: reply.op === 'mem' ? reply.heapUsed + reply.external : NaN };
 }
 
+const DEFAULT_N = 5000;
+const DEFAULT_PARALLEL = 200;
+const streamsOf = (scenario: Scenario, opts: Options): number => opts.n ?? scenario.n ?? DEFAULT_N;
+
 async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, profileDir: string | null): Promise<Figures> {
-  const n = opts.n;
+  const n = streamsOf(scenario, opts);
+  const parallel = opts.parallel ?? scenario.parallel ?? DEFAULT_PARALLEL;
   const count = opts.m ?? scenario.messages(n);
   const rate = opts.rate ?? scenario.rate;
   const burst = opts.burst ?? scenario.burst;
@@ -141,23 +150,28 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
   const { server, port, path: streamPath } = await ServerProcess.start(kind, profileDir, opts.pin ? '0' : null);
   const totals = newTotals();
   const clients = Array.from({ length: n }, (_, i) => new StreamClient(scenario.subscription(i, n), totals));
+  // /healthz asked all along the openings and the storm: how responsive the server stays.
+  const health = new HealthProbe(port);
   try {
     // A few streams first, so that code and caches warmed by the first connections
     // are not charged to the per-stream memory figure.
     const warm = Math.min(100, Math.max(1, Math.floor(n / 10)));
+    await health.start();
     const t0 = performance.now();
-    const errors = await openAll(clients.slice(0, warm), port, streamPath, opts.parallel, 30_000);
+    const errors = await openAll(clients.slice(0, warm), port, streamPath, parallel, 30_000);
     const warmMs = performance.now() - t0;
     await sleep(300);
     const memBefore = await memOf(server);
     const rssBefore = memBefore.rss;
     const t1 = performance.now();
-    errors.push(...(await openAll(clients.slice(warm), port, streamPath, opts.parallel, 60_000)));
+    errors.push(...(await openAll(clients.slice(warm), port, streamPath, parallel, 60_000)));
     const openMs = warmMs + performance.now() - t1;
+    health.stop();
     await sleep(500);
     const memAfter = n > warm ? await memOf(server) : memBefore;
     const rssAfter = memAfter.rss;
     if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams failed to open, e.g. ${errors[0]}`);
+    if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
 
     const expectedBySub = new Map<string, number>();
     let expected = 0;
@@ -215,6 +229,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       openFailures: errors.length,
       openMs,
       rssBeforeMiB: rssBefore / 2 ** 20,
+      rssAfterMiB: rssAfter / 2 ** 20,
       rssPerStreamKiB: n > warm ? (rssAfter - rssBefore) / (n - warm) / 1024 : NaN,
       heapPerStreamKiB: n > warm ? (memAfter.heap - memBefore.heap) / (n - warm) / 1024 : NaN,
       rssPeakMiB: peak / 2 ** 20,
@@ -242,18 +257,99 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       serverCpuPercent: (serverCpu / wallMicros) * 100,
       machineCpuPercent: (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
       generatorCpuPercent: ((gen.user + gen.system) / wallMicros) * 100,
+      stormMs: NaN,
+      refused: 0,
+      healthzMaxMs: health.maxMs,
     };
   } finally {
+    health.stop();
     for (const c of clients) c.close();
     await server.stop();
   }
 }
 
+/**
+ * The storm: every client drops its connection, the plan's messages are published
+ * while they are away, then all reconnect at once (`parallel` handshakes in flight)
+ * with the cursor of their open frame. Done when every stream is open again and has
+ * its backlog. The baseline has no history: its clients simply open again, which is
+ * the time the storm is compared with.
+ */
+async function runStorm(
+  scenario: Scenario,
+  kind: ServerKind,
+  server: ServerProcess,
+  port: number,
+  streamPath: string,
+  clients: StreamClient[],
+  totals: ReturnType<typeof newTotals>,
+  health: HealthProbe,
+  parallel: number,
+  opts: Options,
+): Promise<Omit<Figures, 'streams' | 'openFailures' | 'openMs' | 'rssBeforeMiB' | 'rssAfterMiB' | 'rssPerStreamKiB' | 'heapPerStreamKiB'>> {
+  const n = clients.length;
+  const count = opts.m ?? scenario.messages(n);
+  const channels = scenario.channels(n);
+  const resumes = kind === 'pushframe';
+  let expected = 0;
+  for (const c of clients) {
+    c.expect(count);
+    if (resumes && c.opened) expected += expectedFor(c.patterns, channels, count);
+    c.reset();
+  }
+  // Let the server see every connection go before publishing what the clients miss.
+  await sleep(1000);
+  const done = (await server.request({ op: 'publish', plan: { channels, count, rate: 0, burst: 1, pad: opts.pad } }, 'published', 120_000)) as Extract<Reply, { op: 'published' }>;
+  const cpu0 = cpuMicrosOf(server.pid);
+  await health.start();
+  const t0 = performance.now();
+  const errors = await openAll(clients, port, streamPath, parallel, 60_000, (c) => (resumes && c.cursor ? '&since=' + encodeURIComponent(c.cursor) : ''));
+  while (totals.delivered < expected && performance.now() - t0 < 60_000) await sleep(5);
+  const stormMs = performance.now() - t0;
+  health.stop();
+  const serverCpu = cpuMicrosOf(server.pid) - cpu0;
+  if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams refused on reconnecting, e.g. ${errors[0]}`);
+  const lat = spread(totals.latency);
+  return {
+    published: done.count,
+    expected,
+    delivered: totals.delivered,
+    lost: expected - totals.delivered,
+    duplicates: totals.duplicates,
+    outOfOrder: totals.outOfOrder,
+    droppedStreams: 0,
+    unexpectedFrames: totals.unexpectedFrames.length,
+    deliveredPerSec: NaN,
+    latencyP50Ms: lat.p50,
+    latencyP99Ms: lat.p99,
+    latencyMaxMs: lat.max,
+    rssPeakMiB: rssOf(server.pid).peak / 2 ** 20,
+    // Measured while publishing, not during the storm: not a figure of this scenario.
+    loopDelayP99Ms: NaN,
+    loopDelayMaxMs: NaN,
+    headBytes: NaN,
+    bytesBeforeFirstMessage: NaN,
+    wireBytesPerMessage: NaN,
+    payloadBytesPerMessage: NaN,
+    overheadBytesPerMessage: NaN,
+    serverCpuMicrosPerDelivery: NaN,
+    publishMs: done.ms,
+    serverCpuPercent: (serverCpu / (stormMs * 1000)) * 100,
+    machineCpuPercent: NaN,
+    generatorCpuPercent: NaN,
+    stormMs,
+    refused: errors.length,
+    healthzMaxMs: health.maxMs,
+  };
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  const limit = openFileLimit();
-  if (limit < opts.n + 256) {
-    throw new Error(`open-file limit is ${limit}, ${opts.n} streams need about ${opts.n + 256}: run "ulimit -n ${opts.n + 1024}" first (or lower --n)`);
+  const most = Math.max(...opts.scenarios.map((s) => streamsOf(s, opts)));
+  // The generator holds every stream's socket, and so does the server (a child: it inherits the limit).
+  const limit = raiseOpenFileLimit(most + 1024);
+  if (limit < most + 256) {
+    throw new Error(`open-file limit is ${limit}, ${most} streams need about ${most + 256}: run "ulimit -n ${most + 1024}" first (or lower --n)`);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   mkdirSync(opts.out, { recursive: true });
@@ -264,7 +360,7 @@ async function main(): Promise<void> {
     opts.pin = false;
   }
   const host = machine();
-  console.log(`pushframe bench: ${host.nproc} cores (${host.cpu}), ${host.memTotalGiB} GiB, node ${host.node}; N=${opts.n}, runs=${opts.runs}`);
+  console.log(`pushframe bench: ${host.nproc} cores (${host.cpu}), ${host.memTotalGiB} GiB, node ${host.node}; N=${opts.n ?? 'per scenario'}, runs=${opts.runs}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log(
     opts.pin
       ? 'server pinned to CPU 0, generator to CPU 1 (each has one core, the kernel work of loopback included); loopback only\n'
@@ -281,7 +377,9 @@ async function main(): Promise<void> {
         const figures = await runScenario(scenario, kind, opts, profileDir);
         runs.push({ run, scenario: scenario.name, server: kind, figures });
         console.log(
-          `${Math.round(figures.deliveredPerSec)} msgs/s, p99 ${figures.latencyP99Ms.toFixed(1)} ms, loop delay p99 ${figures.loopDelayP99Ms.toFixed(1)} ms, lost ${figures.lost}`,
+          scenario.storm
+            ? `back in ${Math.round(figures.stormMs)} ms (first open ${Math.round(figures.openMs)} ms), refused ${figures.refused}, lost ${figures.lost}, /healthz max ${figures.healthzMaxMs.toFixed(0)} ms`
+            : `${Math.round(figures.deliveredPerSec)} msgs/s, p99 ${figures.latencyP99Ms.toFixed(1)} ms, loop delay p99 ${figures.loopDelayP99Ms.toFixed(1)} ms, lost ${figures.lost}, ${figures.rssPerStreamKiB.toFixed(1)} KiB/stream, open ${Math.round(figures.openMs)} ms`,
         );
       }
     }
@@ -291,7 +389,7 @@ async function main(): Promise<void> {
   if (opts.idle) {
     for (const variant of IDLE_VARIANTS) {
       process.stdout.write(`idle ${variant.label} ... `);
-      const fig = await runIdle(variant, opts.n, opts.idleMs, opts.parallel);
+      const fig = await runIdle(variant, opts.n ?? DEFAULT_N, opts.idleMs, opts.parallel ?? DEFAULT_PARALLEL);
       idle.push(fig);
       console.log(`${Math.round(fig.bytesPerSecondPer10k)} B/s and ${fig.serverCpuMsPerSecondPer10k.toFixed(1)} CPU ms/s per 10 000 streams`);
     }
@@ -312,15 +410,15 @@ async function main(): Promise<void> {
       for (const key of Object.keys(pf) as (keyof Figures)[]) entry.ratio[key] = ratioOf(pf[key], base[key]);
     }
     summary[scenario.name] = entry;
-    const title = `${scenario.name}: ${scenario.what} (N=${opts.n}${opts.runs > 1 ? `, median of ${opts.runs} runs` : ''})`;
+    const title = `${scenario.name}: ${scenario.what} (N=${streamsOf(scenario, opts)}${opts.runs > 1 ? `, median of ${opts.runs} runs` : ''})`;
     console.log(table(title, pf, base) + '\n');
   }
-  if (idle.length > 0) console.log(`idle: N=${opts.n} streams receiving nothing but heartbeats for ${opts.idleMs} ms\n` + idleTable(idle) + '\n');
+  if (idle.length > 0) console.log(`idle: N=${opts.n ?? DEFAULT_N} streams receiving nothing but heartbeats for ${opts.idleMs} ms\n` + idleTable(idle) + '\n');
   const file = path.join(opts.out, `${stamp}.json`);
   writeFileSync(file, JSON.stringify({ startedAt: stamp, machine: host, argv: process.argv.slice(2), options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, runs, summary, idle }, null, 2));
   console.log(`results: ${path.relative(process.cwd(), file)}`);
   if (profileDir) console.log(`profiles: ${path.relative(process.cwd(), profileDir)}`);
-  const failed = runs.filter((r) => r.figures.lost + r.figures.duplicates + r.figures.outOfOrder + r.figures.openFailures > 0);
+  const failed = runs.filter((r) => r.figures.lost + r.figures.duplicates + r.figures.outOfOrder + r.figures.openFailures + r.figures.refused > 0);
   if (failed.length > 0) {
     console.error(`${failed.length} scenario runs lost, duplicated, reordered or failed to open streams`);
     process.exitCode = 1;

@@ -14,13 +14,27 @@ export interface Scenario {
   messages(n: number): number;
   rate: number;
   burst: number;
+  /** Streams, when not the command line's --n (the memory and storm scenarios need more). */
+  n?: number;
+  /** Handshakes in flight while opening, when not --parallel. */
+  parallel?: number;
+  /**
+   * A reconnect storm: the streams open, every client drops its connection, the
+   * messages are published while they are away, and all come back at once with the
+   * cursor of their open frame; the messages arrive as each stream's backlog.
+   */
+  storm?: boolean;
 }
 
 /** Streams per channel in the many-channels scenario. */
 const ROOM_SIZE = 5;
+/** Streams per channel in the reconnect storm, and messages each stream missed. */
+const STORM_ROOM = 100;
+const STORM_BACKLOG = 3;
 const SYMBOLS = 50;
 
 const rooms = (n: number): number => Math.max(1, Math.ceil(n / ROOM_SIZE));
+const stormRooms = (n: number): number => Math.max(1, Math.ceil(n / STORM_ROOM));
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -67,6 +81,30 @@ export const SCENARIOS: Scenario[] = [
     messages: () => 200,
     rate: 200,
     burst: 20,
+  },
+  {
+    name: 'memory',
+    what: 'memory: 19 500 streams on one channel, idle; then 5 messages to check they all still deliver',
+    // 19 500, not 20 000: the generator and the server each hold one socket per stream,
+    // and a container's hard open-file limit is often 20 000 (raise --n where it is not).
+    n: 19_500,
+    subscription: () => 'bench/fan',
+    channels: () => ['bench/fan'],
+    messages: () => 5,
+    rate: 0,
+    burst: 1,
+  },
+  {
+    name: 'storm',
+    what: `reconnect storm: 10 000 streams (${STORM_ROOM} per channel) drop, ${STORM_BACKLOG} messages per channel are published, all come back at once with their cursors`,
+    n: 10_000,
+    parallel: 1000,
+    storm: true,
+    subscription: (i, n) => 'storm/r' + (i % stormRooms(n)),
+    channels: (n) => Array.from({ length: stormRooms(n) }, (_, k) => 'storm/r' + k),
+    messages: (n) => stormRooms(n) * STORM_BACKLOG,
+    rate: 0,
+    burst: 1,
   },
 ];
 

@@ -9,6 +9,7 @@ import type { Stats } from './http/routes/ops';
 import type { Hub } from './hub';
 import type { Logger } from './log';
 import { createCore, type Pushframe } from './pushframe';
+import { destroyReleased } from './transports';
 import { applyStreamSettings, streamServerOptions } from './stream-settings';
 
 export { createBroker } from './pushframe';
@@ -48,6 +49,13 @@ export interface SetupContext {
   views: nunjucks.Environment;
 }
 
+/**
+ * Connections waiting to be accepted. Node's 511 overflows when thousands of clients
+ * come back at once after a restart, and each refused SYN costs its client a second or
+ * more; the kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** While draining, how often connections that finished a response are closed. */
 const DRAIN_SWEEP_MS = 20;
 
@@ -85,7 +93,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, config.host, () => {
+      server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
         server.removeListener('error', reject);
         resolve();
       });
@@ -125,6 +133,8 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
         await Promise.race([Promise.all([closed, drained]), deadline]);
         clearInterval(sweep);
         server.closeAllConnections();
+        // Streams own their sockets (outside Node's list of connections): end them too.
+        destroyReleased(server);
         await drained;
       })();
       return closing;
@@ -134,6 +144,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
         const closed = serverClosed();
         await core.destroy();
         server.closeAllConnections();
+        destroyReleased(server);
         await closed;
       })();
       return closing;

@@ -1,19 +1,32 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Sink } from './sink';
+import { canReleaseHttp, releaseHttp } from './takeover';
+
+type Listener = () => void;
 
 /**
  * A Sink that writes HTTP/1.1 chunks straight to the response's socket. Through
  * ServerResponse.write every chunk of every connection costs a cork, a nextTick uncork
  * and a four-piece writev (size line, CRLF, data, CRLF); here it is one socket write of
  * one string, and the chunk framing of a message is built once for all the connections
- * that get it. ServerResponse still owns the head and the end of the body.
+ * that get it.
+ *
+ * Shortly after it is made (outside the request handler's stack) the sink takes the
+ * socket over from Node's HTTP server (takeover.ts), so the request, the response and
+ * the parser do not live as long as the stream; from then on the sink ends the body
+ * and the connection itself. Until then, or where the connection cannot be released,
+ * ServerResponse owns the end of the body.
  */
 export class ChunkedSocketSink implements Sink {
-  private readonly socket: Socket | null;
+  private res: ServerResponse | null;
+  private readonly socket: Socket;
+  /** The sink's own listeners: they go back on the socket once Node's come off. */
+  private readonly listeners: { event: 'close' | 'drain'; listener: Listener }[] = [];
 
-  private constructor(private readonly res: ServerResponse) {
-    this.socket = res.socket;
+  private constructor(res: ServerResponse, socket: Socket) {
+    this.res = res;
+    this.socket = socket;
   }
 
   /**
@@ -23,45 +36,78 @@ export class ChunkedSocketSink implements Sink {
   static over(res: ServerResponse): Sink {
     res.flushHeaders();
     if (!res.chunkedEncoding || !res.socket || res.socket.destroyed) return res;
-    return new ChunkedSocketSink(res);
+    const sink = new ChunkedSocketSink(res, res.socket);
+    if (canReleaseHttp(res)) queueRelease(sink);
+    return sink;
   }
 
   write(chunk: string): boolean {
-    const socket = this.socket as Socket;
+    const socket = this.socket;
     if (socket.destroyed || chunk.length === 0) return !socket.destroyed;
     return socket.write(framed(chunk), 'utf8');
   }
 
   end(chunk?: string): void {
-    // ServerResponse writes the terminating zero chunk after everything written here.
     if (chunk !== undefined && chunk.length > 0) this.write(chunk);
-    this.res.end();
+    if (this.res) {
+      // ServerResponse writes the terminating zero chunk after everything written here.
+      this.res.end();
+    } else if (!this.socket.destroyed) {
+      this.socket.end(LAST_CHUNK);
+    }
   }
 
   destroy(): void {
-    this.res.destroy();
+    if (this.res) this.res.destroy();
+    else this.socket.destroy();
   }
 
   get writableLength(): number {
-    return (this.socket as Socket).writableLength;
+    return this.socket.writableLength;
   }
 
   get destroyed(): boolean {
-    return (this.socket as Socket).destroyed;
+    return this.socket.destroyed;
   }
 
-  on(event: 'close' | 'drain', listener: () => void): this {
-    // The response relays 'drain' only after its own write returned false: take the socket's.
-    if (event === 'drain') (this.socket as Socket).on('drain', listener);
-    else this.res.on('close', listener);
+  on(event: 'close' | 'drain', listener: Listener): this {
+    // The socket's own events: the response relays 'drain' only after its own write
+    // returned false, and the socket outlives the sink's hold on the response.
+    this.listeners.push({ event, listener });
+    this.socket.on(event, listener);
     return this;
   }
 
-  removeListener(event: 'close' | 'drain', listener: () => void): this {
-    if (event === 'drain') (this.socket as Socket).removeListener('drain', listener);
-    else this.res.removeListener('close', listener);
+  removeListener(event: 'close' | 'drain', listener: Listener): this {
+    const i = this.listeners.findIndex((l) => l.event === event && l.listener === listener);
+    if (i !== -1) this.listeners.splice(i, 1);
+    this.socket.removeListener(event, listener);
     return this;
   }
+
+  /** Takes the socket from Node's HTTP server, if the connection is still as it was. */
+  release(): void {
+    const res = this.res;
+    if (res === null || releaseHttp(res) === null) return;
+    this.res = null;
+    for (const l of this.listeners) this.socket.on(l.event, l.listener);
+  }
+}
+
+const LAST_CHUNK = '0\r\n\r\n';
+
+/** Sinks made during this event-loop turn, released together in the next (one setImmediate per turn). */
+let toRelease: ChunkedSocketSink[] = [];
+
+function queueRelease(sink: ChunkedSocketSink): void {
+  if (toRelease.length === 0) setImmediate(releaseAll);
+  toRelease.push(sink);
+}
+
+function releaseAll(): void {
+  const batch = toRelease;
+  toRelease = [];
+  for (let i = 0; i < batch.length; i++) batch[i].release();
 }
 
 /**

@@ -75,6 +75,8 @@ export class StreamConnection implements Subscriber, Flushable {
   private blocked = false;
   private closed = false;
   private bytes = 0;
+  /** Bytes that go out with the first frame (the preamble): one write, not two. */
+  private head = '';
   /** The cursor the client holds: what it was given plus every message written since. */
   private cursor: Cursor | null = null;
   private watermark: (() => Promise<string>) | null = null;
@@ -128,9 +130,12 @@ export class StreamConnection implements Subscriber, Flushable {
     return this.closed ? 0 : this.sink.writableLength + this.pendingBytes;
   }
 
-  /** Writes bytes that precede the open frame (the iframe preamble). */
+  /**
+   * Bytes that precede the open frame (the iframe preamble). They go out with the first
+   * frame, usually within the same turn: one socket write per new stream.
+   */
   start(preamble: string): void {
-    this.write(preamble);
+    this.head = preamble;
   }
 
   open(info: OpenInfo): void {
@@ -340,6 +345,10 @@ export class StreamConnection implements Subscriber, Flushable {
   }
 
   private write(chunk: string): void {
+    if (this.head.length > 0) {
+      chunk = this.head + chunk;
+      this.head = '';
+    }
     this.bytes += chunk.length;
     this.tally.bytes += chunk.length;
     if (!this.closed) this.heartbeat.refresh();

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BRIDGE_PATH } from './bridge';
 import type { PushframeServer } from '../../src';
+import { destroyReleased } from '../../src/transports';
 import { startTestServer } from './server';
 
 /**
@@ -133,11 +134,15 @@ export async function startBridgeSite(options: { heartbeatMs?: number; maxStream
     sameOrigin: frontUrl,
     crossOrigin,
     cut(which) {
-      (which === 'same' ? front : push.http).closeAllConnections();
+      const server = which === 'same' ? front : push.http;
+      server.closeAllConnections();
+      // Streams own their sockets, outside Node's list of connections.
+      destroyReleased(server);
     },
     async close() {
       pages.closeAllConnections();
       front.closeAllConnections();
+      destroyReleased(front);
       await push.close();
       await Promise.all([pages, front].map((s) => new Promise((r) => s.close(r))));
     },

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PushframeServer, StartOptions } from '../../src';
+import { destroyReleased } from '../../src/transports';
 import { startBufferingProxy, type BufferingProxy } from './buffering-proxy';
 import { startTestServer } from './server';
 
@@ -96,10 +97,15 @@ export async function startFallbackSite(serverOptions: StartOptions, bridgeOptio
     push,
     direct,
     proxy,
-    cut: () => site.closeAllConnections(),
+    cut: () => {
+      site.closeAllConnections();
+      // Streams own their sockets, outside Node's list of connections.
+      destroyReleased(site);
+    },
     async close() {
       await proxy.close();
       site.closeAllConnections();
+      destroyReleased(site);
       await push.close();
       await new Promise((r) => site.close(r));
     },

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { destroyReleased } from '../../src/transports';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nunjucks from 'nunjucks';
@@ -169,6 +170,7 @@ export async function startLifeSite(): Promise<LifeSite> {
       await Promise.all(closers.map((c) => c()));
       pages.closeAllConnections();
       front.closeAllConnections();
+      destroyReleased(front);
       await push.close();
       await Promise.all([pages, front].map((s) => new Promise((r) => s.close(r))));
     },

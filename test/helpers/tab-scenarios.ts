@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { destroyReleased } from '../../src/transports';
 import type { AddressInfo } from 'node:net';
 import { startServer, type PushframeServer } from '../../src';
 import { grant } from '../../src/auth';
@@ -215,6 +216,7 @@ async function startSite(): Promise<{ server: PushframeServer; url: string; clos
     url,
     async close() {
       front.closeAllConnections();
+      destroyReleased(front);
       await server.close();
       await new Promise((r) => front.close(r));
     },

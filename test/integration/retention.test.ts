@@ -37,3 +37,69 @@ it('keeps no Koa context alive for the life of a stream', async () => {
     await server.close();
   }
 });
+
+it('keeps neither the request nor the response alive once the stream owns its socket, and still delivers and ends', async () => {
+  const server = await startTestServer();
+  const reqs: WeakRef<object>[] = [];
+  const create = server.app.createContext.bind(server.app);
+  server.app.createContext = (req, res) => {
+    reqs.push(new WeakRef(req), new WeakRef(res));
+    return create(req, res);
+  };
+  let body = '';
+  let ended = false;
+  const client = http.get(`${server.url}/pushframe/stream?channels=a`, { agent: false }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => (body += d));
+    res.on('end', () => (ended = true));
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    await collect();
+    expect(reqs).toHaveLength(2);
+    expect(reqs.map((r) => r.deref())).toEqual([undefined, undefined]);
+    // Still a working stream: a message arrives, and a recycle ends the body properly.
+    await server.hub.publish('a', { still: 'here' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(body).toContain('{"still":"here"}');
+    expect(server.stats().connections.total).toBe(1);
+  } finally {
+    await server.close();
+  }
+  // close() ended the released stream: a reconnect frame, then a complete chunked body.
+  await new Promise((r) => setTimeout(r, 100));
+  expect(body).toMatch(/p\.r\(0\)<\/script>$/);
+  expect(ended).toBe(true);
+  client.destroy();
+});
+
+it('notices a client that goes away after the stream owns its socket', async () => {
+  const server = await startTestServer();
+  const client = http.get(`${server.url}/pushframe/stream?channels=a`, { agent: false }, (res) => res.resume());
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.stats().connections.total).toBe(1);
+    client.destroy();
+    const deadline = Date.now() + 5000;
+    while (server.stats().connections.total !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(server.stats().connections.total).toBe(0);
+  } finally {
+    await server.close();
+  }
+});
+
+it('close() ends a released stream whose client stopped reading', async () => {
+  const server = await startTestServer({ maxBufferedBytes: 64 << 20 });
+  const client = http.get(`${server.url}/pushframe/stream?channels=a`, { agent: false }, (res) => {
+    res.pause();
+    res.socket.pause();
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  // Far more than the socket buffers hold: the server is left with unsent bytes.
+  for (let i = 0; i < 200; i++) await server.hub.publish('a', 'x'.repeat(60_000));
+  await new Promise((r) => setTimeout(r, 100));
+  const closed = server.close();
+  // server.close() resolves only once every socket of the server is closed.
+  await expect(Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('hung'), 5000).unref())])).resolves.toBe('closed');
+  client.destroy();
+});
