@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import { keepOnRelease } from '../transports';
 import { clientIp } from './limits';
 
 /**
@@ -85,7 +86,7 @@ export class SocketBudget {
       // A trusted proxy's clients are told apart per request (their forwarded address),
       // where the per-client connection limit applies.
       this.open++;
-      socket.once('close', () => this.open--);
+      socket.once('close', keepOnRelease(() => this.open--));
       return;
     }
     const mine = this.byIp.get(ip) ?? 0;
@@ -96,11 +97,11 @@ export class SocketBudget {
     }
     this.open++;
     this.byIp.set(ip, mine + 1);
-    socket.once('close', () => {
+    socket.once('close', keepOnRelease(() => {
       this.open--;
       const n = (this.byIp.get(ip) ?? 1) - 1;
       if (n <= 0) this.byIp.delete(ip);
       else this.byIp.set(ip, n);
-    });
+    }));
   }
 }
