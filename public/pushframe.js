@@ -1488,7 +1488,8 @@
    * (held until the tab goes: hand-over needs no timer), else a lease in localStorage
    * renewed by the stream's own frames. Each tab keeps the stream's cursor as relayed,
    * so whichever tab leads next resumes from the last message it saw; repeats after a
-   * hand-over are dropped by id.
+   * hand-over are dropped by id. A connection that joins with an older cursor of its
+   * own (`since`) fetches the gap once and merges it with the relay (gp.catchUp).
    */
 
   var SHARE_PREFIX = 'pushframe|share|';
@@ -1632,6 +1633,8 @@
 
   gp.join = function (c) {
     if (indexOf(this.local, c) === -1) this.local.push(c);
+    // A cursor of its own that may trail the stream: caught up once it is open.
+    if (c.cursorHead && c._cursorString() !== this._cursorString()) c.shareSince = c._cursorString();
     // The first member's own cursor (`since`) is where a new shared stream starts.
     if (!this.cursorHead && c.cursorHead) proto._setCursor.call(this, c._cursorString());
     if (!c.shareOpened) proto._setCursor.call(c, this._cursorString());
@@ -1857,6 +1860,8 @@
     options.token = u.tok.join(',');
     options.since = g._cursorString();
     options.target = null;
+    // A stream that starts from a member's own cursor gives it everything: no gap to fetch.
+    for (var j = 0; j < g.local.length; j++) if (g.local[j].shareSince === options.since) g.local[j].shareSince = '';
     var e = new Connection(options);
     e.shareTokens = u.tok;
     g.engine = e;
@@ -2014,7 +2019,7 @@
       this.message(list, String(msg.c), String(msg.i), msg.d);
     } else if (k === 'c') {
       proto._setCursor.call(this, String(msg.cursor));
-      for (i = 0; i < list.length; i++) if (list[i].state !== 'closed') proto._setCursor.call(list[i], String(msg.cursor));
+      for (i = 0; i < list.length; i++) this.follow(list[i], String(msg.cursor));
     } else if (k === 'o') {
       this.last = { d: msg.d, mem: msg.mem, tab: msg.tab };
       proto._setCursor.call(this, String(msg.d.cursor));
@@ -2022,11 +2027,12 @@
         var c = list[i];
         if (!hasOwn.call(msg.mem, c.memberId)) continue;
         if (c.state !== 'open' || !msg.quiet || indexOf(msg.cause, c.memberId) !== -1) this.opened(c, msg.d);
-        else proto._setCursor.call(c, String(msg.d.cursor));
+        else this.follow(c, String(msg.d.cursor));
       }
     } else if (k === 'state') {
+      // A tab's first word from the stream: its cursor until then was a member's own.
+      if (!this.cursorHead || !this.last) proto._setCursor.call(this, String(msg.d.cursor));
       this.last = { d: msg.d, mem: msg.mem, tab: msg.tab };
-      if (!this.cursorHead) proto._setCursor.call(this, String(msg.d.cursor));
       for (i = 0; i < list.length; i++) if (list[i].memberId === msg.to && list[i].state !== 'open') this.opened(list[i], msg.d);
     } else if (k === 't') {
       for (i = 0; i < list.length; i++) this.transport(list[i], msg.d.name);
@@ -2038,7 +2044,10 @@
         }
       }
     } else if (k === 'x') {
-      for (i = 0; i < list.length; i++) this.reset(list[i], msg.d.channels);
+      for (i = 0; i < list.length; i++) {
+        if (list[i].shareCatch) list[i].shareCatch.buf.push({ x: msg.d.channels });
+        else this.reset(list[i], msg.d.channels);
+      }
     } else if (k === 'refused') {
       // Whoever leads next must not bring them back into the union.
       if (this.last && this.last.mem) for (i = 0; i < msg.to.length; i++) delete this.last.mem[msg.to[i]];
@@ -2095,8 +2104,85 @@
     c.state = 'open';
     c.shareOpened = true;
     c.heartbeatMs = d.heartbeatMs;
-    proto._setCursor.call(c, String(d.cursor));
+    var since = c.shareSince;
+    c.shareSince = '';
+    this.follow(c, String(d.cursor));
     c._emit('open', { transport: d.transport, cursor: d.cursor, heartbeatMs: d.heartbeatMs });
+    if (since && c.state === 'open') this.catchUp(c, since);
+  };
+
+  /** The stream's cursor becomes the member's, unless it is still catching up to it. */
+  gp.follow = function (c, cursor) {
+    if (c.state !== 'closed' && !c.shareCatch) proto._setCursor.call(c, cursor);
+  };
+
+  /**
+   * A member whose own cursor is older than the stream it joined: one poll, answered at
+   * once, fetches what the server has after that cursor for the member's channels. The
+   * relay meanwhile is held back (gp.message); it follows the gap, repeats dropped.
+   */
+  gp.catchUp = function (c, since) {
+    var g = this;
+    var id = 'join' + (++pollSeq);
+    var el = pollScript(c);
+    var job = { buf: c.shareCatch ? c.shareCatch.buf : [] };
+    var timer = null;
+    c.shareCatch = job;
+    proto._setCursor.call(c, since);
+    function done(a) {
+      window.clearTimeout(timer);
+      el.onload = el.onerror = el.onreadystatechange = null;
+      pollCallbacks[id] = ignore; // a removed script may still run
+      try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
+      if (c.shareCatch !== job) return;
+      c.shareCatch = null;
+      if (c.state !== 'closed') g.caughtUp(c, a, job.buf);
+    }
+    timer = window.setTimeout(function () {
+      done(null);
+    }, c.openTimeoutMs);
+    pollCallbacks[id] = function (a) {
+      done(a && typeof a === 'object' ? a : null);
+    };
+    // onload runs after the script: one that did not call back failed.
+    el.onload = el.onerror = function () {
+      done(null);
+    };
+    el.onreadystatechange = function () {
+      if (/^(loaded|complete)$/.test(el.readyState)) done(null);
+    };
+    el.src = endpoint(c, 'poll', '&open=1' + pollQuery(c, id));
+    scriptParent().appendChild(el);
+  };
+
+  /** The gap (or, without one, a reset for all the member's channels), then the held relay. */
+  gp.caughtUp = function (c, a, buf) {
+    var seen = {};
+    var i, ch, key;
+    if (!a || a.error || typeof a.reconnect === 'number' || !isArray(a.messages)) {
+      c._reset(c.channels.slice(0)); // never a silent gap
+    } else {
+      if (isArray(a.resets) && a.resets.length) this.reset(c, a.resets);
+      for (i = 0; i < a.messages.length && c.state === 'open'; i++) {
+        var m = a.messages[i];
+        ch = String(m[0]);
+        if (!matchesAny(c.channels, ch)) continue;
+        key = '$' + ch;
+        (hasOwn.call(seen, key) ? seen[key] : (seen[key] = [])).push(String(m[1]));
+        c._message(ch, String(m[1]), m.length > 3 ? textData(m[3]) : m[2]);
+      }
+    }
+    for (i = 0; i < buf.length && c.state === 'open'; i++) {
+      var b = buf[i];
+      if (b.x) {
+        this.reset(c, b.x);
+        continue;
+      }
+      key = '$' + b.c;
+      if (!hasOwn.call(seen, key) || indexOf(seen[key], b.i) === -1) c._message(b.c, b.i, b.d);
+    }
+    // It now has all the relay brought: from here on it follows the stream's cursor.
+    if (c.state !== 'closed') proto._setCursor.call(c, this._cursorString());
   };
 
   gp.transport = function (c, name) {
@@ -2124,7 +2210,8 @@
     for (var i = 0; i < list.length; i++) {
       var c = list[i];
       if (c.shareOpened && c.state !== 'closed' && c.state !== 'suspended' && matchesAny(c.channels, channel)) {
-        c._message(channel, id, data);
+        if (c.shareCatch) c.shareCatch.buf.push({ c: channel, i: id, d: data });
+        else c._message(channel, id, data);
       }
     }
   };

@@ -145,6 +145,34 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     await waitFor('no stream on the server', async () => (await stats(demo)).total === 0);
   }, 120000);
 
+  it('a demo tab whose page was rendered before messages were published, and that joins the shared stream after them, gets them once, in order (catch-up)', async () => {
+    const front = await startFront(demo);
+    const first = await browser.newPage();
+    await first.goto(front.url + '/');
+    await waitInPage(first, "document.getElementById('status').className.indexOf('live') !== -1", 'the first tab to be live');
+    const late = await browser.newPage();
+    const held = front.holdNext();
+    const loading = late.goto(front.url + '/', 30000);
+    await held.rendered; // its cursor is in the page now
+    for (const n of range(0, 6)) await demo.hub.publish('demo/join', { n });
+    // The shared stream is past them before the late tab connects.
+    await waitInPage(first, `${JOINED}.length >= 6`, 'the first tab: 6 messages');
+    held.release();
+    await loading;
+    await waitInPage(late, "document.getElementById('status').className.indexOf('live') !== -1", 'the late tab to be live');
+    for (const n of range(6, 10)) await demo.hub.publish('demo/join', { n });
+    for (const [name, tab] of [['first', first], ['late', late]] as const) await waitInPage(tab, `${JOINED}.length >= 10`, `the ${name} tab: 10 messages`);
+    await sleep(300); // nothing more may arrive
+    // The ticker shows the newest first: each message once, in publish order.
+    const want = range(0, 10).map((n) => 'n: ' + n).reverse();
+    expect(await late.evaluate(JOINED)).toEqual(want);
+    expect(await first.evaluate(JOINED)).toEqual(want);
+    expect((await stats(demo)).total).toBe(1);
+    await Promise.all([first.close(), late.close()]);
+    await front.close();
+    await waitFor('no stream on the server', async () => (await stats(demo)).total === 0);
+  }, 60000);
+
   it('tabs with different channels, one with a private grant, connecting from a click after load, each get exactly their own', async () => {
     const token = grant(SECRET, ['private/x'], 600);
     const specs = [
@@ -198,6 +226,53 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     expect((await stats(site.server)).total).toBe(1);
     await Promise.all(tabs.map((t) => t.close()));
   }, 60000);
+}
+
+/** The demo ticker's live entries on demo/join, newest first (their text, e.g. `n: 3`). */
+const JOINED =
+  "(function () { var out = [], li = document.querySelectorAll('#ticker li.new'), i; for (i = 0; i < li.length; i++) if (li[i].querySelector('.ch').textContent === 'demo/join') out.push(li[i].querySelector('.text').textContent); return out; })()";
+
+/**
+ * The demo server behind a front on another port, whose next `/` can be held: the page
+ * is rendered (with its cursor) at once and sent only on `release()`, as a page whose
+ * response is slow to arrive, or that connects a while after its render.
+ */
+async function startFront(server: PushframeServer): Promise<{ url: string; holdNext(): { rendered: Promise<void>; release(): void }; close(): Promise<void> }> {
+  const app = server.app.callback();
+  let next: { rendered: () => void; released: Promise<void> } | null = null;
+  const front = http.createServer((req, res) => {
+    const hold = req.url === '/' ? next : null;
+    if (!hold) {
+      void app(req, res);
+      return;
+    }
+    next = null;
+    void (async () => {
+      const page = await fetch(server.url + '/');
+      const body = await page.text();
+      hold.rendered();
+      await hold.released;
+      res.writeHead(page.status, { 'content-type': page.headers.get('content-type') ?? 'text/html; charset=utf-8' });
+      res.end(body);
+    })();
+  });
+  front.requestTimeout = 0;
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,
+    holdNext() {
+      let rendered = (): void => undefined;
+      let release = (): void => undefined;
+      const r = new Promise<void>((resolve) => (rendered = resolve));
+      next = { rendered, released: new Promise<void>((resolve) => (release = resolve)) };
+      return { rendered: r, release };
+    },
+    async close() {
+      front.closeAllConnections();
+      destroyReleased(front);
+      await new Promise((r) => front.close(r));
+    },
+  };
 }
 
 /** The push server (with a secret for grants) and the test pages on one origin. */

@@ -174,6 +174,136 @@ describe('tab sharing with Web Locks and BroadcastChannel', () => {
   });
 });
 
+describe('joining with a cursor of its own (catch-up)', () => {
+  const FULL = { broadcast: true, locks: true, storage: true };
+  type Answer = { cursor: string; messages: unknown[][]; resets: string[]; timeoutMs: number; error?: unknown };
+
+  /** The tab's pending catch-up polls: answered at once (`open=1`), with a cursor. */
+  function catchUps(tab: Tab): { el: HTMLScriptElement; q: Record<string, string>; answer(a: Answer): void }[] {
+    const poll = tab.window.Pushframe as unknown as { _poll: Record<string, (a: Answer) => void> };
+    return Array.from(tab.window.document.getElementsByTagName('script'))
+      .filter((el) => /\/poll\?/.test(el.src))
+      .map((el) => {
+        const q = Object.fromEntries(new URL(el.src).searchParams);
+        return { el, q, answer: (a: Answer) => poll._poll[q.callback.replace('Pushframe._poll.', '')](a) };
+      })
+      .filter((p) => p.q.open === '1');
+  }
+
+  /** Tab A leads for `news` and has news@2 and news@3; B's page was rendered at E~1. */
+  async function lateTab(): Promise<[Tab, Tab, { cursor(): string }]> {
+    world = new World(FULL);
+    const a = await world.open('A');
+    const b = await world.open('B');
+    connect(a, { channels: ['news'] });
+    await world.run(0);
+    a.sink().o('E~1', 1000);
+    a.sink().m('news', '2', 'two', 'news', '3', 'three');
+    await world.run(0);
+    const c = connect(b, { channels: ['news'], since: 'E~1' }) as unknown as { cursor(): string };
+    await world.run(0);
+    return [a, b, c];
+  }
+
+  it('a tab that joins with an older cursor gets the gap once, then the live messages, in order', async () => {
+    const [a, b, c] = await lateTab();
+    expect(catchUps(a)).toHaveLength(0); // A has no cursor of its own: nothing to fetch
+    const [poll] = catchUps(b);
+    expect(catchUps(b)).toHaveLength(1);
+    expect(poll.q).toMatchObject({ channels: 'news', since: 'E~1', open: '1' });
+    expect(b.types()).toEqual(['transport', 'open']);
+    // Published while the catch-up is on its way: relayed to B, held back until the gap is in.
+    a.sink().m('news', '4', 'four');
+    await world.run(0);
+    expect(ids(b)).toEqual([]);
+    expect(c.cursor()).toBe('E~1');
+    poll.answer({ cursor: 'E~1,news@4', messages: [['news', '2', 'two'], ['news', '3', 'three'], ['news', '4', 'four']], resets: [], timeoutMs: 1000 });
+    expect(catchUps(b)).toHaveLength(0);
+    a.sink().m('news', '5', 'five');
+    await world.run(0);
+    expect(ids(b)).toEqual(['news@2', 'news@3', 'news@4', 'news@5']);
+    expect(b.messages().map((m) => m.data)).toEqual(['two', 'three', 'four', 'five']);
+    expect(ids(a)).toEqual(['news@2', 'news@3', 'news@4', 'news@5']);
+    expect(b.types()).toEqual(['transport', 'open', 'message', 'message', 'message', 'message']);
+    expect(c.cursor()).toBe('E~1,news@5');
+  });
+
+  it('keeps only its own channels from the gap, with its resets, and relayed messages past the gap', async () => {
+    world = new World(FULL);
+    const a = await world.open('A');
+    const b = await world.open('B');
+    connect(a, { channels: ['news', 'sport/*'] });
+    await world.run(0);
+    a.sink().o('E~1', 1000);
+    await world.run(0);
+    connect(b, { channels: ['sport/*'], since: 'E~0' });
+    await world.run(0);
+    const [poll] = catchUps(b);
+    expect(poll.q.channels).toBe('sport/*');
+    a.sink().m('sport/golf', '7', 'relayed first', 'news', '8', 'not B', 'sport/golf', '9', 'after the gap');
+    await world.run(0);
+    poll.answer({ cursor: 'E~1,sport/golf@7', messages: [['news', '1', 'not B'], ['sport/golf', '6', 'six'], ['sport/golf', '7', 'relayed first']], resets: ['sport/tennis'], timeoutMs: 1000 });
+    expect(b.types()).toEqual(['transport', 'open', 'reset', 'message', 'message', 'message']);
+    expect(b.events[2].detail).toEqual({ channels: ['sport/tennis'] });
+    expect(ids(b)).toEqual(['sport/golf@6', 'sport/golf@7', 'sport/golf@9']);
+  });
+
+  it('a second connection in the leader tab with an older cursor catches up the same way', async () => {
+    const [a] = await lateTab();
+    connect(a, { channels: ['news'], since: 'E~1' });
+    await world.run(0);
+    const [poll] = catchUps(a);
+    expect(poll.q.since).toBe('E~1');
+    poll.answer({ cursor: 'E~1,news@3', messages: [['news', '2', 'two'], ['news', '3', 'three']], resets: [], timeoutMs: 1000 });
+    a.sink().m('news', '4', 'four');
+    await world.run(0);
+    const seen: string[] = [];
+    for (const e of a.events) if (e.type === 'message') seen.push((e.detail as { id: string }).id);
+    // The first connection's 2, 3, 4; the second's 2, 3 (the gap), then 4.
+    expect(seen).toEqual(['2', '3', '2', '3', '4', '4']);
+  });
+
+  it('the first connection starts the stream from its own cursor: nothing to fetch', async () => {
+    world = new World(FULL);
+    const a = await world.open('A');
+    connect(a, { channels: ['news'], since: 'E~1' });
+    await world.run(0);
+    expect(a.params().since).toBe('E~1');
+    a.sink().o('E~1', 1000);
+    await world.run(0);
+    expect(catchUps(a)).toHaveLength(0);
+  });
+
+  it('a failed catch-up gives a reset for its channels (never a silent gap), then the live messages', async () => {
+    const [a, b, c] = await lateTab();
+    const [poll] = catchUps(b);
+    a.sink().m('news', '4', 'four');
+    await world.run(0);
+    poll.el.dispatchEvent(new (b.window as unknown as { Event: typeof Event }).Event('error'));
+    a.sink().m('news', '5', 'five');
+    await world.run(0);
+    expect(b.types()).toEqual(['transport', 'open', 'reset', 'message', 'message']);
+    expect(b.events[2].detail).toEqual({ channels: ['news'] });
+    expect(ids(b)).toEqual(['news@4', 'news@5']);
+    expect(c.cursor()).toBe('E~1,news@5');
+  });
+
+  it('an error answer, or no answer within openTimeoutMs, gives a reset too', async () => {
+    const [, b] = await lateTab();
+    catchUps(b)[0].answer({ cursor: '', messages: [], resets: [], timeoutMs: 0, error: { code: 'bad_cursor', message: 'x' } });
+    expect(b.types()).toEqual(['transport', 'open', 'reset']);
+    connect(b, { channels: ['news'], since: 'E~1' });
+    await world.run(0);
+    expect(catchUps(b)).toHaveLength(1);
+    await world.run(9999);
+    expect(b.types().filter((t) => t === 'reset')).toHaveLength(1);
+    await world.run(1);
+    const resets = b.events.filter((e) => e.type === 'reset');
+    expect(resets).toEqual([{ type: 'reset', detail: { channels: ['news'] } }, { type: 'reset', detail: { channels: ['news'] } }]);
+    expect(catchUps(b)).toHaveLength(0);
+  });
+});
+
 describe('tab sharing through localStorage (no Web Locks, no BroadcastChannel)', () => {
   const STORAGE = { broadcast: false, locks: false, storage: true };
 
