@@ -1,9 +1,14 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 /**
  * The control channel between the load generator and a server under test (pushframe
  * or the bare-Node baseline): Node's IPC pipe of a forked child. Publishing happens
  * inside the server process, as an application would do it, so the figures measure
  * fan-out and not an HTTP publish round trip; both servers run the same publisher.
  */
+
+/** Sampling resolution of the event-loop delay while publishing (ms). */
+const LOOP_DELAY_RESOLUTION_MS = 1;
 
 export interface PublishPlan {
   /** Message `seq` goes to `channels[seq % channels.length]`. */
@@ -30,7 +35,7 @@ export interface MemFigures {
 export type Reply =
   | { op: 'ready'; port: number; path: string }
   | ({ op: 'mem' } & MemFigures)
-  | { op: 'published'; count: number; payloadBytes: number; ms: number }
+  | { op: 'published'; count: number; payloadBytes: number; ms: number; loopDelayP99Ms: number; loopDelayMaxMs: number }
   | { op: 'error'; message: string };
 
 /** The data every bench message carries: sequence number, send time, optional padding. */
@@ -72,13 +77,19 @@ function memFigures(): MemFigures {
 }
 
 /** Runs a publish plan: bursts of `burst` messages, paced by `rate` or by the event loop. */
-export function runPlan(plan: PublishPlan, publish: (channel: string, data: BenchData) => void): Promise<{ payloadBytes: number; ms: number }> {
+export function runPlan(
+  plan: PublishPlan,
+  publish: (channel: string, data: BenchData) => void,
+): Promise<{ payloadBytes: number; ms: number; loopDelayP99Ms: number; loopDelayMaxMs: number }> {
   const pad = plan.pad > 0 ? 'x'.repeat(plan.pad) : undefined;
   const burst = Math.max(1, plan.burst);
   const intervalMs = plan.rate > 0 ? (1000 * burst) / plan.rate : 0;
   const started = performance.now();
   let seq = 0;
   let payloadBytes = 0;
+  // How late the server's event loop runs while it fans out: what every other request waits.
+  const loop = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loop.enable();
   return new Promise((resolve) => {
     const turn = (): void => {
       const end = Math.min(plan.count, seq + burst);
@@ -88,7 +99,13 @@ export function runPlan(plan: PublishPlan, publish: (channel: string, data: Benc
         publish(plan.channels[seq % plan.channels.length], data);
       }
       if (seq >= plan.count) {
-        resolve({ payloadBytes, ms: performance.now() - started });
+        const ms = performance.now() - started;
+        // Let the last turn's lateness register before reading the histogram.
+        setTimeout(() => {
+          loop.disable();
+          const has = loop.count > 0;
+          resolve({ payloadBytes, ms, loopDelayP99Ms: has ? loop.percentile(99) / 1e6 : 0, loopDelayMaxMs: has ? loop.max / 1e6 : 0 });
+        }, 2 * LOOP_DELAY_RESOLUTION_MS);
         return;
       }
       if (intervalMs === 0) {

@@ -32,6 +32,9 @@ export interface Figures {
   serverCpuMicrosPerDelivery: number;
   /** How long the server took to publish the plan (its event loop was busy fanning out). */
   publishMs: number;
+  /** Event-loop delay of the server process while it published (ms): what any other request waits. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
   serverCpuPercent: number;
   /** All cores, kernel work (softirq of loopback TCP) included: 100 = every core busy. */
   machineCpuPercent: number;
@@ -73,6 +76,8 @@ export const ROWS: Row[] = [
   { key: 'overheadBytesPerMessage', label: '  beyond the JSON payload', digits: 1, ratio: true },
   { key: 'serverCpuMicrosPerDelivery', label: 'server CPU per delivery (us)', digits: 2, ratio: true },
   { key: 'publishMs', label: 'time to publish all (ms)', digits: 0, ratio: true },
+  { key: 'loopDelayP99Ms', label: 'server event-loop delay p99 (ms)', digits: 1, ratio: true },
+  { key: 'loopDelayMaxMs', label: 'server event-loop delay max (ms)', digits: 1, ratio: true },
   { key: 'serverCpuPercent', label: 'server CPU while publishing (%)', digits: 0, ratio: false },
   { key: 'machineCpuPercent', label: 'machine CPU, all cores (%)', digits: 0, ratio: false },
   { key: 'generatorCpuPercent', label: 'generator CPU while publishing (%)', digits: 0, ratio: false },

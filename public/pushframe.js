@@ -1602,6 +1602,8 @@
     this.engine = null;
     this.members = {};       // leader: member id -> { ch, tok, at }
     this.joined = [];        // leader: members added since the engine last opened
+    this.held = [];          // leader: suspects of a refusal, let in one at a time
+    this.proven = {};        // leader: members the engine has opened with
     this.whoAt = 0;
     this.last = null;        // the last open relay: { d, mem, tab }
     this.fatal = null;
@@ -1770,6 +1772,8 @@
     g.leader = tabId;
     g.members = {};
     g.joined = [];
+    g.held = [];
+    g.proven = {};
     var t = now();
     // The members the last leader served, but its own tab's: they went with it.
     var mem = g.last ? g.last.mem : {};
@@ -1917,7 +1921,14 @@
       // recycle, a reconnect after an error) is seen by all, as by a stream of its own.
       var quiet = this.quietOpen;
       this.quietOpen = false;
+      for (var pid in this.members) if (hasOwn.call(this.members, pid)) this.proven[pid] = 1;
       this.send({ k: 'o', d: detail, mem: this.memberTable(), cause: joined, quiet: quiet });
+      var next = this.held.shift();
+      if (next) {
+        this.members[next.id] = next.m;
+        this.joined.push(next.id);
+        this.rejoin();
+      }
     } else if (name === 'error') {
       if (hasOwn.call(FATAL, detail.code) || detail.code === 'no_transport') this.fatal = detail;
       else this.send({ k: 'e', d: detail });
@@ -1942,7 +1953,20 @@
     var out = [];
     var id;
     if (hasOwn.call(MEMBER_FAULTS, err.code)) {
-      for (var j = 0; j < this.joined.length; j++) if (hasOwn.call(this.members, this.joined[j])) out.push(this.joined[j]);
+      // Suspects: the members the stream has never opened with (the leader's own included).
+      for (id in this.members) if (hasOwn.call(this.members, id) && !hasOwn.call(this.proven, id)) out.push(id);
+    }
+    if (out.length > 1) {
+      // Several joined at once: which one the server refused cannot be told apart, so
+      // they are let in one at a time (each re-open is the resume every stream has).
+      for (var h = 1; h < out.length; h++) {
+        this.held.push({ id: out[h], m: this.members[out[h]] });
+        delete this.members[out[h]];
+      }
+      this.joined = [out[0]];
+      this.engine = null;
+      if (!this.closed && this.leading) this.startEngine();
+      return;
     }
     if (!out.length) {
       for (id in this.members) {
@@ -2041,18 +2065,23 @@
 
   gp.member = function (msg) {
     var has = hasOwn.call(this.members, msg.m);
+    for (var h = 0; h < this.held.length; h++) if (this.held[h].id === msg.m) this.held.splice(h--, 1);
     if (msg.k === 'bye' || !msg.ch || !msg.ch.length) {
       if (has) delete this.members[msg.m];
       this.rejoin();
       return;
     }
-    this.members[msg.m] = { ch: msg.ch, tok: msg.tok ? String(msg.tok) : '', at: now() };
+    var tok = msg.tok ? String(msg.tok) : '';
+    // A member that asks for something else is a suspect again until the stream opens with it.
+    if (has && (!sameSet(msg.ch, this.members[msg.m].ch) || tok !== this.members[msg.m].tok)) delete this.proven[msg.m];
+    this.members[msg.m] = { ch: msg.ch, tok: tok, at: now() };
     var e = this.engine;
     var u = this.union();
     if (e && (!sameSet(u.ch, e.channels) || !sameSet(u.tok, e.shareTokens))) {
       if (indexOf(this.joined, msg.m) === -1) this.joined.push(msg.m);
       this.rejoin();
     } else if (e && e.state === 'open' && this.last) {
+      this.proven[msg.m] = 1; // what it asks for is in the open stream already
       // A newcomer starts where the stream is now, and learns the members in case it leads next.
       var d = {};
       for (var k in this.last.d) if (hasOwn.call(this.last.d, k)) d[k] = this.last.d[k];

@@ -25,6 +25,7 @@ export const ERRORS = {
   unsupported_media_type: [415, 'Publish bodies must be JSON (Content-Type: application/json).'],
   request_timeout: [408, 'The request headers did not arrive in time.'],
   header_too_large: [431, 'The request header or query string is too large.'],
+  query_too_large: [414, 'The query string is too long or has too many parameters.'],
   rate_limited: [429, 'Too many publishes; slow down.'],
   too_many_connections: [503, 'The server holds as many connections as it allows; retry later.'],
   // 429, not 503: a proxy that retries 503 on another node (and marks the node down)

@@ -8,8 +8,10 @@ import type { Deps } from './http/deps';
 import { loadBridgeAsset } from './http/bridge-asset';
 import { embedContext, type EmbedContext } from './http/embed';
 import { BrowserBudget } from './http/browsers';
+import { proxyTrust } from './http/client';
 import { ConnectionLimits } from './http/limits';
 import { Metrics } from './http/metrics';
+import { SocketBudget, openDescriptors, openFileLimit, type SocketRefusal } from './http/sockets';
 import { TokenBuckets } from './http/rate';
 import { collectStats, type Stats } from './http/routes/ops';
 import { createViews } from './http/views';
@@ -64,6 +66,8 @@ export interface PushframeCore {
   deps: Deps;
   /** The Koa app of pushframe's own server, with its host routes. */
   createHostApp(host: HostRoutes): Koa;
+  /** The client-socket budget; startServer attaches it to its server. */
+  sockets: SocketBudget;
   /** Ends every connection at once and closes the broker (tests, a failed start). */
   destroy(): Promise<void>;
 }
@@ -81,6 +85,20 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
   const connections = new ConnectionRegistry();
   const limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerIp);
   const budget = new BrowserBudget(config.maxStreamsPerBrowser, config.prefix || '/');
+  const refusalLog = new RefusalLog(log);
+  let metrics: Metrics | null = null;
+  const sockets = new SocketBudget(
+    openFileLimit(),
+    openDescriptors(),
+    config.maxConnectionsPerIp,
+    (reason, ip) => {
+      metrics?.refused(reason);
+      refusalLog.note(reason, ip);
+    },
+    (err) => log.error({ err }, 'server socket error'),
+    (address) => proxyTrust(config).trusts(address, 0),
+  );
+  metrics = new Metrics(hub, connections, limits, budget, sockets);
   const deps: Deps = {
     config,
     hub,
@@ -93,7 +111,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     limits,
     budget,
     publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
-    metrics: new Metrics(hub, connections, limits, budget),
+    metrics,
   };
   const sysStats = new SysStats(hub, () => collectStats(deps), config.statsIntervalMs, (err) =>
     log.warn({ err }, 'could not publish _sys/stats'),
@@ -109,6 +127,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     connections.reconnectAll(jitterMs);
     const deadline = Date.now() + deadlineMs;
     while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    deps.metrics.close();
     await broker.close();
   };
 
@@ -130,6 +149,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     push,
     deps,
     createHostApp: (host) => createApp(deps, host),
+    sockets,
     destroy: () => (closing ??= stopAll(0, 0)),
   };
 }
@@ -149,4 +169,32 @@ export async function createPushframe(options: PushframeOptions = {}): Promise<P
   // A listening server names its node after its port once it knows it; here the process is the node.
   deps.sysStats?.start(push.config.nodeId || `${hostname()}:${process.pid}`);
   return push;
+}
+
+/** Refused connections come in floods: one warning per reason per second, with the count. */
+const REFUSAL_LOG_INTERVAL_MS = 1_000;
+
+class RefusalLog {
+  private readonly counts = new Map<SocketRefusal, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly log: Logger) {}
+
+  note(reason: SocketRefusal, ip: string): void {
+    const n = this.counts.get(reason) ?? 0;
+    this.counts.set(reason, n + 1);
+    if (n === 0 && this.timer === null) {
+      this.log.warn({ reason, ip }, 'connection refused: ' + reason.replace(/_/g, ' '));
+      this.timer = setTimeout(() => this.flush(), REFUSAL_LOG_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  private flush(): void {
+    this.timer = null;
+    const counts = Object.fromEntries(this.counts);
+    this.counts.clear();
+    const more = Object.values(counts).reduce((a, b) => a + b, 0) - 1;
+    if (more > 0) this.log.warn({ refused: counts }, 'connections refused in the last second');
+  }
 }

@@ -88,6 +88,8 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     }
   }
   const server = applyStreamSettings(http.createServer(streamServerOptions(config), app.callback()), config);
+  core.sockets.attach(server);
+  deps.log.debug({ socketBudget: core.sockets.total, perIp: core.sockets.perIp }, 'client socket budget');
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

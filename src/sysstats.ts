@@ -234,7 +234,15 @@ export class SysStats {
   private tick(): void {
     // A slow broker must not pile up publishes: skip a beat instead.
     if (this.publishing) return;
-    const sample = this.sample();
+    let sample: StatsSample;
+    try {
+      sample = this.sample();
+    } catch (err) {
+      // A timer callback that throws ends the process: a figure that cannot be read
+      // (EMFILE while reading /proc) costs one sample, not every viewer's connection.
+      this.onError(err);
+      return;
+    }
     const cluster = this.samples[this.samples.length - 1];
     this.publishing = true;
     const sends = [this.hub.publish(this.channel, sample, { key: SYS_STATS_KEY })];

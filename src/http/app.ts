@@ -5,6 +5,7 @@ import { PushframeError } from '../errors';
 import { hostCheck } from './client';
 import type { Deps } from './deps';
 import { errorMiddleware } from './errors';
+import { queryBounds } from './query';
 import { bridgeRoutes } from './routes/bridge';
 import { demoRoutes } from './routes/demo';
 import { eventsRoutes } from './routes/events';
@@ -56,7 +57,10 @@ export function createApp(deps: Deps, host: HostRoutes = { ops: false, demo: fal
 /** What every request to pushframe passes through, in order, ending in its routes. */
 function requestChain(deps: Deps, router: Router): Koa.Middleware[] {
   return [
+    closeUnreadBodies,
     errorMiddleware(deps.log, deps.metrics),
+    // Before any route (or an application's own middleware) parses the query.
+    queryBounds(deps.config.maxHeaderBytes),
     hostCheck(deps.config),
     methodsMiddleware(router),
     headOfLongLived(deps.config),
@@ -102,3 +106,16 @@ export function nodeHandler(deps: Deps): NodeHandler {
     res.end(body);
   };
 }
+
+/**
+ * A response sent before its request body was read (a refused publish, a GET with a body)
+ * closes the connection: keeping it alive would have Node read and discard the body for
+ * as long as the client sends one, an endless or trickled body holding its socket forever.
+ */
+const closeUnreadBodies: Koa.Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } finally {
+    if (!ctx.req.complete && ctx.respond !== false) ctx.set('Connection', 'close');
+  }
+};

@@ -3,7 +3,7 @@ import { PushframeError } from '../errors';
 import type { Config } from '../config';
 import { client } from './client';
 import { originAllowed, sameOrigin } from './origins';
-import { single, type Query } from './query';
+import { queryOf, single } from './query';
 
 /**
  * Names of JSONP callbacks: a member of one of the configured namespaces (by default
@@ -37,7 +37,7 @@ export function jsonpCallbackGrammar(namespaces: readonly string[]): RegExp {
  */
 export function checkJsonpOrigin(ctx: Koa.Context, config: Config): void {
   const allowed = config.allowedOrigins;
-  const claimed = single(ctx.query as Query, 'origin');
+  const claimed = single(queryOf(ctx), 'origin');
   const own = (origin: string): boolean => sameOrigin(origin, client(ctx, config));
   const admitted = (origin: string): boolean => /^https?:\/\//.test(origin) && (own(origin) || originAllowed(origin, allowed));
   if (claimed !== undefined && !admitted(claimed)) throw new PushframeError('bad_origin');

@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type Router from 'koa-router';
+import { queryOf } from './query';
 import type { Config } from '../config';
 import { PushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS, SSE_HEADERS, STREAM_HEADERS } from './headers';
@@ -50,7 +51,7 @@ export function headOfLongLived(config: Config): Koa.Middleware {
   return (ctx, next) => {
     if (ctx.method !== 'HEAD' || !Object.prototype.hasOwnProperty.call(headers, ctx.path)) return next();
     readSubscription(ctx, config);
-    const jsonp = ctx.path === config.prefix + '/poll' && ctx.query.callback !== undefined;
+    const jsonp = ctx.path === config.prefix + '/poll' && queryOf(ctx).callback !== undefined;
     ctx.set(jsonp ? POLL_JSONP_HEADERS : headers[ctx.path]);
     ctx.status = 200;
     return undefined;

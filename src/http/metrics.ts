@@ -1,8 +1,13 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub';
 import type { ConnectionRegistry } from '../transports';
 import type { BrowserBudget } from './browsers';
 import type { ConnectionLimits } from './limits';
+import { openDescriptors, type SocketBudget } from './sockets';
+
+/** Sampling resolution of the event-loop delay histogram. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
 /**
  * Prometheus metrics of one server, in a registry of its own (several servers in one
@@ -16,9 +21,58 @@ export class Metrics {
   private readonly refusals: Counter<'code'>;
   private readonly refusalCounts: Record<string, number> = {};
   private published = 0;
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
 
-  constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits, budget: BrowserBudget) {
+  constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits, budget: BrowserBudget, sockets: SocketBudget) {
     const registers = [this.registry];
+    const loopDelay = this.loopDelay;
+    loopDelay.enable();
+    new Gauge({
+      name: 'pushframe_event_loop_delay_seconds',
+      help: 'Event-loop delay since the previous scrape, by quantile (p50, p99, max).',
+      labelNames: ['quantile'],
+      registers,
+      collect() {
+        // An empty histogram reports huge sentinel values: nothing measured is zero delay.
+        const has = loopDelay.count > 0;
+        this.set({ quantile: '0.5' }, has ? loopDelay.percentile(50) / 1e9 : 0);
+        this.set({ quantile: '0.99' }, has ? loopDelay.percentile(99) / 1e9 : 0);
+        this.set({ quantile: '1' }, has ? loopDelay.max / 1e9 : 0);
+        loopDelay.reset();
+      },
+    });
+    new Gauge({
+      name: 'pushframe_open_descriptors',
+      help: 'File descriptors the process holds (-1 when /proc cannot be read, e.g. none left).',
+      registers,
+      collect() {
+        this.set(openDescriptors());
+      },
+    });
+    new Gauge({
+      name: 'pushframe_client_sockets',
+      help: 'Client sockets open (every kind of request), counted against the socket budget.',
+      registers,
+      collect() {
+        this.set(sockets.size);
+      },
+    });
+    new Gauge({
+      name: 'pushframe_client_socket_budget',
+      help: 'Client sockets allowed: the descriptor limit minus what the process needs besides (-1: no limit known).',
+      registers,
+      collect() {
+        this.set(Number.isFinite(sockets.total) ? sockets.total : -1);
+      },
+    });
+    new Gauge({
+      name: 'pushframe_queued_bytes',
+      help: 'Bytes held for clients: unsent socket buffers plus messages waiting to be written.',
+      registers,
+      collect() {
+        this.set(connections.queuedBytes());
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'pushframe_' });
     new Gauge({
       name: 'pushframe_connections',
@@ -127,10 +181,15 @@ export class Metrics {
     });
     this.refusals = new Counter({
       name: 'pushframe_refusals_total',
-      help: 'Requests refused with an error, by error code (limits, auth, bad input).',
+      help: 'Requests refused with an error, by error code (limits, auth, bad input) or connections closed unread (too_many_sockets, too_many_sockets_per_ip, out_of_descriptors).',
       labelNames: ['code'],
       registers,
     });
+  }
+
+  /** Stops sampling the event loop (the server is closing). */
+  close(): void {
+    this.loopDelay.disable();
   }
 
   /** A publish reached the broker (`ok`) or failed there, after `seconds`. */

@@ -1,8 +1,64 @@
+import type Koa from 'koa';
 import { PushframeError } from '../errors';
 import { CursorError, isPattern, parseCursor, type Cursor } from '../protocol';
 
-/** Koa's parsed query: repeated parameters arrive as arrays. */
+/** A parsed query: repeated parameters arrive as arrays. */
 export type Query = Record<string, string | string[] | undefined>;
+
+/**
+ * Parameters one query string may carry. The endpoints read at most nine (channels,
+ * since, token, t, f, origin, d, nonce, callback); the rest is room for cache busters.
+ * Bounding the count before parsing keeps any parser's cost per name small.
+ */
+export const MAX_QUERY_PARAMS = 32;
+
+const PARSED = Symbol('pushframe.query');
+
+/**
+ * Refuses a query string longer than `maxBytes` or with more than MAX_QUERY_PARAMS
+ * parameters, before anything parses it; nothing of it is echoed.
+ */
+export function checkQueryBounds(querystring: string, maxBytes: number): void {
+  if (querystring.length > maxBytes) {
+    throw new PushframeError('query_too_large', `The query string is longer than ${maxBytes} bytes.`);
+  }
+  let params = 1;
+  for (let i = querystring.indexOf('&'); i !== -1; i = querystring.indexOf('&', i + 1)) {
+    if (++params > MAX_QUERY_PARAMS) {
+      throw new PushframeError('query_too_large', `A query string has at most ${MAX_QUERY_PARAMS} parameters.`);
+    }
+  }
+}
+
+/**
+ * Parses a query string in one pass (URLSearchParams' decoding: `+` is a space, bad
+ * percent escapes stay as they are). Koa's own parser calls getAll() once per name, which
+ * is quadratic in repeated names.
+ */
+export function parseQuery(querystring: string): Query {
+  const out: Query = Object.create(null) as Query;
+  for (const [name, value] of new URLSearchParams(querystring)) {
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = [had, value];
+  }
+  return out;
+}
+
+/** The request's query, parsed once per request (the bounds are checked by middleware first). */
+export function queryOf(ctx: Koa.Context): Query {
+  const state = ctx.state as { [PARSED]?: Query };
+  return (state[PARSED] ??= parseQuery(ctx.querystring));
+}
+
+/** Middleware: every request's query string is bounded before any route parses it. */
+export function queryBounds(maxBytes: number): Koa.Middleware {
+  return (ctx, next) => {
+    checkQueryBounds(ctx.querystring, maxBytes);
+    return next();
+  };
+}
 
 /** One value of a query parameter; a repeated parameter is an error, not a guess. */
 export function single(query: Query, name: string): string | undefined {

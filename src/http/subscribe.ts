@@ -6,7 +6,7 @@ import type { Cursor } from '../protocol';
 import type { Deps } from './deps';
 import { client } from './client';
 import { checkOriginHeader } from './origins';
-import { MAX_GRANTS, parseChannelEntries, parseSince, single, type ChannelEntry, type Query } from './query';
+import { MAX_GRANTS, parseChannelEntries, parseSince, single, type ChannelEntry, queryOf } from './query';
 
 export interface Subscription {
   patterns: string[];
@@ -29,7 +29,7 @@ export interface SubscriptionOptions {
  * channels, the grant in `token=`.
  */
 export function readSubscription(ctx: Koa.Context, config: Config, options: SubscriptionOptions = {}): Subscription {
-  const query = ctx.query as Query;
+  const query = queryOf(ctx);
   const corsOrigin = checkOriginHeader(ctx, config);
   const entries = parseChannelEntries(query, config.maxChannels);
   const patterns = [...new Set(entries.map((e) => e.pattern))];

@@ -110,14 +110,29 @@ function releaseAll(): void {
   for (let i = 0; i < batch.length; i++) batch[i].release();
 }
 
-/** The framing of the last body string seen: during a fan-out every connection writes the same one. */
+/**
+ * The framing of the last body string seen: during a fan-out every connection writes the
+ * same one. Kept for the current event-loop turn only (a fan-out runs in one turn), so a
+ * large chunk is not held after it was written.
+ */
 let lastBody = '';
 let lastFramed = '';
+let forgetting = false;
+
+function forget(): void {
+  lastBody = '';
+  lastFramed = '';
+  forgetting = false;
+}
 
 export function framed(body: string): string {
   if (body !== lastBody) {
     lastBody = body;
     lastFramed = Buffer.byteLength(body, 'utf8').toString(16) + '\r\n' + body + '\r\n';
+    if (!forgetting) {
+      forgetting = true;
+      setImmediate(forget);
+    }
   }
   return lastFramed;
 }

@@ -51,19 +51,8 @@ export function foreverFrameFormat(name: 'iframe' | 'htmlfile', heartbeatMs: num
   return {
     name,
     open(info: OpenInfo): string {
-      let out = openFrame(info.cursor, heartbeatMs);
-      if (info.resets.length > 0) out += resetFrame(info.resets);
-      if (info.backlog.length > 0) {
-        // Checkpoints inside a long backlog keep a client cut off midway on a short cursor.
-        let from = 0;
-        for (const mark of info.marks ?? []) {
-          out += framesOf(info.backlog.slice(from, mark.after + 1)) + checkpointFrame(mark.cursor);
-          from = mark.after + 1;
-        }
-        if (from < info.backlog.length) out += framesOf(from === 0 ? info.backlog : info.backlog.slice(from));
-      }
-      if (info.checkpoint !== null) out += checkpointFrame(info.checkpoint);
-      return out;
+      const out = openFrame(info.cursor, heartbeatMs);
+      return info.resets.length > 0 ? out + resetFrame(info.resets) : out;
     },
     // Both forever-frame transports share one cache entry: the bytes are the same.
     message(msg: Message, cursor: Cursor): string {

@@ -4,6 +4,6 @@ export { StreamConnection, type StreamFormat, type StreamOptions } from './strea
 export { foreverFrameFormat } from './iframe';
 export { ConnectionRegistry, type Connection } from './registry';
 export { ChunkedSocketSink } from './chunked';
-export { destroyReleased } from './takeover';
+export { destroyReleased, keepOnRelease } from './takeover';
 export { LongPoll, pollBody, type PollAnswer, type PollOptions } from './poll';
 export { sseFormat, ssePreamble, SSE_RETRY_MS } from './sse';

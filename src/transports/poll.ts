@@ -26,7 +26,15 @@ export interface PollOptions {
   immediate: boolean;
   /** The cursor the client came with ('' for none): handed back if it must poll again before the subscription opened. */
   since: string;
+  /**
+   * Message bytes one answer may carry (at least one message): a resume over a long
+   * history is answered in slices, each answer's cursor resuming after the last.
+   */
+  maxBytes: number;
 }
+
+/** Bytes of an answer entry besides the message data: brackets, quotes, channel, id. */
+const ENTRY_OVERHEAD = 8;
 
 const entryOf = (msg: Message): string => '["' + msg.channel + '","' + msg.id + '",' + msg.json + ']';
 
@@ -68,6 +76,10 @@ export function pollBody(answer: PollAnswer, script = false): string {
 export class LongPoll implements Subscriber, Flushable {
   readonly transport = 'longpoll';
   private cursor: Cursor | null = null;
+  /** The client's own cursor: where a partial answer resumes from. */
+  private start: Cursor | null = null;
+  /** The hub's checkpoints inside the backlog: a partial answer resumes from the last one it passed. */
+  private marks: readonly { after: number; cursor: string }[] = [];
   private messages: Message[] = [];
   private resets: string[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -94,11 +106,19 @@ export class LongPoll implements Subscriber, Flushable {
     return this.done;
   }
 
+  get queuedBytes(): number {
+    let n = 0;
+    if (!this.done) for (let i = 0; i < this.messages.length; i++) n += this.messages[i].json.length;
+    return n;
+  }
+
   open(info: OpenInfo): void {
     if (this.done) return;
     // One answer carries the resets and the whole backlog, so it can hand out the
     // checkpoint that covers them (and then advance it by live messages).
     this.cursor = parseCursor(info.checkpoint ?? info.cursor);
+    this.start = parseCursor(info.cursor);
+    this.marks = info.marks ?? [];
     this.watermark = info.watermark ?? null;
     this.resets = info.resets;
     this.messages = info.backlog;
@@ -162,29 +182,37 @@ export class LongPoll implements Subscriber, Flushable {
       return;
     }
     reconnectMs ??= this.reconnectMs;
-    const messages = this.messages;
-    for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
-    // Every live message up to `covered` was handed to this poll: the base may move there.
-    if (this.covered !== null) raiseBase(cursor, this.covered);
-    if (!this.asked && this.watermark !== null && entryCount(cursor) >= CHECKPOINT_ENTRIES) {
-      // Still long (no message carried a watermark): ask for one before answering.
-      this.asked = this.asking = true;
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      const retry = (): void => {
-        this.asking = false;
-        this.answer(reconnectMs);
-      };
-      this.watermark().then((w) => {
-        if (this.done) return;
-        this.covered = this.covered === null || compareIds(w, this.covered) > 0 ? w : this.covered;
-        retry();
-      }, retry);
-      return;
+    let messages = this.messages;
+    const fit = this.fitting(messages);
+    let next: Cursor = cursor;
+    if (fit < messages.length) {
+      // A slice of a long backlog: the client comes back at once for the rest.
+      next = this.partialCursor(messages, fit);
+      messages = messages.slice(0, fit);
+    } else {
+      for (let i = 0; i < messages.length; i++) advance(cursor, messages[i].channel, messages[i].id);
+      // Every live message up to `covered` was handed to this poll: the base may move there.
+      if (this.covered !== null) raiseBase(cursor, this.covered);
+      if (!this.asked && this.watermark !== null && entryCount(cursor) >= CHECKPOINT_ENTRIES) {
+        // Still long (no message carried a watermark): ask for one before answering.
+        this.asked = this.asking = true;
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        const retry = (): void => {
+          this.asking = false;
+          this.answer(reconnectMs);
+        };
+        this.watermark().then((w) => {
+          if (this.done) return;
+          this.covered = this.covered === null || compareIds(w, this.covered) > 0 ? w : this.covered;
+          retry();
+        }, retry);
+        return;
+      }
     }
     this.tally.messages += messages.length;
     const answer: PollAnswer = {
-      cursor: formatCursor(cursor),
+      cursor: formatCursor(next),
       messages,
       resets: this.resets,
       timeoutMs: this.options.timeoutMs,
@@ -192,6 +220,41 @@ export class LongPoll implements Subscriber, Flushable {
     if (reconnectMs !== undefined) answer.reconnectMs = reconnectMs;
     this.finish();
     this.onAnswer(answer);
+  }
+
+  /** How many of `messages` fit in one answer (at least one). */
+  private fitting(messages: readonly Message[]): number {
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      bytes += messages[i].json.length + messages[i].channel.length + messages[i].id.length + ENTRY_OVERHEAD;
+      if (bytes > this.options.maxBytes && i > 0) return i;
+    }
+    return messages.length;
+  }
+
+  /**
+   * The cursor after the first `count` messages of an id-ordered answer: the last of the
+   * hub's marks within them (else the client's own cursor), its base moved to the last id
+   * sent when every message up to that id was sent (keeps the cursor compact), else
+   * advanced channel by channel. The resets were sent in this answer already and are sent
+   * again with the next slice: repeated, never lost.
+   */
+  private partialCursor(messages: readonly Message[], count: number): Cursor {
+    let from = 0;
+    let next: Cursor | null = null;
+    for (const mark of this.marks) {
+      if (mark.after >= count) break;
+      next = parseCursor(mark.cursor);
+      from = mark.after + 1;
+    }
+    if (next === null) {
+      const start = this.start as Cursor;
+      next = { epoch: start.epoch, base: start.base, channels: new Map(start.channels) };
+    }
+    const last = messages[count - 1].id;
+    if (compareIds(last, next.base) > 0 && compareIds(messages[count].id, last) > 0) raiseBase(next, last);
+    for (let i = from; i < count; i++) advance(next, messages[i].channel, messages[i].id);
+    return next;
   }
 
   private finish(): void {
@@ -208,6 +271,10 @@ export class LongPoll implements Subscriber, Flushable {
     for (let i = msgs.length - 1; i >= 0; i--) {
       if (msgs[i].key === msg.key && msgs[i].channel === msg.channel) {
         msgs.splice(i, 1);
+        // The marks count backlog positions: those past the gap move down one.
+        if (this.marks.length > 0 && i <= this.marks[this.marks.length - 1].after) {
+          this.marks = this.marks.map((m) => (m.after >= i ? { after: m.after - 1, cursor: m.cursor } : m));
+        }
         return;
       }
     }

@@ -3,6 +3,8 @@ import { Tally } from './tally';
 /** What the registry needs of a connection of any transport (stream, poll). */
 export interface Connection {
   readonly transport: string;
+  /** Bytes held for the client: unsent socket buffer plus messages waiting to be written. */
+  readonly queuedBytes: number;
   reconnect(delayMs: number): void;
 }
 
@@ -34,6 +36,13 @@ export class ConnectionRegistry<C extends Connection = Connection> {
 
   get size(): number {
     return this.live.size;
+  }
+
+  /** Bytes queued for all clients together (read at scrape time). */
+  queuedBytes(): number {
+    let n = 0;
+    for (const conn of this.live) n += conn.queuedBytes;
+    return n;
   }
 
   /** Tells every connection to reconnect after a random delay up to `jitterMs`. */

@@ -1,5 +1,5 @@
 import type { OpenInfo } from '../hub';
-import { CHECKPOINT_ENTRIES, encodedAs, formatCursor, parseCursor, scriptJson, see, type Cursor, type Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, encodedAs, formatCursor, scriptJson, see, type Cursor, type Message } from '../protocol';
 import type { StreamFormat } from './stream';
 
 /**
@@ -64,34 +64,26 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
       let out = 'retry: ' + SSE_RETRY_MS + '\nevent: ready\nid: ' + info.cursor + '\n';
       out += 'data: {"cursor":"' + info.cursor + '","heartbeatMs":' + heartbeatMs + '}\n\n';
       if (info.resets.length > 0) out += 'event: reset\ndata: ["' + info.resets.join('","') + '"]\n\n';
-      if (info.backlog.length > 0) {
-        // Until the checkpoint a cut resumes from the client's own cursor plus what it
-        // received (repeating a reset rather than losing it); from there the compact one.
-        // Each event's id lists the channels of the backlog so far: past a few dozen
-        // the events go without one (EventSource keeps the last), so that ids stay short
-        // and a cut in a long backlog repeats some of it rather than lose any.
-        let cursor: Cursor = parseCursor(info.cursor);
-        const marks = info.marks ?? [];
-        let next = 0;
-        let ids = true;
-        for (let i = 0; i < info.backlog.length; i++) {
-          const m = info.backlog[i];
-          ids &&= cursor.channels.size < BACKLOG_ID_ENTRIES || cursor.channels.has(m.channel);
-          out += ids ? event(m, cursor) : encodedAs(m, 'sse', dataOf);
-          if (next < marks.length && marks[next].after === i) {
-            out += checkpointEvent(marks[next].cursor);
-            cursor = parseCursor(marks[next++].cursor);
-            ids = true;
-          }
-        }
-      }
-      if (info.checkpoint !== null) out += checkpointEvent(info.checkpoint);
       return out;
     },
     message: event,
     batch(msgs: readonly Message[], cursor: Cursor): string {
       let out = '';
       for (let i = 0; i < msgs.length; i++) out += event(msgs[i], cursor);
+      return out;
+    },
+    backlog(msgs: readonly Message[], cursor: Cursor): string {
+      // Until the next checkpoint a cut resumes from the client's own cursor plus what it
+      // received (repeating a reset rather than losing it). Each event's id lists the
+      // channels of the backlog so far: past a few dozen, events of channels not yet in it
+      // go without one (EventSource keeps the last), so that ids stay short and a cut in
+      // a long backlog repeats some of it rather than lose any.
+      let out = '';
+      for (let i = 0; i < msgs.length; i++) {
+        const m = msgs[i];
+        const id = cursor.channels.size < BACKLOG_ID_ENTRIES || cursor.channels.has(m.channel);
+        out += id ? event(m, cursor) : encodedAs(m, 'sse', dataOf);
+      }
       return out;
     },
     checkpoint: checkpointEvent,

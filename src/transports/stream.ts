@@ -12,12 +12,17 @@ import type { DropReason, Tally } from './tally';
 export interface StreamFormat {
   /** Name of the transport; also the key of its cached encodings on a Message. */
   readonly name: string;
+  /** The open frame and resets; the backlog follows in `backlog` (or `batch`) slices,
+   * with checkpoints at the hub's marks and after it. */
   open(info: OpenInfo): string;
   /** One message; cached on the message where possible, so every connection writes the
    * same string. Records the message in `cursor`, the client's cursor kept here. */
   message(msg: Message, cursor: Cursor): string;
   /** Messages in order; records each in `cursor`. */
   batch(msgs: readonly Message[], cursor: Cursor): string;
+  /** A slice of a resume's backlog, where it differs from `batch`; records what the
+   * client may resume from in `cursor`. */
+  backlog?(msgs: readonly Message[], cursor: Cursor): string;
   /** A checkpoint: the client replaces its cursor with this compact one. */
   checkpoint(cursor: string): string;
   readonly heartbeat: string;
@@ -39,8 +44,19 @@ export interface StreamOptions {
 }
 
 /**
- * One long-lived streaming response: writes the preamble, the open frame and backlog,
- * then batches live messages per tick. Holds messages while the socket is backed up
+ * Backlog bytes formatted per write while history is replayed: the next slice is
+ * formatted only once the socket took the previous one, so a resume over a large history
+ * holds one slice in memory per connection, not the whole backlog as one string.
+ */
+export const REPLAY_SLICE_BYTES = 64 * 1024;
+
+/** How long an ended stream may take to hand over its last bytes before its socket is cut. */
+export const END_LINGER_MS = 10_000;
+
+/**
+ * One long-lived streaming response: writes the preamble, the open frame, the backlog in
+ * slices as the socket drains (checkpoints at the hub's marks and after it), then batches
+ * live messages per tick. Holds messages while the socket is backed up
  * (keeping only the newest per key for keep-latest messages), closes a consumer that
  * falls too far behind (it resumes from its cursor), sends heartbeats on idle, and
  * recycles itself after maxStreamBytes.
@@ -50,6 +66,12 @@ export class StreamConnection implements Subscriber, Flushable {
   private pendingBytes = 0;
   private queued = false;
   private opened = false;
+  /** Backlog still to write (references to the broker's messages) and where it stands. */
+  private replay: readonly Message[] | null = null;
+  private replayAt = 0;
+  private replayMarks: readonly { after: number; cursor: string }[] = [];
+  private nextMark = 0;
+  private replayCheckpoint: string | null = null;
   private blocked = false;
   private closed = false;
   private bytes = 0;
@@ -73,7 +95,8 @@ export class StreamConnection implements Subscriber, Flushable {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly onDrain = (): void => {
     this.blocked = false;
-    if (this.pending.length > 0 || this.due !== null) this.flush();
+    if (this.replay !== null) this.replayMore();
+    else if (this.pending.length > 0 || this.due !== null) this.flush();
   };
   private readonly onClose = (): void => this.close('client_gone');
 
@@ -103,6 +126,10 @@ export class StreamConnection implements Subscriber, Flushable {
     return this.format.name;
   }
 
+  get queuedBytes(): number {
+    return this.closed ? 0 : this.sink.writableLength + this.pendingBytes;
+  }
+
   /**
    * Bytes that precede the open frame (the iframe preamble). They go out with the first
    * frame, usually within the same turn: one socket write per new stream.
@@ -112,13 +139,60 @@ export class StreamConnection implements Subscriber, Flushable {
   }
 
   open(info: OpenInfo): void {
-    if (this.closed) return;
-    this.opened = true;
-    this.tally.messages += info.backlog.length;
-    this.cursor = parseCursor(info.checkpoint ?? info.cursor);
+    if (this.closed || this.opened || this.replay !== null) return;
+    // The client's cursor until the backlog is through: its own, plus every backlog
+    // message written, replaced at each mark.
+    this.cursor = parseCursor(info.cursor);
     this.watermark = info.watermark ?? null;
     this.write(this.tagged(this.format.open(info)));
-    if (this.pending.length > 0) this.flush();
+    this.replay = info.backlog;
+    this.replayAt = 0;
+    this.replayMarks = info.marks ?? [];
+    this.nextMark = 0;
+    this.replayCheckpoint = info.checkpoint;
+    this.replayMore();
+  }
+
+  /**
+   * Writes backlog slices while the socket takes them; resumes on 'drain'. A slice ends
+   * at each of the hub's marks, whose checkpoint follows it, so a client cut off midway
+   * holds a short cursor. Live messages wait in `pending` meanwhile and count against
+   * maxBufferedBytes like any others.
+   */
+  private replayMore(): void {
+    const backlog = this.replay as readonly Message[];
+    const marks = this.replayMarks;
+    const slice = this.format.backlog ?? this.format.batch;
+    while (!this.closed && !this.blocked && this.replayAt < backlog.length) {
+      const from = this.replayAt;
+      const stop = this.nextMark < marks.length ? marks[this.nextMark].after + 1 : backlog.length;
+      let bytes = 0;
+      while (this.replayAt < stop && bytes < REPLAY_SLICE_BYTES) bytes += backlog[this.replayAt++].json.length;
+      this.tally.messages += this.replayAt - from;
+      let out = slice.call(this.format, backlog.slice(from, this.replayAt), this.cursor as Cursor);
+      if (this.replayAt === stop && this.nextMark < marks.length) {
+        out += this.format.checkpoint(this.replaceCursor(marks[this.nextMark++].cursor));
+      }
+      this.write(this.tagged(out));
+      // A long replay recycles like any stream; the client resumes from what it got.
+      if (!this.closed && this.bytes >= this.options.maxStreamBytes && this.replayAt < backlog.length) {
+        this.end(this.tagged(this.format.reconnect(0)), 'recycle');
+      }
+    }
+    if (this.closed || this.replayAt < backlog.length) return;
+    this.replay = null;
+    this.replayMarks = [];
+    if (this.replayCheckpoint !== null) this.write(this.tagged(this.format.checkpoint(this.replaceCursor(this.replayCheckpoint))));
+    this.replayCheckpoint = null;
+    this.opened = true;
+    if (this.pending.length > 0 || this.due !== null) this.flush();
+  }
+
+  /** The client replaces its cursor with `checkpoint`: so does the one kept for it. */
+  private replaceCursor(checkpoint: string): string {
+    this.cursor = parseCursor(checkpoint);
+    this.settled = this.cursor.channels.size;
+    return checkpoint;
   }
 
   deliver(msg: Message): void {
@@ -126,9 +200,9 @@ export class StreamConnection implements Subscriber, Flushable {
     if (msg.key !== undefined && this.replaceKeyed(msg)) return;
     this.pending.push(msg);
     this.pendingBytes += msg.json.length;
-    if (this.blocked) {
+    if (this.blocked || this.replay !== null) {
       if (this.sink.writableLength + this.pendingBytes > this.options.maxBufferedBytes) this.drop();
-      return;
+      if (this.blocked) return;
     }
     if (!this.queued) {
       this.queued = true;
@@ -266,6 +340,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.sink.removeListener('drain', this.onDrain);
     this.sink.removeListener('close', this.onClose);
     this.pending = [];
+    this.replay = null;
     this.onEnd(this);
   }
 
@@ -284,6 +359,14 @@ export class StreamConnection implements Subscriber, Flushable {
     if (this.closed) return;
     this.write(chunk);
     this.sink.end();
+    if (!this.sink.destroyed) {
+      // An ended response whose client never reads would keep its socket (and descriptor)
+      // forever once its slot is given back: cut it if it has not finished by then.
+      const sink = this.sink;
+      const linger = setTimeout(() => sink.destroy(), END_LINGER_MS);
+      linger.unref();
+      sink.on('close', () => clearTimeout(linger));
+    }
     this.close(reason);
   }
 

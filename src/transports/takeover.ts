@@ -40,6 +40,15 @@ const SERVER_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'pau
 
 type HttpSocket = Socket & { parser?: HttpParserLike | null; _httpMessage?: unknown; server?: Server };
 
+/** Listeners that stay on a socket when it is released (they are not Node's HTTP machinery). */
+const kept = new WeakSet<(...args: never[]) => unknown>();
+
+/** Marks `listener` to survive `releaseHttp` (e.g. a budget that counts the socket until it closes). */
+export function keepOnRelease<F extends (...args: never[]) => unknown>(listener: F): F {
+  kept.add(listener);
+  return listener;
+}
+
 /** Released sockets still open, per server: what closeAllConnections would have reached. */
 const released = new WeakMap<Server, Set<Socket>>();
 
@@ -61,7 +70,12 @@ export function releaseHttp(res: ServerResponse): Socket | null {
   // The request must be complete (a GET has no body left to read).
   if (!canReleaseHttp(res) || !res.req.complete) return null;
   const socket = res.socket as HttpSocket;
-  for (const event of SERVER_EVENTS) socket.removeAllListeners(event);
+  for (const event of SERVER_EVENTS) {
+    for (const raw of socket.rawListeners(event)) {
+      const listener = (raw as { listener?: unknown }).listener ?? raw;
+      if (!kept.has(listener as (...args: never[]) => unknown)) socket.removeListener(event, raw as (...args: unknown[]) => void);
+    }
+  }
   (freeParser as FreeParser)(socket.parser as HttpParserLike, res.req, socket);
   res.detachSocket(socket);
   socket.setTimeout(0);

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { DEFAULTS } from '../../src/config';
 import type { Broker } from '../../src/brokers';
 import { Hub, type OpenInfo, type Subscriber } from '../../src/hub';
 import { CHECKPOINT_ENTRIES, compareIds, parseCursor, type Cursor, type Message } from '../../src/protocol';
@@ -296,7 +297,7 @@ export function describeCursors(name: string, harness: BrokerHarness): void {
       const deadline = Date.now() + 40_000;
       while ((publishing || got.size < published.length) && Date.now() < deadline) {
         const answer = await new Promise<PollAnswer>((resolve, reject) => {
-          const poll: LongPoll = new LongPoll({ timeoutMs: 200, immediate: cursor === undefined, since: '' }, new Tally('longpoll'), (a) => {
+          const poll: LongPoll = new LongPoll({ timeoutMs: 200, immediate: cursor === undefined, since: '', maxBytes: DEFAULTS.maxBufferedBytes }, new Tally('longpoll'), (a) => {
             hub.unsubscribe(poll);
             resolve(a);
           });

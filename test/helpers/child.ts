@@ -64,9 +64,20 @@ export interface CliServer {
 /**
  * Runs `node dist/src/cli.js` on 127.0.0.1:0 and waits for the `url` in its JSON log line.
  * An `env` value of undefined removes that variable (e.g. the default PUSHFRAME_DEMO=false).
+ * With `openFiles`, bash lowers the descriptor limit and then becomes node (exec): the pid
+ * is the server's.
  */
-export function startCli(env: Record<string, string | undefined>, args: string[] = [], timeoutMs = 10_000): Promise<CliServer> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function startCli(
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  timeoutMs = 10_000,
+  openFiles?: number,
+): Promise<CliServer> {
+  const [cmd, argv] =
+    openFiles === undefined
+      ? [process.execPath, [CLI, ...args]]
+      : ['bash', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, CLI, ...args]];
+  const child = spawn(cmd, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', PUSHFRAME_DEMO: 'false', PUSHFRAME_STATS_INTERVAL_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,6 +115,50 @@ export function startCli(env: Record<string, string | undefined>, args: string[]
     void exited.then(({ code }) => {
       clearTimeout(timer);
       reject(new Error(`the CLI exited (${code}) before listening; stderr: ${err}`));
+    });
+  });
+}
+
+/**
+ * Runs the built server (`startServer` from dist/) in a process of its own with `options`,
+ * after publishing `seed` messages through its hub: history that would take minutes to
+ * send over HTTP. Resolves with the url once it listens.
+ */
+export function startSeededServer(
+  options: Record<string, unknown>,
+  seed: { channels: number; prefix: string },
+  timeoutMs = 30_000,
+): Promise<{ child: ChildProcess; url: string }> {
+  const script = `
+    const { startServer } = require(${JSON.stringify(join(ROOT, 'dist', 'src', 'server.js'))});
+    (async () => {
+      const server = await startServer(${JSON.stringify({ port: 0, host: '127.0.0.1', logLevel: 'silent', statsIntervalMs: 0, demo: false, ...options })});
+      for (let i = 0; i < ${seed.channels}; i++) await server.hub.publish(${JSON.stringify(seed.prefix)} + i, i);
+      process.stdout.write(JSON.stringify({ url: server.url }) + '\\n');
+    })().catch((err) => { console.error(err); process.exit(1); });
+  `;
+  const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (c: string) => (err += c));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the seeded server did not start within ${timeoutMs} ms: ${err}`));
+    }, timeoutMs);
+    child.stdout.on('data', (c: string) => {
+      out += c;
+      const line = out.split('\n').find((l) => l.startsWith('{"url"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, url: (JSON.parse(line) as { url: string }).url });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the seeded server exited (${code}): ${err}`));
     });
   });
 }

@@ -16,8 +16,9 @@ export interface ClickSite {
   close(): Promise<void>;
 }
 
-function page(channel: string, transports: string[] | null): string {
-  const ladder = transports ? `, transports: ${JSON.stringify(transports)}` : '';
+/** `own`: the page opts out of tab sharing (`share: false`) and holds a stream of its own. */
+function page(channel: string, transports: string[] | null, own = false): string {
+  const ladder = (transports ? `, transports: ${JSON.stringify(transports)}` : '') + (own ? ', share: false' : '');
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe page</title></head>
 <body>
@@ -61,7 +62,7 @@ export async function startClickSite(push?: PushframeServer): Promise<ClickSite>
         return;
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(page(channel, ladder === null ? null : ladder.split(',')));
+      res.end(page(channel, ladder === null ? null : ladder.split(','), url.searchParams.get('share') === '0'));
       return;
     }
     if (app) return void app(req, res);

@@ -110,7 +110,7 @@ describe('npm pack', () => {
     writeFileSync(file, APP(kind));
     const result = JSON.parse(run(process.execPath, [file], app, 30_000).trim()) as Record<string, unknown>;
     expect(result).toEqual({ bridge: 200, bridgeBytes: expect.any(Number), id: expect.any(String), got: true, other: 404 });
-    expect(result.bridgeBytes as number).toBeLessThan(25_000); // the minified bridge
+    expect(result.bridgeBytes as number).toBeLessThan(40_000); // the minified bridge (the readable one is twice that)
   });
 
   it('links the pushframe bin', () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Backlog, Broker, BrokerStatus, HistoryLimits, PublishOptions } from '../broker';
-import { compareIds, isWildcard, lastSeen, matches, maxId, type Cursor, type Message } from '../../protocol';
+import { compareIds, isWildcard, lastSeen, maxId, type Cursor, type Message } from '../../protocol';
 import { Ring } from './ring';
+import { ChannelTree } from './tree';
 
 interface Stored {
   msg: Message;
@@ -27,6 +28,8 @@ export class MemoryBroker implements Broker {
   private readonly id = randomBytes(6).toString('hex');
   private counter = 0;
   private readonly channels = new Map<string, ChannelHistory>();
+  /** The same names by segment: a wildcard's history costs its matching channels. */
+  private readonly tree = new ChannelTree();
   /** Newest id of any channel whose history was dropped whole (idle and expired). */
   private forgottenTo: string | null = null;
   private sink: (msg: Message) => void = () => {};
@@ -53,6 +56,7 @@ export class MemoryBroker implements Broker {
     if (!history) {
       history = { ring: new Ring(this.limits.maxCount), trimmedTo: null, lastId: id };
       this.channels.set(channel, history);
+      this.tree.add(channel);
     }
     history.lastId = id;
     const dropped = history.ring.push({ msg, at: this.now() });
@@ -80,9 +84,7 @@ export class MemoryBroker implements Broker {
     if (this.forgottenTo !== null && compareIds(cursor.base, this.forgottenTo) < 0) {
       backlog.resets.push(pattern);
     }
-    for (const channel of this.channels.keys()) {
-      if (matches(pattern, channel)) this.replay(channel, cursor, backlog);
-    }
+    this.tree.forEachMatch(pattern, (channel) => this.replay(channel, cursor, backlog));
     return backlog;
   }
 
@@ -123,6 +125,7 @@ export class MemoryBroker implements Broker {
       this.expire(history);
       if (history.ring.size === 0) {
         this.channels.delete(channel);
+        this.tree.remove(channel);
         this.forgottenTo = this.forgottenTo === null ? history.lastId : maxId(this.forgottenTo, history.lastId);
       }
     }

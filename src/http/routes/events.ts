@@ -6,7 +6,7 @@ import { toPushframeError } from '../errors';
 import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
 import { SSE_HEADERS } from '../headers';
-import { parseResumeCursor, single, type Query } from '../query';
+import { parseResumeCursor, single, queryOf } from '../query';
 import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
 
 /**
@@ -26,7 +26,7 @@ export function eventsRoutes(router: Router, deps: Deps): void {
   router.get(path, (ctx) => {
     const cors = corsHeaders(ctx.get('origin') || undefined, config.allowedOrigins);
     ctx.set(cors);
-    const query = ctx.query as Query;
+    const query = queryOf(ctx);
     const lastEventId = ctx.get('last-event-id');
     // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
     const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config, {

@@ -1,4 +1,5 @@
 import type Router from 'koa-router';
+import { getHeapStatistics } from 'node:v8';
 import type { Deps } from '../deps';
 
 /** Health and Prometheus metrics: at the host's root, so they belong to a server of its own. */
@@ -60,7 +61,7 @@ export function collectStats(deps: Deps): Stats {
     for (const [reason, n] of Object.entries(t.drops)) drops[reason] = (drops[reason] ?? 0) + n;
   }
   const broker = deps.hub.broker.status();
-  const mem = process.memoryUsage();
+  const mem = memory();
   const counted = deps.metrics.snapshot();
   return {
     uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
@@ -79,4 +80,28 @@ export function collectStats(deps: Deps): Stats {
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
     broker,
   };
+}
+
+let lastMemory = { rss: 0, heapUsed: 0 };
+
+/**
+ * RSS comes from /proc, which needs a descriptor: when none is left, process.memoryUsage()
+ * throws EMFILE. The heap figure needs none; the last RSS read stands in until it works again.
+ */
+function memory(): { rss: number; heapUsed: number } {
+  try {
+    const m = process.memoryUsage();
+    lastMemory = { rss: m.rss, heapUsed: m.heapUsed };
+  } catch {
+    lastMemory = { rss: lastMemory.rss, heapUsed: safeHeapUsed(lastMemory.heapUsed) };
+  }
+  return lastMemory;
+}
+
+function safeHeapUsed(fallback: number): number {
+  try {
+    return getHeapStatistics().used_heap_size;
+  } catch {
+    return fallback;
+  }
 }

@@ -8,7 +8,7 @@ import type { Deps } from '../deps';
 import { toPushframeError } from '../errors';
 import { POLL_JSONP_HEADERS, POLL_JSON_HEADERS } from '../headers';
 import { checkJsonpOrigin, jsonpCallbackGrammar } from '../jsonp';
-import { single, type Query } from '../query';
+import { single, queryOf } from '../query';
 import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
 
 /**
@@ -49,7 +49,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
         resolve(null);
       };
       const poll = new LongPoll(
-        { timeoutMs: config.pollTimeoutMs, immediate: immediate || capped, since },
+        { timeoutMs: config.pollTimeoutMs, immediate: immediate || capped, since, maxBytes: config.maxBufferedBytes },
         tally(),
         (answer) => {
           cleanup();
@@ -73,7 +73,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
     });
 
   router.get(path, async (ctx) => {
-    const query = ctx.query as Query;
+    const query = queryOf(ctx);
     const callback = single(query, 'callback');
     // Checked first, and before anything is echoed: a bad name is answered as JSON.
     if (callback !== undefined && !callbackGrammar.test(callback)) throw new PushframeError('bad_callback');

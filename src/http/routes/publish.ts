@@ -4,6 +4,7 @@ import { isChannel, serializeData, type SerializedData } from '../../protocol';
 import { readBody } from '../body';
 import type { Deps } from '../deps';
 import { requirePublishRights } from '../publishing';
+import { queryOf } from '../query';
 
 /** Room for JSON whitespace around a message of the maximum size. */
 const BODY_SLACK = 1024;
@@ -32,7 +33,7 @@ export function publishRoutes(router: Router, deps: Deps): void {
     } catch {
       throw new PushframeError('bad_json', 'The body is not valid JSON.');
     }
-    const keyParam = ctx.query.key;
+    const keyParam = queryOf(ctx).key;
     const key = typeof keyParam === 'string' && keyParam !== '' ? keyParam : undefined;
     if (key !== undefined && key.length > 200) throw new PushframeError('bad_request', 'The "key" parameter is at most 200 characters.');
     let serialized: SerializedData;

@@ -9,7 +9,7 @@ import { STREAM_HEADERS } from '../headers';
 import { parseNonce, streamPolicy } from '../csp';
 import { client, hostName } from '../client';
 import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
-import { single, type Query } from '../query';
+import { single, queryOf } from '../query';
 import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
@@ -43,7 +43,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
   };
 
   router.get(config.prefix + '/stream', (ctx) => {
-    const query = ctx.query as Query;
+    const query = queryOf(ctx);
     const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
     const t = single(query, 't') ?? 'iframe';
     if (t !== 'iframe' && t !== 'htmlfile') throw new PushframeError('bad_request', 'The "t" parameter is "iframe" or "htmlfile".');
