@@ -1633,8 +1633,9 @@
 
   gp.join = function (c) {
     if (indexOf(this.local, c) === -1) this.local.push(c);
-    // A cursor of its own that may trail the stream: caught up once it is open.
-    if (c.cursorHead && c._cursorString() !== this._cursorString()) c.shareSince = c._cursorString();
+    // A cursor of its own that may trail the stream (`since`, or where it was suspended):
+    // caught up once it is open. One that stayed open (a subscribe()) missed nothing.
+    if (!c.shareOpened && c.cursorHead && c._cursorString() !== this._cursorString()) c.shareSince = c._cursorString();
     // The first member's own cursor (`since`) is where a new shared stream starts.
     if (!this.cursorHead && c.cursorHead) proto._setCursor.call(this, c._cursorString());
     if (!c.shareOpened) proto._setCursor.call(c, this._cursorString());
@@ -2318,6 +2319,7 @@
     c._suspend = function () {
       if (c.state === 'closed') return;
       proto._suspend.call(c);
+      c.shareOpened = false;
       g.leave(c);
     };
     c.close = function () {

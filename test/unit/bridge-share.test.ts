@@ -263,6 +263,25 @@ describe('joining with a cursor of its own (catch-up)', () => {
     expect(seen).toEqual(['2', '3', '2', '3', '4', '4']);
   });
 
+  it('a tab back from the back-forward cache catches up from where it was suspended', async () => {
+    const [a, b] = await lateTab();
+    catchUps(b)[0].answer({ cursor: 'E~1,news@3', messages: [['news', '2', 'two'], ['news', '3', 'three']], resets: [], timeoutMs: 1000 });
+    const W = b.window as unknown as { dispatchEvent(e: Event): boolean; Event: typeof Event };
+    const page = (type: string): Event => Object.assign(new W.Event(type), { persisted: true });
+    W.dispatchEvent(page('pagehide'));
+    await world.run(0);
+    a.sink().m('news', '4', 'four');
+    await world.run(0);
+    W.dispatchEvent(page('pageshow'));
+    await world.run(0);
+    const [poll] = catchUps(b);
+    expect(poll.q.since).toBe('E~1,news@3');
+    poll.answer({ cursor: 'E~1,news@4', messages: [['news', '4', 'four']], resets: [], timeoutMs: 1000 });
+    a.sink().m('news', '5', 'five');
+    await world.run(0);
+    expect(ids(b)).toEqual(['news@2', 'news@3', 'news@4', 'news@5']);
+  });
+
   it('the first connection starts the stream from its own cursor: nothing to fetch', async () => {
     world = new World(FULL);
     const a = await world.open('A');
