@@ -12,6 +12,8 @@ const CHANNELS = 50_000;
 const PATTERNS = Array.from({ length: 50 }, (_, i) => `x${i}/*`).join(',');
 const CLIENTS = 2;
 const POLLS_EACH = 15;
+const MIN_ATTACK_MS = 1500;
+const MAX_POLLS_EACH = 500;
 
 let child: ChildProcess;
 let url: string;
@@ -32,7 +34,9 @@ it(`answers polls of 50 non-matching wildcards over ${CHANNELS} channels without
   const started = Date.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
-      for (let i = 0; i < POLLS_EACH; i++) {
+      // At least POLLS_EACH polls each, and for at least MIN_ATTACK_MS, so that the
+      // probe has time to sample /healthz however fast the polls are answered.
+      for (let i = 0; (i < POLLS_EACH || Date.now() - started < MIN_ATTACK_MS) && i < MAX_POLLS_EACH; i++) {
         const r = await fetch(`${url}/pushframe/poll?channels=${PATTERNS}`);
         await r.text();
         statuses.push(r.status);
@@ -41,10 +45,11 @@ it(`answers polls of 50 non-matching wildcards over ${CHANNELS} channels without
   );
   const elapsed = Date.now() - started;
   const times = await probe.stop();
-  expect(statuses).toEqual(Array(CLIENTS * POLLS_EACH).fill(200));
+  expect(statuses.length).toBeGreaterThanOrEqual(CLIENTS * POLLS_EACH);
+  expect(statuses.filter((s) => s !== 200)).toEqual([]);
   expectResponsive(times);
-  // 30 polls: the old scan took ~360 ms each (~11 s in all); the tree walk takes milliseconds.
-  expect(elapsed).toBeLessThan(5_000);
+  // The old scan took ~360 ms a poll; the tree walk takes milliseconds.
+  expect(elapsed / statuses.length).toBeLessThan(150);
 }, 60_000);
 
 it('still finds the channels a wildcard does match', async () => {
