@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type Koa from 'koa';
 
 /**
@@ -60,7 +60,7 @@ export class BrowserBudget {
   private identify(ctx: Koa.Context): string {
     const given = cookie(ctx.get('cookie'), BROWSER_COOKIE);
     if (given !== undefined && BROWSER_ID.test(given)) return given;
-    const id = randomBytes(16).toString('base64url');
+    const id = randomId();
     // Lax: sent with same-site frames and scripts; a cross-site embed sends none, and each
     // of its requests counts as a browser of its own (docs/bridge.md).
     ctx.append(
@@ -77,4 +77,22 @@ function cookie(header: string, name: string): string | undefined {
     if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/**
+ * 16 random bytes as base64url. Drawn from a pool filled 256 ids at a time: one
+ * randomBytes call per id cost about 25 µs, a tenth of what opening a stream costs.
+ */
+const ID_BYTES = 16;
+const pool = Buffer.alloc(ID_BYTES * 256);
+let poolAt = pool.length;
+
+function randomId(): string {
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const id = pool.toString('base64url', poolAt, poolAt + ID_BYTES);
+  poolAt += ID_BYTES;
+  return id;
 }
