@@ -12,11 +12,14 @@ import type Koa from 'koa';
 export const BROWSER_COOKIE = 'pf_browser';
 const BROWSER_ID = /^[A-Za-z0-9_-]{22}$/;
 
-export interface BrowserSlot {
-  /** True when the browser already holds its budget: answer, do not hold. */
+/** What `enter` decided: over budget (`capped`), or a slot held under `id` (null: no budget). */
+export interface BrowserEntry {
   capped: boolean;
-  release(): void;
+  id: string | null;
 }
+
+const UNBUDGETED: BrowserEntry = { capped: false, id: null };
+const CAPPED: BrowserEntry = { capped: true, id: null };
 
 export class BrowserBudget {
   private readonly open = new Map<string, number>();
@@ -34,27 +37,24 @@ export class BrowserBudget {
     return this.open.size;
   }
 
-  /** Reads (or gives) the browser's cookie and takes a slot unless it is over budget. */
-  enter(ctx: Koa.Context): BrowserSlot {
-    if (this.max === 0) return { capped: false, release: () => undefined };
+  /** Reads (or gives) the browser's cookie and takes a slot unless it is over budget;
+   * a held slot goes back with `leave(id)`, once. */
+  enter(ctx: Koa.Context): BrowserEntry {
+    if (this.max === 0) return UNBUDGETED;
     const id = this.identify(ctx);
     const held = this.open.get(id) ?? 0;
     if (held >= this.max) {
       this.capped++;
-      return { capped: true, release: () => undefined };
+      return CAPPED;
     }
     this.open.set(id, held + 1);
-    let released = false;
-    return {
-      capped: false,
-      release: () => {
-        if (released) return;
-        released = true;
-        const n = (this.open.get(id) ?? 1) - 1;
-        if (n <= 0) this.open.delete(id);
-        else this.open.set(id, n);
-      },
-    };
+    return { capped: false, id };
+  }
+
+  leave(id: string): void {
+    const n = (this.open.get(id) ?? 1) - 1;
+    if (n <= 0) this.open.delete(id);
+    else this.open.set(id, n);
   }
 
   private identify(ctx: Koa.Context): string {

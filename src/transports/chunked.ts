@@ -22,8 +22,9 @@ type Listener = () => void;
 export class ChunkedSocketSink implements Sink {
   private res: ServerResponse | null;
   private readonly socket: Socket;
-  /** The sink's own listeners: they go back on the socket once Node's come off. */
-  private readonly listeners: { event: 'close' | 'drain'; listener: Listener }[] = [];
+  /** The sink's own listeners while Node's HTTP server holds the socket: they go back on
+   * it once Node's come off. Dropped then (a stream's life is spent released). */
+  private listeners: { event: 'close' | 'drain'; listener: Listener }[] | null = [];
   /** The head is still to go out, with the first chunk. */
   private headPending = true;
 
@@ -82,14 +83,14 @@ export class ChunkedSocketSink implements Sink {
   on(event: 'close' | 'drain', listener: Listener): this {
     // The socket's own events: the response relays 'drain' only after its own write
     // returned false, and the socket outlives the sink's hold on the response.
-    this.listeners.push({ event, listener });
+    this.listeners?.push({ event, listener });
     this.socket.on(event, listener);
     return this;
   }
 
   removeListener(event: 'close' | 'drain', listener: Listener): this {
-    const i = this.listeners.findIndex((l) => l.event === event && l.listener === listener);
-    if (i !== -1) this.listeners.splice(i, 1);
+    const i = this.listeners ? this.listeners.findIndex((l) => l.event === event && l.listener === listener) : -1;
+    if (i !== -1) this.listeners?.splice(i, 1);
     this.socket.removeListener(event, listener);
     return this;
   }
@@ -99,7 +100,8 @@ export class ChunkedSocketSink implements Sink {
     const res = this.res;
     if (res === null || releaseHttp(res) === null) return;
     this.res = null;
-    for (const l of this.listeners) this.socket.on(l.event, l.listener);
+    for (const l of this.listeners ?? []) this.socket.on(l.event, l.listener);
+    this.listeners = null;
   }
 }
 
