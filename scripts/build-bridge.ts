@@ -1,8 +1,8 @@
 /**
- * Builds the page bridge: assembles the sources into public/pushframe.js (today the
- * source is that one file) and minifies it into public/pushframe.min.js, which stays ES3
- * so IE6-8 parse it. The minified file is generated, never committed: it would go stale
- * with every change to the bridge. `npm run build` and the test setup run this.
+ * Builds the page bridge: concatenates the sources in bridge/ into public/pushframe.js
+ * and minifies that into public/pushframe.min.js, which stays ES3 so IE6-8 parse it. Both
+ * are generated, never committed: bridge/ is the one place to edit, and a copy in git
+ * would go stale. `npm run build` (so `npm start` and `npm pack`) and the test setup run this.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,8 +12,25 @@ import { BRIDGE_MINIFIED, BRIDGE_READABLE, bridgeBanner } from '../src/http/brid
 // From dist/scripts/ the package root is two levels up; from scripts/ one.
 const ROOT = resolve(__dirname, /[\\/]dist[\\/]scripts$/.test(__dirname) ? '../..' : '..');
 
-/** The bridge's sources in order. Splitting the bridge changes only this list. */
-export const BRIDGE_SOURCES = ['public/pushframe.js'];
+/**
+ * The bridge's sources in order: pieces of one IIFE (head.js opens it, tail.js closes
+ * it), each a concern that uses only what the pieces before it and head.js define.
+ */
+export const BRIDGE_SOURCES = [
+  'head.js', // the IIFE, constants, defaults, shared state
+  'es3.js', // small helpers for old engines: lists, options, JSON, listeners
+  'origins.js', // URL origins
+  'events.js', // DOM events, with the legacy listener path for IE6-8
+  'lifecycle.js', // load, unload, the back-forward cache, online, the pulse
+  'cross-origin.js', // postMessage from streams on another origin
+  'transports.js', // htmlfile and iframe forever frames
+  'polling.js', // long-poll (JSONP and XHR) and SSE
+  'stream.js', // one attempt on one transport
+  'connection.js', // channels, cursor, events, retries, the transport ladder
+  'share.js', // one stream per browser: the leader, the bus, the relay
+  'global.js', // the Pushframe object
+  'tail.js', // closes the IIFE
+].map((file) => `bridge/${file}`);
 
 export function assemble(root = ROOT): string {
   return BRIDGE_SOURCES.map((file) => readFileSync(join(root, file), 'utf8')).join('\n');
@@ -43,9 +60,7 @@ function writeAtomically(path: string, text: string): void {
 /** Writes the assembled and the minified bridge; returns their sizes. */
 export async function buildBridge(root = ROOT): Promise<{ readable: number; minified: number }> {
   const readable = assemble(root);
-  // While the bridge is one file, it is its own source: nothing to assemble.
-  const single = BRIDGE_SOURCES.length === 1 && BRIDGE_SOURCES[0] === BRIDGE_READABLE;
-  if (!single) writeAtomically(join(root, BRIDGE_READABLE), readable);
+  writeAtomically(join(root, BRIDGE_READABLE), readable);
   const minified = await minifyBridge(readable);
   writeAtomically(join(root, BRIDGE_MINIFIED), minified);
   return { readable: Buffer.byteLength(readable), minified: Buffer.byteLength(minified) };

@@ -1,0 +1,853 @@
+  // ---------------------------------------------------------------- tab sharing
+
+  /*
+   * Many tabs, one stream (docs/bridge.md). Per server (url and params), one tab of the
+   * browser leads: it runs an internal connection, the engine, for the union of every
+   * tab's channels, and relays what the engine gets over a bus (BroadcastChannel, else
+   * localStorage and its storage event). Every tab's connections, the leader's own
+   * included, are facades fed by that relay, so a page cannot tell by its events
+   * whether it holds the stream. Leadership is a Web Lock where the browser has them
+   * (held until the tab goes: hand-over needs no timer), else a lease in localStorage
+   * renewed by the stream's own frames. Each tab keeps the stream's cursor as relayed,
+   * so whichever tab leads next resumes from the last message it saw; repeats after a
+   * hand-over are dropped by id. A connection that joins with an older cursor of its
+   * own (`since`) fetches the gap once and merges it with the relay (gp.catchUp).
+   */
+
+  var SHARE_PREFIX = 'pushframe|share|';
+  // Ids remembered per channel: a new leader resumes from its own position, which may
+  // trail by the messages still in flight to it when the old one went.
+  var RECENT_IDS = 256;
+  // Storage fallback: a lease lasts this many heartbeat intervals; the leader renews it
+  // on the stream's frames (its timers may be throttled in a background tab).
+  var LEASE_BEATS = 3;
+  // A hello older than this, after a new leader asked for them, drops that member's
+  // channels at the next change of the union (its tab crashed without saying bye).
+  var MEMBER_GRACE_MS = 10000;
+
+  // Refusals one member's own channels or grant can cause.
+  var MEMBER_FAULTS = { bad_channel: 1, bad_pattern: 1, bad_grant: 1, too_many_channels: 1, unauthorized: 1 };
+
+  var tabId = 't' + now().toString(36) + Math.floor(Math.random() * 2176782336).toString(36);
+  var groups = {};   // share key -> Group of this tab
+  var memberSeq = 0;
+
+  function localStore() {
+    try {
+      var s = window.localStorage;
+      if (!s || !window.JSON) return null;
+      s.setItem(SHARE_PREFIX + 'probe', '1');
+      s.removeItem(SHARE_PREFIX + 'probe');
+      return s;
+    } catch (e) {
+      return null; // disabled, private mode, or a full quota
+    }
+  }
+
+  function webLocks() {
+    try {
+      var l = window.navigator && window.navigator.locks;
+      return l && typeof l.request === 'function' && typeof window.Promise === 'function' ? l : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /** A bus between this tab and the others of the same key: `post` reaches every other tab. */
+  function openBus(key, receive) {
+    if (typeof window.BroadcastChannel === 'function') {
+      try {
+        var bc = new window.BroadcastChannel(SHARE_PREFIX + key);
+        bc.onmessage = function (ev) {
+          if (ev && ev.data && typeof ev.data === 'object') receive(ev.data);
+        };
+        return {
+          post: function (msg) {
+            try { bc.postMessage(msg); } catch (e) { /* closed */ }
+          },
+          close: function () {
+            bc.onmessage = null;
+            try { bc.close(); } catch (e) { /* closed */ }
+          }
+        };
+      } catch (e1) { /* fall through to storage */ }
+    }
+    var store = localStore();
+    // IE8 has localStorage but its storage event names no key and carries no value.
+    if (!store || !window.StorageEvent) return null;
+    var slot = SHARE_PREFIX + key + '|bus';
+    var seq = 0;
+    function onStorage(ev) {
+      if (!ev || ev.key !== slot || !ev.newValue) return;
+      var box;
+      try { box = parseJson(ev.newValue); } catch (e) { return; }
+      // IE fires storage events in the writing window too.
+      if (box && box.m && typeof box.m === 'object' && box.m.tab !== tabId) receive(box.m);
+    }
+    addListener(window, 'storage', onStorage);
+    return {
+      post: function (msg) {
+        // A fresh value each time: writing an equal value fires no event.
+        try { store.setItem(slot, window.JSON.stringify({ n: tabId + (++seq), m: msg })); } catch (e) { /* quota */ }
+      },
+      close: function () {
+        removeListener(window, 'storage', onStorage);
+      }
+    };
+  }
+
+  /** `pattern!n`: the pattern, authorised by the n-th grant of a shared stream's token list. */
+  function bareChannel(entry) {
+    var bang = entry.indexOf('!');
+    return bang === -1 ? entry : entry.substring(0, bang);
+  }
+
+  function matchesAny(patterns, channel) {
+    for (var i = 0; i < patterns.length; i++) if (matches(patterns[i], channel)) return true;
+    return false;
+  }
+
+  function sameSet(a, b) {
+    if (a.length !== b.length) return false;
+    for (var i = 0; i < a.length; i++) if (indexOf(b, a[i]) === -1) return false;
+    return true;
+  }
+
+  function Group(key, bus, locks, store) {
+    this.key = key;
+    this.bus = bus;
+    this.locks = locks;
+    this.store = store;      // lease fallback only
+    this.local = [];         // this tab's facades
+    this.leader = '';        // the tab that leads, as far as this tab knows
+    this.leading = false;
+    this.engine = null;
+    this.members = {};       // leader: member id -> { ch, tok, at }
+    this.joined = [];        // leader: members added since the engine last opened
+    this.held = [];          // leader: suspects of a refusal, let in one at a time
+    this.proven = {};        // leader: members the engine has opened with
+    this.whoAt = 0;
+    this.last = null;        // the last open relay: { d, mem, tab }
+    this.fatal = null;
+    this.quietOpen = false;
+    this.closed = false;
+    this.lockHeld = false;
+    this.release = null;
+    this.claim = null;       // lease: { tab, at, until } this tab wrote
+    this.renewedAt = 0;
+    this.heardAt = now();
+    this.watchTimer = null;
+    this.recent = {};
+    proto._setCursor.call(this, '');
+  }
+
+  var gp = Group.prototype;
+
+  gp.send = function (msg) {
+    msg.tab = tabId;
+    this.bus.post(msg);
+    this.receive(msg);
+  };
+
+  gp.hello = function (c) {
+    this.send({ k: 'hello', m: c.memberId, ch: c.channels.slice(0), tok: c.token });
+  };
+
+  gp.join = function (c) {
+    if (indexOf(this.local, c) === -1) this.local.push(c);
+    // A cursor of its own that may trail the stream (`since`, or where it was suspended):
+    // caught up once it is open. One that stayed open (a subscribe()) missed nothing.
+    if (!c.shareOpened && c.cursorHead && c._cursorString() !== this._cursorString()) c.shareSince = c._cursorString();
+    // The first member's own cursor (`since`) is where a new shared stream starts.
+    if (!this.cursorHead && c.cursorHead) proto._setCursor.call(this, c._cursorString());
+    if (!c.shareOpened) proto._setCursor.call(c, this._cursorString());
+    this.hello(c);
+    this.elect();
+    this.watch();
+  };
+
+  gp.leave = function (c) {
+    var at = indexOf(this.local, c);
+    if (at === -1) return;
+    this.local.splice(at, 1);
+    this.send({ k: 'bye', m: c.memberId });
+    if (!this.local.length) this.shut();
+  };
+
+  /** The last facade of this tab left: give up leadership and the bus. */
+  gp.shut = function () {
+    this.closed = true;
+    if (groups[this.key] === this) delete groups[this.key];
+    if (this.watchTimer) window.clearTimeout(this.watchTimer);
+    this.watchTimer = null;
+    if (this.leading) this.abdicate(true);
+    this.bus.close();
+  };
+
+  // -- election
+
+  gp.elect = function () {
+    if (this.closed || this.leading) return;
+    if (this.locks) this.request(false);
+    else this.claimLease(false);
+  };
+
+  /** Queues for the lock (once); `steal` takes it from a leader that stopped answering. */
+  gp.request = function (steal) {
+    var g = this;
+    if (g.lockQueued && !steal) return;
+    g.lockQueued = true;
+    var p;
+    try {
+      p = g.locks.request(SHARE_PREFIX + g.key, steal ? { steal: true } : {}, function () {
+        if (g.closed) return null;
+        return new window.Promise(function (resolve) {
+          g.release = resolve;
+          g.lockHeld = true;
+          g.lead();
+        });
+      });
+    } catch (e) {
+      g.lockQueued = false;
+      return;
+    }
+    if (!p || typeof p.then !== 'function') return;
+    p.then(function () {
+      // Released by this tab: queue again unless it left (it gave up leading for another).
+      g.lockQueued = false;
+      if (!g.closed && !g.leading) g.request(false);
+    }, function () {
+      // Stolen (this tab was frozen, or hung, and another took over) or refused.
+      g.lockQueued = false;
+      g.lockHeld = false;
+      g.release = null;
+      if (g.leading) g.abdicate(false);
+      if (!g.closed) g.request(false);
+    });
+  };
+
+  gp.leaseSlot = function () {
+    return SHARE_PREFIX + this.key + '|lease';
+  };
+
+  gp.readLease = function () {
+    try {
+      var text = this.store.getItem(this.leaseSlot());
+      var l = text ? parseJson(text) : null;
+      return l && typeof l.tab === 'string' ? l : null;
+    } catch (e) {
+      return null;
+    }
+  };
+
+  gp.writeLease = function () {
+    this.claim.until = now() + LEASE_BEATS * this.beat();
+    this.renewedAt = now();
+    try { this.store.setItem(this.leaseSlot(), window.JSON.stringify(this.claim)); } catch (e) { /* quota */ }
+  };
+
+  /** Lease fallback: take the lease when it is free or expired. */
+  gp.claimLease = function () {
+    if (this.closed || this.leading) return;
+    var l = this.readLease();
+    if (l && l.tab !== tabId && l.until > now()) return;
+    this.claim = { tab: tabId, at: now(), until: 0 };
+    this.writeLease();
+    this.lead();
+  };
+
+  /** Two claims: the later wins, the larger tab id on a tie; both tabs decide alike. */
+  function beats(a, b) {
+    return a.at > b.at || (a.at === b.at && a.tab > b.tab);
+  }
+
+  gp.onLease = function (l) {
+    if (!this.leading || !this.claim) return;
+    if (!l) {
+      this.writeLease();
+      return;
+    }
+    if (l.tab === tabId) return;
+    if (beats(l, this.claim)) this.abdicate(false);
+    else this.writeLease();
+  };
+
+  gp.beat = function () {
+    return this.engine ? this.engine.heartbeatMs : DEFAULTS.heartbeatMs;
+  };
+
+  gp.renew = function () {
+    var beat = this.beat();
+    // Renewed twice an interval, and at once when the server announces a shorter one.
+    if (this.store && this.claim && this.leading && (now() - this.renewedAt >= beat / 2 || this.claim.until - now() > LEASE_BEATS * beat)) {
+      var l = this.readLease();
+      if (l && l.tab !== tabId && beats(l, this.claim)) this.abdicate(false);
+      else this.writeLease();
+    }
+  };
+
+  /** This tab now holds the stream for all. */
+  gp.lead = function () {
+    var g = this;
+    if (g.closed || g.leading) return;
+    g.leading = true;
+    g.leader = tabId;
+    g.members = {};
+    g.joined = [];
+    g.held = [];
+    g.proven = {};
+    var t = now();
+    // The members the last leader served, but its own tab's: they went with it.
+    var mem = g.last ? g.last.mem : {};
+    for (var id in mem) {
+      if (hasOwn.call(mem, id) && id.substring(0, id.indexOf('.')) !== g.last.tab) {
+        g.members[id] = { ch: mem[id].ch, tok: mem[id].tok, at: 0 };
+      }
+    }
+    for (var i = 0; i < g.local.length; i++) {
+      var c = g.local[i];
+      if (c.channels.length && c.state !== 'idle') g.members[c.memberId] = { ch: c.channels.slice(0), tok: c.token, at: t };
+    }
+    g.whoAt = t;
+    g.quietOpen = true;
+    g.send({ k: 'lead', claim: g.claim });
+    g.send({ k: 'who' });
+    g.startEngine();
+  };
+
+  /** Stops leading: `quit` when this tab leaves, otherwise another tab took over. */
+  gp.abdicate = function (quit) {
+    this.leading = false;
+    if (this.leader === tabId) this.leader = '';
+    var e = this.engine;
+    this.engine = null;
+    if (e) {
+      e.shareStopped = true;
+      e.close();
+    }
+    if (this.release) {
+      var r = this.release;
+      this.release = null;
+      this.lockHeld = false;
+      r();
+    }
+    if (this.store && this.claim) {
+      var l = this.readLease();
+      if (quit && l && l.tab === tabId) {
+        try { this.store.removeItem(this.leaseSlot()); } catch (err) { /* gone */ }
+      }
+      this.claim = null;
+    }
+    if (quit) this.bus.post({ k: 'resign', tab: tabId });
+  };
+
+  // -- the engine (leader only)
+
+  /** The stream's channel list: each member's patterns, `!n` naming the grant that covers them. */
+  gp.union = function () {
+    var entries = [];
+    var tokens = [];
+    var t = now();
+    for (var id in this.members) {
+      if (!hasOwn.call(this.members, id)) continue;
+      var m = this.members[id];
+      if (m.at < this.whoAt && t - this.whoAt > MEMBER_GRACE_MS) {
+        delete this.members[id]; // asked for a hello long ago, said nothing
+        continue;
+      }
+      var ref = '';
+      if (m.tok) {
+        var n = indexOf(tokens, m.tok);
+        if (n === -1) {
+          n = tokens.length;
+          tokens.push(m.tok);
+        }
+        ref = '!' + n;
+      }
+      for (var i = 0; i < m.ch.length; i++) {
+        var entry = m.ch[i] + ref;
+        if (indexOf(entries, entry) === -1) entries.push(entry);
+      }
+    }
+    return { ch: entries, tok: tokens };
+  };
+
+  gp.startEngine = function () {
+    var g = this;
+    var first = g.local[0];
+    if (!first || g.closed) return;
+    var u = g.union();
+    var options = {};
+    for (var k in first.shareOptions) if (hasOwn.call(first.shareOptions, k)) options[k] = first.shareOptions[k];
+    options.channels = u.ch;
+    options.token = u.tok.join(',');
+    options.since = g._cursorString();
+    options.target = null;
+    // A stream that starts from a member's own cursor gives it everything: no gap to fetch.
+    for (var j = 0; j < g.local.length; j++) if (g.local[j].shareSince === options.since) g.local[j].shareSince = '';
+    var e = new Connection(options);
+    e.shareTokens = u.tok;
+    g.engine = e;
+    g.fatal = null;
+    e._emit = function (name, detail) {
+      if (g.engine === e) g.engineEvent(e, name, detail);
+    };
+    e._message = function (channel, id, data) {
+      this._see(channel, id);
+      if (g.engine === e) g.send({ k: 'm', c: channel, i: id, d: data });
+    };
+    e._setCursor = function (text) {
+      proto._setCursor.call(this, text);
+      if (g.engine === e) g.send({ k: 'c', cursor: text });
+    };
+    e._beat = function () {
+      if (g.engine === e) g.send({ k: 'h' });
+    };
+    // Start now rather than a tick later: the member has already waited its turn.
+    if (e.timer) {
+      window.clearTimeout(e.timer);
+      e.timer = null;
+      e._start();
+    }
+  };
+
+  /** The union changed: the engine re-opens with its cursor (the resume every stream has). */
+  gp.rejoin = function () {
+    var e = this.engine;
+    if (!e) return;
+    var u = this.union();
+    if (sameSet(u.ch, e.channels) && sameSet(u.tok, e.shareTokens)) return;
+    e.channels = u.ch;
+    e.shareTokens = u.tok;
+    e.token = u.tok.join(',');
+    this.quietOpen = true;
+    // At once, not a tick later: this never runs inside a frame's own script.
+    if (pageReady()) e._start();
+    else e._reopen();
+  };
+
+  gp.memberTable = function () {
+    var out = {};
+    for (var id in this.members) {
+      if (hasOwn.call(this.members, id)) out[id] = { ch: this.members[id].ch, tok: this.members[id].tok };
+    }
+    return out;
+  };
+
+  gp.engineEvent = function (e, name, detail) {
+    if (name === 'open') {
+      var joined = this.joined;
+      this.joined = [];
+      // Quiet after a re-open for the union's sake or a hand-over: only the tabs that
+      // asked (or are new) see an open, as each would alone. Any other re-open (a
+      // recycle, a reconnect after an error) is seen by all, as by a stream of its own.
+      var quiet = this.quietOpen;
+      this.quietOpen = false;
+      for (var pid in this.members) if (hasOwn.call(this.members, pid)) this.proven[pid] = 1;
+      this.send({ k: 'o', d: detail, mem: this.memberTable(), cause: joined, quiet: quiet });
+      var next = this.held.shift();
+      if (next) {
+        this.members[next.id] = next.m;
+        this.joined.push(next.id);
+        this.rejoin();
+      }
+    } else if (name === 'error') {
+      if (hasOwn.call(FATAL, detail.code) || detail.code === 'no_transport') this.fatal = detail;
+      else this.send({ k: 'e', d: detail });
+    } else if (name === 'transport') {
+      this.transportName = detail.name;
+      this.send({ k: 't', d: detail });
+    } else if (name === 'reset') {
+      var list = [];
+      for (var i = 0; i < detail.channels.length; i++) list.push(bareChannel(detail.channels[i]));
+      this.send({ k: 'x', d: { channels: list } });
+    } else if (name === 'close' && !e.shareStopped && this.fatal) {
+      this.refuse(this.fatal);
+    }
+  };
+
+  /**
+   * The union stream was refused for good. Alone, the member that asked for the
+   * failing channels would have been refused: the members added since the stream last
+   * opened are refused; with none, an expired grant ends the members that have one.
+   */
+  gp.refuse = function (err) {
+    var out = [];
+    var id;
+    if (hasOwn.call(MEMBER_FAULTS, err.code)) {
+      // Suspects: the members the stream has never opened with (the leader's own included).
+      for (id in this.members) if (hasOwn.call(this.members, id) && !hasOwn.call(this.proven, id)) out.push(id);
+    }
+    if (out.length > 1) {
+      // Several joined at once: which one the server refused cannot be told apart, so
+      // they are let in one at a time (each re-open is the resume every stream has).
+      for (var h = 1; h < out.length; h++) {
+        this.held.push({ id: out[h], m: this.members[out[h]] });
+        delete this.members[out[h]];
+      }
+      this.joined = [out[0]];
+      this.engine = null;
+      if (!this.closed && this.leading) this.startEngine();
+      return;
+    }
+    if (!out.length) {
+      for (id in this.members) {
+        if (hasOwn.call(this.members, id) && (err.code !== 'bad_grant' || this.members[id].tok)) out.push(id);
+      }
+    }
+    for (var i = 0; i < out.length; i++) delete this.members[out[i]];
+    this.joined = [];
+    this.engine = null;
+    this.send({ k: 'refused', to: out, d: err, tr: this.transportName });
+    if (!this.closed && this.leading) this.startEngine();
+  };
+
+  // -- the relay (every tab)
+
+  gp.receive = function (msg) {
+    if (this.closed) return;
+    var k = msg.k;
+    if (k === 'hello' || k === 'bye') {
+      if (this.leading) this.member(msg);
+      return;
+    }
+    if (k === 'lead') {
+      if (this.leading && msg.tab !== tabId) {
+        // Locks: only the holder announces, so this tab's lock was taken from it.
+        // Lease fallback: two tabs claimed at once; the same rule decides in both.
+        if (this.locks || (msg.claim && this.claim && beats(msg.claim, this.claim))) this.abdicate(false);
+        else return;
+      }
+      this.leader = msg.tab;
+      this.heard();
+      return;
+    }
+    if (k === 'who') {
+      if (msg.tab === tabId) return;
+      for (var w = 0; w < this.local.length; w++) this.hello(this.local[w]);
+      return;
+    }
+    if (k === 'resign') {
+      if (msg.tab === this.leader) this.leader = '';
+      if (!this.locks) this.claimLease();
+      return;
+    }
+    if (!this.leader && msg.tab) this.leader = msg.tab;
+    // A leader that was frozen and woke up may still relay for a moment: ignore it.
+    if (msg.tab !== this.leader) return;
+    this.heard();
+    var list = this.local.slice(0);
+    var i;
+    if (k === 'm') {
+      this.message(list, String(msg.c), String(msg.i), msg.d);
+    } else if (k === 'c') {
+      proto._setCursor.call(this, String(msg.cursor));
+      for (i = 0; i < list.length; i++) this.follow(list[i], String(msg.cursor));
+    } else if (k === 'o') {
+      this.last = { d: msg.d, mem: msg.mem, tab: msg.tab };
+      proto._setCursor.call(this, String(msg.d.cursor));
+      for (i = 0; i < list.length; i++) {
+        var c = list[i];
+        if (!hasOwn.call(msg.mem, c.memberId)) continue;
+        if (c.state !== 'open' || !msg.quiet || indexOf(msg.cause, c.memberId) !== -1) this.opened(c, msg.d);
+        else this.follow(c, String(msg.d.cursor));
+      }
+    } else if (k === 'state') {
+      // A tab's first word from the stream: its cursor until then was a member's own.
+      if (!this.cursorHead || !this.last) proto._setCursor.call(this, String(msg.d.cursor));
+      this.last = { d: msg.d, mem: msg.mem, tab: msg.tab };
+      for (i = 0; i < list.length; i++) if (list[i].memberId === msg.to && list[i].state !== 'open') this.opened(list[i], msg.d);
+    } else if (k === 't') {
+      for (i = 0; i < list.length; i++) this.transport(list[i], msg.d.name);
+    } else if (k === 'e') {
+      for (i = 0; i < list.length; i++) {
+        if (list[i].state === 'open' || list[i].state === 'connecting' || list[i].state === 'reconnecting') {
+          list[i].state = 'reconnecting';
+          list[i]._emit('error', msg.d);
+        }
+      }
+    } else if (k === 'x') {
+      for (i = 0; i < list.length; i++) {
+        if (list[i].shareCatch) list[i].shareCatch.buf.push({ x: msg.d.channels });
+        else this.reset(list[i], msg.d.channels);
+      }
+    } else if (k === 'refused') {
+      // Whoever leads next must not bring them back into the union.
+      if (this.last && this.last.mem) for (i = 0; i < msg.to.length; i++) delete this.last.mem[msg.to[i]];
+      for (i = 0; i < list.length; i++) {
+        if (indexOf(msg.to, list[i].memberId) === -1) continue;
+        // As alone: the transport it tried, the refusal, the end.
+        if (msg.tr) this.transport(list[i], msg.tr);
+        list[i]._emit('error', msg.d);
+        list[i].close();
+      }
+    }
+    this.renew();
+  };
+
+  gp.member = function (msg) {
+    var has = hasOwn.call(this.members, msg.m);
+    for (var h = 0; h < this.held.length; h++) if (this.held[h].id === msg.m) this.held.splice(h--, 1);
+    if (msg.k === 'bye' || !msg.ch || !msg.ch.length) {
+      if (has) delete this.members[msg.m];
+      this.rejoin();
+      return;
+    }
+    var tok = msg.tok ? String(msg.tok) : '';
+    // A member that asks for something else is a suspect again until the stream opens with it.
+    if (has && (!sameSet(msg.ch, this.members[msg.m].ch) || tok !== this.members[msg.m].tok)) delete this.proven[msg.m];
+    this.members[msg.m] = { ch: msg.ch, tok: tok, at: now() };
+    var e = this.engine;
+    var u = this.union();
+    if (e && (!sameSet(u.ch, e.channels) || !sameSet(u.tok, e.shareTokens))) {
+      if (indexOf(this.joined, msg.m) === -1) this.joined.push(msg.m);
+      this.rejoin();
+    } else if (e && e.state === 'open' && this.last) {
+      this.proven[msg.m] = 1; // what it asks for is in the open stream already
+      // A newcomer starts where the stream is now, and learns the members in case it leads next.
+      var d = {};
+      for (var k in this.last.d) if (hasOwn.call(this.last.d, k)) d[k] = this.last.d[k];
+      d.cursor = e._cursorString();
+      this.send({ k: 'state', to: msg.m, d: d, mem: this.memberTable() });
+    }
+  };
+
+  gp.wanted = function () {
+    for (var i = 0; i < this.local.length; i++) if (this.local[i].channels.length) return true;
+    return false;
+  };
+
+  gp.heard = function () {
+    this.heardAt = now();
+  };
+
+  gp.opened = function (c, d) {
+    this.transport(c, d.transport);
+    if (c.state === 'closed') return;
+    c.state = 'open';
+    c.shareOpened = true;
+    c.heartbeatMs = d.heartbeatMs;
+    var since = c.shareSince;
+    c.shareSince = '';
+    this.follow(c, String(d.cursor));
+    c._emit('open', { transport: d.transport, cursor: d.cursor, heartbeatMs: d.heartbeatMs });
+    if (since && c.state === 'open') this.catchUp(c, since);
+  };
+
+  /** The stream's cursor becomes the member's, unless it is still catching up to it. */
+  gp.follow = function (c, cursor) {
+    if (c.state !== 'closed' && !c.shareCatch) proto._setCursor.call(c, cursor);
+  };
+
+  /**
+   * A member whose own cursor is older than the stream it joined: one poll, answered at
+   * once, fetches what the server has after that cursor for the member's channels. The
+   * relay meanwhile is held back (gp.message); it follows the gap, repeats dropped.
+   */
+  gp.catchUp = function (c, since) {
+    var g = this;
+    var id = 'join' + (++pollSeq);
+    var el = pollScript(c);
+    var job = { buf: c.shareCatch ? c.shareCatch.buf : [] };
+    var timer = null;
+    c.shareCatch = job;
+    proto._setCursor.call(c, since);
+    function done(a) {
+      window.clearTimeout(timer);
+      el.onload = el.onerror = el.onreadystatechange = null;
+      pollCallbacks[id] = ignore; // a removed script may still run
+      try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
+      if (c.shareCatch !== job) return;
+      c.shareCatch = null;
+      if (c.state !== 'closed') g.caughtUp(c, a, job.buf);
+    }
+    timer = window.setTimeout(function () {
+      done(null);
+    }, c.openTimeoutMs);
+    pollCallbacks[id] = function (a) {
+      done(a && typeof a === 'object' ? a : null);
+    };
+    // onload runs after the script: one that did not call back failed.
+    el.onload = el.onerror = function () {
+      done(null);
+    };
+    el.onreadystatechange = function () {
+      if (/^(loaded|complete)$/.test(el.readyState)) done(null);
+    };
+    el.src = endpoint(c, 'poll', '&open=1' + pollQuery(c, id));
+    scriptParent().appendChild(el);
+  };
+
+  /** The gap (or, without one, a reset for all the member's channels), then the held relay. */
+  gp.caughtUp = function (c, a, buf) {
+    var seen = {};
+    var i, ch, key;
+    if (!a || a.error || typeof a.reconnect === 'number' || !isArray(a.messages)) {
+      c._reset(c.channels.slice(0)); // never a silent gap
+    } else {
+      if (isArray(a.resets) && a.resets.length) this.reset(c, a.resets);
+      for (i = 0; i < a.messages.length && c.state === 'open'; i++) {
+        var m = a.messages[i];
+        ch = String(m[0]);
+        if (!matchesAny(c.channels, ch)) continue;
+        key = '$' + ch;
+        (hasOwn.call(seen, key) ? seen[key] : (seen[key] = [])).push(String(m[1]));
+        c._message(ch, String(m[1]), m.length > 3 ? textData(m[3]) : m[2]);
+      }
+    }
+    for (i = 0; i < buf.length && c.state === 'open'; i++) {
+      var b = buf[i];
+      if (b.x) {
+        this.reset(c, b.x);
+        continue;
+      }
+      key = '$' + b.c;
+      if (!hasOwn.call(seen, key) || indexOf(seen[key], b.i) === -1) c._message(b.c, b.i, b.d);
+    }
+    // It now has all the relay brought: from here on it follows the stream's cursor.
+    if (c.state !== 'closed') proto._setCursor.call(c, this._cursorString());
+  };
+
+  gp.transport = function (c, name) {
+    if (c.state === 'closed' || c.transport === name) return;
+    c.transport = name;
+    c._emit('transport', { name: name });
+  };
+
+  gp.reset = function (c, channels) {
+    if (c.state === 'closed') return;
+    var mine = [];
+    for (var i = 0; i < channels.length; i++) {
+      if (indexOf(c.channels, channels[i]) !== -1 || matchesAny(c.channels, channels[i])) mine.push(channels[i]);
+    }
+    if (mine.length) c._reset(mine);
+  };
+
+  /** One relayed message: once per tab, to the facades whose own channels match. */
+  gp.message = function (list, channel, id, data) {
+    var ids = hasOwn.call(this.recent, channel) ? this.recent[channel] : (this.recent[channel] = []);
+    if (indexOf(ids, id) !== -1) return;
+    ids.push(id);
+    if (ids.length > RECENT_IDS) ids.shift();
+    this._see(channel, id);
+    for (var i = 0; i < list.length; i++) {
+      var c = list[i];
+      if (c.shareOpened && c.state !== 'closed' && c.state !== 'suspended' && matchesAny(c.channels, channel)) {
+        if (c.shareCatch) c.shareCatch.buf.push({ c: channel, i: id, d: data });
+        else c._message(channel, id, data);
+      }
+    }
+  };
+
+  /**
+   * A follower that hears nothing from the leader for two heartbeat intervals plus the
+   * longest backoff takes over: the leader relays every frame, heartbeats included, so
+   * its tab is frozen or hung. (Closing, crashing and navigating release the lock at
+   * once; this timer is only for the frozen case.)
+   */
+  gp.watch = function () {
+    var g = this;
+    if (g.watchTimer || g.closed) return;
+    var first = g.local[0];
+    if (!first) return;
+    var limit = 2 * first.heartbeatMs + first.backoffMaxMs;
+    g.watchTimer = window.setTimeout(function () {
+      g.watchTimer = null;
+      if (g.closed) return;
+      var quiet = now() - g.heardAt;
+      if (g.leading) {
+        g.renew();
+      } else if (g.store) {
+        g.claimLease(); // takes the lease only once it has run out
+      } else if (quiet >= limit && g.wanted()) {
+        g.heardAt = now();
+        g.request(true);
+      }
+      g.watch();
+    }, g.store ? Math.min(limit, 1000) : limit);
+  };
+
+  gp._setCursor = proto._setCursor;
+  gp._see = proto._see;
+  gp._cursorString = proto._cursorString;
+
+  /** The share key: the server's absolute URL, the transport ladder, the extra parameters. */
+  function shareKey(c) {
+    var m = /^([a-zA-Z][a-zA-Z0-9+.\-]*:)?\/\/[^\/?#]*(.*)$/.exec(c.url);
+    var key = c.origin + (m ? m[2] : c.url) + '|' + c.ladder.join(',') + '|' + c.documentDomain;
+    for (var k in c.params) if (hasOwn.call(c.params, k)) key += '&' + k + '=' + c.params[k];
+    return key;
+  }
+
+  function onLeaseEvent(ev) {
+    ev = ev || window.event;
+    if (!ev || typeof ev.key !== 'string' || ev.key.substring(0, SHARE_PREFIX.length) !== SHARE_PREFIX) return;
+    for (var key in groups) {
+      if (!hasOwn.call(groups, key)) continue;
+      var g = groups[key];
+      if (!g.store || ev.key !== g.leaseSlot()) continue;
+      var l = null;
+      try { l = ev.newValue ? parseJson(ev.newValue) : null; } catch (e) { /* ignore */ }
+      if (g.leading) g.onLease(l);
+      else if (!l) g.claimLease();
+    }
+  }
+
+  var leaseHooked = false;
+
+  /**
+   * Turns a new connection into a facade of its tab's group for its server, when the
+   * browser has a way to share; returns false (the connection streams on its own) when not.
+   */
+  function share(c, options) {
+    var key = shareKey(c);
+    var g = hasOwn.call(groups, key) ? groups[key] : null;
+    if (!g) {
+      var bus = null;
+      var receiveFn = function (msg) {
+        if (g) g.receive(msg);
+      };
+      var locks = webLocks();
+      var store = locks ? null : localStore();
+      if (!locks && !store) return false;
+      bus = openBus(key, receiveFn);
+      if (!bus) return false;
+      g = new Group(key, bus, locks, store);
+      groups[key] = g;
+      if (store && !leaseHooked) {
+        leaseHooked = true;
+        addListener(window, 'storage', onLeaseEvent);
+      }
+    }
+    c.memberId = tabId + '.' + (++memberSeq);
+    c.shareOptions = options;
+    c.shareOpened = false;
+    c._start = function () {
+      if (c.state === 'closed') return;
+      if (!c.channels.length) {
+        c.state = 'idle';
+        g.send({ k: 'bye', m: c.memberId });
+        return;
+      }
+      c.state = 'connecting';
+      if (g.closed) {
+        // The tab's group was shut (the page was hidden, then shown again).
+        if (!share(c, options)) return;
+        c._start();
+        return;
+      }
+      g.join(c);
+    };
+    c._suspend = function () {
+      if (c.state === 'closed') return;
+      proto._suspend.call(c);
+      c.shareOpened = false;
+      g.leave(c);
+    };
+    c.close = function () {
+      if (c.state === 'closed') return;
+      g.leave(c);
+      proto.close.call(c);
+    };
+    return true;
+  }
