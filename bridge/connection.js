@@ -31,7 +31,7 @@
       throw new Error('pushframe: documentDomain must be a host name such as example.com');
     }
     this.origin = originOf(url);
-    this.cross = this.origin !== pageOrigin() && !this.documentDomain;
+    this.cross_ = this.origin !== pageOrigin() && !this.documentDomain;
     this.channels = [];
     var list = splitList(options.channels);
     for (var i = 0; i < list.length; i++) if (list[i] && indexOf(this.channels, list[i]) === -1) this.channels.push(list[i]);
@@ -51,38 +51,38 @@
     // reprobeMs 0 turns probing off; anything else not positive means the default.
     this.reprobeMs = Number(option(options, 'reprobeMs')) === 0 ? 0 : positive(options, 'reprobeMs');
     this.reprobeMaxMs = positive(options, 'reprobeMaxMs');
-    this.reprobeDelay = this.reprobeMs;
-    this.probeTimer = null;
-    this.probeFrom = -1; // the polling rung a probe of the streams came from
+    this.reprobeDelay_ = this.reprobeMs;
+    this.probeTimer_ = null;
+    this.probeFrom_ = -1; // the polling rung a probe of the streams came from
     this.pathCheckMs = positive(options, 'pathCheckMs');
-    this.streamed = false;     // a stream has opened on this connection: no path check
-    this.positionDone = null;  // drops a pending path-check poll
-    this.pathTimer = null;
+    this.streamed_ = false;     // a stream has opened on this connection: no path check
+    this.positionDone_ = null;  // drops a pending path-check poll
+    this.pathTimer_ = null;
 
-    this.ladder = [];
+    this.ladder_ = [];
     var names = splitList(option(options, 'transports'));
     for (var t = 0; t < names.length; t++) {
       var tr = hasOwn.call(transports, names[t]) ? transports[names[t]] : null;
-      if (tr && tr.supported(this) && indexOf(this.ladder, names[t]) === -1) this.ladder.push(names[t]);
+      if (tr && tr.supported(this) && indexOf(this.ladder_, names[t]) === -1) this.ladder_.push(names[t]);
     }
-    this.rung = 0;
-    this.failures = 0;  // attempts on this rung that never opened
-    this.attempt = 0;   // consecutive failures, for backoff
+    this.rung_ = 0;
+    this.failures_ = 0;  // attempts on this rung that never opened
+    this.attempt_ = 0;   // consecutive failures, for backoff
     this.transport = null;
     this.state = 'connecting';
 
-    this.cursorHead = '';
-    this.cursorSeen = {};
-    this.cursorOrder = [];
-    if (options.since) this._setCursor(String(options.since));
+    this.cursorHead_ = '';
+    this.cursorSeen_ = {};
+    this.cursorOrder_ = [];
+    if (options.since) this.setCursor_(String(options.since));
 
-    this.handlers = [];
-    this.listeners = {};
-    this.stream = null;
-    this.lastFrame = 0;
-    this.timer = null;
-    this.watchdog = null;
-    this.watchLimit = 0;
+    this.handlers_ = [];
+    this.listeners_ = {};
+    this.stream_ = null;
+    this.lastFrame_ = 0;
+    this.timer_ = null;
+    this.watchdog_ = null;
+    this.watchLimit_ = 0;
 
     if (this.documentDomain) document.domain = this.documentDomain;
     connections.push(this);
@@ -90,7 +90,7 @@
     // Streams start after the page's load event: a frame started before it holds
     // the page's onload and busy indicator until the stream ends. After load (a click
     // handler, a script added later) the stream starts at once.
-    if (pageReady()) this._schedule(0);
+    if (pageReady()) this.schedule_(0);
   }
 
   var proto = Connection.prototype;
@@ -99,15 +99,15 @@
 
   /** Calls fn(data, meta) for messages on a channel, a pattern (`a/*`, `a/**`) or every channel (`*`). */
   proto.on = function (pattern, fn) {
-    if (typeof fn === 'function') this.handlers.push({ pattern: String(pattern), fn: fn });
+    if (typeof fn === 'function') this.handlers_.push({ pattern: String(pattern), fn: fn });
     return this;
   };
 
   /** Removes fn from pattern; without fn every handler of pattern; without arguments all. */
   proto.off = function (pattern, fn) {
-    for (var i = this.handlers.length - 1; i >= 0; i--) {
-      var h = this.handlers[i];
-      if ((pattern === undefined || h.pattern === String(pattern)) && (!fn || h.fn === fn)) this.handlers.splice(i, 1);
+    for (var i = this.handlers_.length - 1; i >= 0; i--) {
+      var h = this.handlers_[i];
+      if ((pattern === undefined || h.pattern === String(pattern)) && (!fn || h.fn === fn)) this.handlers_.splice(i, 1);
     }
     return this;
   };
@@ -115,12 +115,12 @@
   /** Lifecycle events: open, message, reset, transport, error, close. */
   proto.listen = function (name, fn) {
     if (!hasOwn.call(LIFECYCLE, name)) throw new Error('pushframe: no lifecycle event "' + name + '"');
-    if (typeof fn === 'function') (this.listeners[name] || (this.listeners[name] = [])).push(fn);
+    if (typeof fn === 'function') (this.listeners_[name] || (this.listeners_[name] = [])).push(fn);
     return this;
   };
 
   proto.unlisten = function (name, fn) {
-    var list = this.listeners[name];
+    var list = this.listeners_[name];
     if (!list) return this;
     for (var i = list.length - 1; i >= 0; i--) if (!fn || list[i] === fn) list.splice(i, 1);
     return this;
@@ -136,7 +136,7 @@
         changed = true;
       }
     }
-    if (changed) this._reopen();
+    if (changed) this.reopen_();
     return this;
   };
 
@@ -150,67 +150,67 @@
         changed = true;
       }
     }
-    if (changed) this._reopen();
+    if (changed) this.reopen_();
     return this;
   };
 
   /** The resume cursor: what this connection already has. */
   proto.cursor = function () {
-    return this._cursorString();
+    return this.cursorString_();
   };
 
   proto.close = function () {
     if (this.state === 'closed') return;
-    this._cancelProbe();
-    if (this.positionDone) this.positionDone();
-    if (this.pathTimer) window.clearTimeout(this.pathTimer);
-    this._halt();
+    this.cancelProbe_();
+    if (this.positionDone_) this.positionDone_();
+    if (this.pathTimer_) window.clearTimeout(this.pathTimer_);
+    this.halt_();
     this.state = 'closed';
     var at = indexOf(connections, this);
     if (at !== -1) connections.splice(at, 1);
     unhook();
-    this._emit('close', {});
-    this.handlers = [];
-    this.listeners = {};
+    this.emit_('close', {});
+    this.handlers_ = [];
+    this.listeners_ = {};
   };
 
   // -- cursor
 
   // The server's last cursor (from p.o or a checkpoint, p.c, which it sends often
   // enough that few channels gather here) plus the last id seen per channel since.
-  proto._setCursor = function (text) {
+  proto.setCursor_ = function (text) {
     var parts = text.split(',');
-    this.cursorHead = parts[0];
-    this.cursorSeen = {};
-    this.cursorOrder = [];
+    this.cursorHead_ = parts[0];
+    this.cursorSeen_ = {};
+    this.cursorOrder_ = [];
     for (var i = 1; i < parts.length; i++) {
       var at = parts[i].lastIndexOf('@');
-      if (at > 0) this._see(parts[i].substring(0, at), parts[i].substring(at + 1));
+      if (at > 0) this.see_(parts[i].substring(0, at), parts[i].substring(at + 1));
     }
   };
 
   // Ids stay opaque: the server delivers each channel in order and never twice,
   // so the latest one received is the one to resume from. Keys carry a prefix so that
   // channels named `__proto__`, `constructor` or `hasOwnProperty` are ordinary keys.
-  proto._see = function (channel, id) {
+  proto.see_ = function (channel, id) {
     var key = '$' + channel;
-    if (!hasOwn.call(this.cursorSeen, key)) this.cursorOrder.push(channel);
-    this.cursorSeen[key] = id;
+    if (!hasOwn.call(this.cursorSeen_, key)) this.cursorOrder_.push(channel);
+    this.cursorSeen_[key] = id;
   };
 
-  proto._cursorString = function () {
-    if (!this.cursorHead) return '';
-    var out = this.cursorHead;
-    for (var i = 0; i < this.cursorOrder.length; i++) {
-      out += ',' + this.cursorOrder[i] + '@' + this.cursorSeen['$' + this.cursorOrder[i]];
+  proto.cursorString_ = function () {
+    if (!this.cursorHead_) return '';
+    var out = this.cursorHead_;
+    for (var i = 0; i < this.cursorOrder_.length; i++) {
+      out += ',' + this.cursorOrder_[i] + '@' + this.cursorSeen_['$' + this.cursorOrder_[i]];
     }
     return out;
   };
 
   // -- events
 
-  proto._emit = function (name, detail) {
-    var list = this.listeners[name];
+  proto.emit_ = function (name, detail) {
+    var list = this.listeners_[name];
     if (list) {
       list = list.slice(0);
       for (var i = 0; i < list.length; i++) {
@@ -220,16 +220,16 @@
     dispatch(byId(this.target) || document, EVENT_PREFIX + name, detail);
   };
 
-  proto._message = function (channel, id, data) {
-    this._see(channel, id);
+  proto.message_ = function (channel, id, data) {
+    this.see_(channel, id);
     var meta = { channel: channel, id: id };
-    var list = this.handlers.slice(0);
+    var list = this.handlers_.slice(0);
     for (var i = 0; i < list.length; i++) {
       if (matches(list[i].pattern, channel)) {
         try { list[i].fn.call(this, data, meta); } catch (err) { report(err); }
       }
     }
-    var lc = this.listeners.message;
+    var lc = this.listeners_.message;
     if (lc) {
       lc = lc.slice(0);
       for (var j = 0; j < lc.length; j++) {
@@ -241,75 +241,75 @@
 
   // -- stream management
 
-  proto._clearTimers = function () {
-    if (this.timer) window.clearTimeout(this.timer);
-    if (this.watchdog) window.clearTimeout(this.watchdog);
-    this.timer = this.watchdog = null;
+  proto.clearTimers_ = function () {
+    if (this.timer_) window.clearTimeout(this.timer_);
+    if (this.watchdog_) window.clearTimeout(this.watchdog_);
+    this.timer_ = this.watchdog_ = null;
   };
 
-  proto._halt = function () {
-    this._clearTimers();
-    var s = this.stream;
-    this.stream = null;
+  proto.halt_ = function () {
+    this.clearTimers_();
+    var s = this.stream_;
+    this.stream_ = null;
     if (s) s.stop();
   };
 
   /** Starts a stream after delay ms (never from inside a frame's own call stack). */
-  proto._schedule = function (delay) {
+  proto.schedule_ = function (delay) {
     var self = this;
     if (self.state === 'closed') return;
-    if (self.timer) window.clearTimeout(self.timer);
-    self.timer = window.setTimeout(function () {
-      self.timer = null;
-      self._start();
+    if (self.timer_) window.clearTimeout(self.timer_);
+    self.timer_ = window.setTimeout(function () {
+      self.timer_ = null;
+      self.start_();
     }, delay);
   };
 
-  proto._suspend = function () {
+  proto.suspend_ = function () {
     if (this.state === 'closed') return;
-    this._halt();
+    this.halt_();
     this.state = 'suspended';
   };
 
-  proto._reopen = function () {
+  proto.reopen_ = function () {
     if (this.state === 'closed') return;
-    this._halt();
-    if (pageReady()) this._schedule(0);
+    this.halt_();
+    if (pageReady()) this.schedule_(0);
   };
 
-  proto._start = function () {
+  proto.start_ = function () {
     if (this.state === 'closed' || !pageReady()) return;
-    this._halt();
+    this.halt_();
     if (!this.channels.length) {
       this.state = 'idle';
       return;
     }
-    var name = this.ladder[this.rung];
+    var name = this.ladder_[this.rung_];
     if (!name) {
-      this._emit('error', { code: 'no_transport', message: 'No transport of this browser can reach the server.' });
+      this.emit_('error', { code: 'no_transport', message: 'No transport of this browser can reach the server.' });
       this.close();
       return;
     }
     if (name !== this.transport) {
       this.transport = name;
-      this._emit('transport', { name: name });
+      this.emit_('transport', { name: name });
       if (this.state === 'closed') return;
     }
     var stream = new Stream(this, name);
-    this.stream = stream;
+    this.stream_ = stream;
     this.state = 'connecting';
     frames[stream.id] = stream;
-    this.lastFrame = now();
-    this._watch(stream, this.openTimeoutMs);
-    this._checkPath(stream);
+    this.lastFrame_ = now();
+    this.watch_(stream, this.openTimeoutMs);
+    this.checkPath_(stream);
     try {
-      stream.handle = transports[name].start(stream);
+      stream.handle_ = transports[name].start(stream);
     } catch (err) {
       // This browser cannot host the transport after all (e.g. ActiveX disabled).
-      this._halt();
-      this.failures = this.fallbackAfter;
-      this._emit('error', { code: 'transport_failed', message: 'The ' + name + ' transport could not start.' });
-      this._fallback(stream, this._backoff());
+      this.halt_();
+      this.failures_ = this.fallbackAfter;
+      this.emit_('error', { code: 'transport_failed', message: 'The ' + name + ' transport could not start.' });
+      this.fallback_(stream, this.backoff_());
     }
   };
 
@@ -320,38 +320,38 @@
    * in Chromium. The time is the wall clock's, so a check after the machine slept sees
    * the whole silence.
    */
-  proto._watch = function (stream, limit) {
-    this.watchLimit = limit;
-    this._arm(stream);
+  proto.watch_ = function (stream, limit) {
+    this.watchLimit_ = limit;
+    this.arm_(stream);
   };
 
-  proto._arm = function (stream) {
+  proto.arm_ = function (stream) {
     var self = this;
-    if (self.watchdog) window.clearTimeout(self.watchdog);
-    var left = self.lastFrame + self.watchLimit - now();
-    self.watchdog = window.setTimeout(function () {
-      self.watchdog = null;
-      self._expire(stream, '');
+    if (self.watchdog_) window.clearTimeout(self.watchdog_);
+    var left = self.lastFrame_ + self.watchLimit_ - now();
+    self.watchdog_ = window.setTimeout(function () {
+      self.watchdog_ = null;
+      self.expire_(stream, '');
     }, left > 0 ? left : 0);
   };
 
   /** Fails the stream if it has been quiet for the limit, else waits for the rest. */
-  proto._expire = function (stream, why) {
-    if (this.stream !== stream || stream.dead || this.state === 'closed') return;
-    var quiet = now() - this.lastFrame;
-    if (quiet < this.watchLimit) {
-      this._arm(stream);
+  proto.expire_ = function (stream, why) {
+    if (this.stream_ !== stream || stream.dead_ || this.state === 'closed') return;
+    var quiet = now() - this.lastFrame_;
+    if (quiet < this.watchLimit_) {
+      this.arm_(stream);
       return;
     }
     var message = 'No data from the server for ' + quiet + ' ms' + why + '.';
-    if (stream.opened) this._failed(stream, 'stalled', message);
+    if (stream.opened_) this.failed_(stream, 'stalled', message);
     // An attempt the machine slept through says nothing about proxies: just retry.
-    else if (why) this._replace('timeout', message);
-    else this._failed(stream, 'timeout', message);
+    else if (why) this.replace_('timeout', message);
+    else this.failed_(stream, 'timeout', message);
   };
 
   /** How long an open stream may stay silent: the announced interval plus the grace. */
-  proto._limit = function (intervalMs) {
+  proto.limit_ = function (intervalMs) {
     if (this.heartbeatTimeoutFactor) return intervalMs * this.heartbeatTimeoutFactor;
     return intervalMs + this.stallGraceMs;
   };
@@ -363,57 +363,57 @@
    * the browser comes back online (the open stream went over the old path, so it is
    * replaced; a retry waiting out its backoff goes now).
    */
-  proto._check = function (why, gapMs) {
+  proto.check_ = function (why, gapMs) {
     if (this.state === 'closed' || this.state === 'suspended') return;
-    var s = this.stream;
-    if (!s || s.dead) {
-      if ((why === 'online' || why === 'wake') && !s && this.timer && this.state === 'reconnecting') {
-        this.attempt = 0;
-        this._schedule(0);
+    var s = this.stream_;
+    if (!s || s.dead_) {
+      if ((why === 'online' || why === 'wake') && !s && this.timer_ && this.state === 'reconnecting') {
+        this.attempt_ = 0;
+        this.schedule_(0);
       }
       return;
     }
     if (why === 'online') {
-      this._replace('network_changed', 'The browser came back online; the stream is replaced.');
+      this.replace_('network_changed', 'The browser came back online; the stream is replaced.');
       return;
     }
-    if (s.opened && s.handle && s.handle.finished && s.handle.finished()) {
-      s.ended(null);
+    if (s.opened_ && s.handle_ && s.handle_.finished && s.handle_.finished()) {
+      s.ended_(null);
       return;
     }
-    if (why !== 'pulse') this._expire(s, why === 'wake' ? ' (timers stopped for ' + gapMs + ' ms: the machine slept)' : '');
+    if (why !== 'pulse') this.expire_(s, why === 'wake' ? ' (timers stopped for ' + gapMs + ' ms: the machine slept)' : '');
   };
 
   /** Drops the current stream and starts another soon, as after a first failure. */
-  proto._replace = function (code, message) {
-    this._halt();
-    this._emit('error', { code: code, message: message });
+  proto.replace_ = function (code, message) {
+    this.halt_();
+    this.emit_('error', { code: code, message: message });
     if (this.state === 'closed') return;
-    this.attempt = 0;
+    this.attempt_ = 0;
     this.state = 'reconnecting';
-    this._schedule(this._backoff());
+    this.schedule_(this.backoff_());
   };
 
-  proto._opened = function (stream, cursor, heartbeatMs) {
-    stream.opened = true;
-    if (!transports[stream.transport].polling) this.streamed = true;
+  proto.opened_ = function (stream, cursor, heartbeatMs) {
+    stream.opened_ = true;
+    if (!transports[stream.transport].polling) this.streamed_ = true;
     this.state = 'open';
-    this.failures = 0;
-    this.attempt = 0;
+    this.failures_ = 0;
+    this.attempt_ = 0;
     if (heartbeatMs > 0) this.heartbeatMs = heartbeatMs;
-    this._setCursor(cursor);
-    this._watch(stream, this._limit(this.heartbeatMs));
+    this.setCursor_(cursor);
+    this.watch_(stream, this.limit_(this.heartbeatMs));
     if (transports[stream.transport].polling) {
-      this._planProbe();
+      this.planProbe_();
     } else {
       // Streaming works (again): the next fall to polling probes soon.
-      this.probeFrom = -1;
-      this.reprobeDelay = this.reprobeMs;
+      this.probeFrom_ = -1;
+      this.reprobeDelay_ = this.reprobeMs;
     }
-    this._emit('open', { transport: stream.transport, cursor: cursor, heartbeatMs: this.heartbeatMs });
+    this.emit_('open', { transport: stream.transport, cursor: cursor, heartbeatMs: this.heartbeatMs });
   };
 
-  proto._endpoint = function (path, extra) {
+  proto.endpoint_ = function (path, extra) {
     return endpoint(this, path, extra);
   };
 
@@ -427,37 +427,37 @@
    * back: the stream gets max(pathCheckMs, 2x the poll's round trip) more, then the
    * connection falls to long-poll. No polling rung below: nothing to decide.
    */
-  proto._checkPath = function (stream) {
+  proto.checkPath_ = function (stream) {
     var self = this;
     if (transports[stream.transport].polling) return;
     var pollRung = false;
-    for (var r = self.rung + 1; r < self.ladder.length; r++) if (transports[self.ladder[r]].polling) pollRung = true;
+    for (var r = self.rung_ + 1; r < self.ladder_.length; r++) if (transports[self.ladder_[r]].polling) pollRung = true;
     if (!pollRung) return;
-    var wantPosition = !self.cursorHead;
-    if (self.streamed && !wantPosition) return;
-    if (self.positionDone) self.positionDone();
+    var wantPosition = !self.cursorHead_;
+    if (self.streamed_ && !wantPosition) return;
+    if (self.positionDone_) self.positionDone_();
     var id = 'pos' + (++pollSeq);
     var el = pollScript(self);
     var sent = now();
     function done() {
-      self.positionDone = null;
+      self.positionDone_ = null;
       el.onload = el.onerror = el.onreadystatechange = null;
       pollCallbacks[id] = ignore;
       try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
     }
-    self.positionDone = done;
+    self.positionDone_ = done;
     pollCallbacks[id] = function (a) {
       done();
       if (self.state === 'closed' || !a) return;
-      if (!self.cursorHead && a.cursor) self._setCursor(String(a.cursor));
-      if (self.streamed || self.stream !== stream || stream.dead || stream.opened) return;
+      if (!self.cursorHead_ && a.cursor) self.setCursor_(String(a.cursor));
+      if (self.streamed_ || self.stream_ !== stream || stream.dead_ || stream.opened_) return;
       var took = now() - sent;
       var grace = Math.max(self.pathCheckMs, 2 * took);
-      if (self.pathTimer) window.clearTimeout(self.pathTimer);
-      self.pathTimer = window.setTimeout(function () {
-        self.pathTimer = null;
-        if (self.stream !== stream || stream.dead || stream.opened) return;
-        self._failed(stream, 'timeout', 'A poll was answered in ' + took + ' ms but the stream showed nothing ' +
+      if (self.pathTimer_) window.clearTimeout(self.pathTimer_);
+      self.pathTimer_ = window.setTimeout(function () {
+        self.pathTimer_ = null;
+        if (self.stream_ !== stream || stream.dead_ || stream.opened_) return;
+        self.failed_(stream, 'timeout', 'A poll was answered in ' + took + ' ms but the stream showed nothing ' +
           grace + ' ms later: something on the way buffers streams.');
       }, grace);
     };
@@ -467,75 +467,75 @@
   };
 
   /** The cursor of a poll answer: the server's view of what this connection has. */
-  proto._position = function (stream, cursor) {
-    if (this.stream === stream && !stream.dead) this._setCursor(cursor);
+  proto.position_ = function (stream, cursor) {
+    if (this.stream_ === stream && !stream.dead_) this.setCursor_(cursor);
   };
 
   /** On a polling rung below streaming ones: try streaming again later. */
-  proto._planProbe = function () {
+  proto.planProbe_ = function () {
     var self = this;
-    if (self.probeTimer || self.rung === 0 || !(self.reprobeDelay > 0)) return;
-    self.probeTimer = window.setTimeout(function () {
-      self.probeTimer = null;
-      if (self.state === 'closed' || !transports[self.ladder[self.rung]].polling) return;
-      self.probeFrom = self.rung;
-      self.rung = 0;
-      self.failures = 0;
-      self._reopen();
-    }, self.reprobeDelay);
+    if (self.probeTimer_ || self.rung_ === 0 || !(self.reprobeDelay_ > 0)) return;
+    self.probeTimer_ = window.setTimeout(function () {
+      self.probeTimer_ = null;
+      if (self.state === 'closed' || !transports[self.ladder_[self.rung_]].polling) return;
+      self.probeFrom_ = self.rung_;
+      self.rung_ = 0;
+      self.failures_ = 0;
+      self.reopen_();
+    }, self.reprobeDelay_);
   };
 
-  proto._cancelProbe = function () {
-    if (this.probeTimer) window.clearTimeout(this.probeTimer);
-    this.probeTimer = null;
+  proto.cancelProbe_ = function () {
+    if (this.probeTimer_) window.clearTimeout(this.probeTimer_);
+    this.probeTimer_ = null;
   };
 
   /** A heartbeat frame arrived (tab sharing relays it as the leader's sign of life). */
-  proto._beat = function () {};
+  proto.beat_ = function () {};
 
-  proto._reset = function (channels) {
-    this._emit('reset', { channels: channels });
+  proto.reset_ = function (channels) {
+    this.emit_('reset', { channels: channels });
   };
 
-  proto._backoff = function () {
-    var d = this.backoffMinMs * Math.pow(2, Math.min(this.attempt, 30));
+  proto.backoff_ = function () {
+    var d = this.backoffMinMs * Math.pow(2, Math.min(this.attempt_, 30));
     if (d > this.backoffMaxMs) d = this.backoffMaxMs;
-    this.attempt++;
+    this.attempt_++;
     // Equal jitter: at least half the delay, so a crowd of clients spreads out.
     return Math.round(d / 2 + Math.random() * d / 2);
   };
 
   /** A failed attempt: count it against the transport if it never opened, then retry. */
-  proto._fallback = function (stream, delay) {
-    if (!stream.opened && this.probeFrom >= 0) {
+  proto.fallback_ = function (stream, delay) {
+    if (!stream.opened_ && this.probeFrom_ >= 0) {
       // The probe found streaming still blocked: back to polling at once, probe later.
-      this.rung = this.probeFrom;
-      this.probeFrom = -1;
-      this.failures = 0;
-      this.attempt = 0;
-      this.reprobeDelay = Math.min(this.reprobeDelay * 2, this.reprobeMaxMs);
+      this.rung_ = this.probeFrom_;
+      this.probeFrom_ = -1;
+      this.failures_ = 0;
+      this.attempt_ = 0;
+      this.reprobeDelay_ = Math.min(this.reprobeDelay_ * 2, this.reprobeMaxMs);
       this.state = 'reconnecting';
-      this._schedule(0);
+      this.schedule_(0);
       return;
     }
-    if (!stream.opened) this.failures++;
-    if (this.failures >= this.fallbackAfter && this.rung < this.ladder.length - 1) {
-      this.rung++;
-      this.failures = 0;
-      this.attempt = 0;
+    if (!stream.opened_) this.failures_++;
+    if (this.failures_ >= this.fallbackAfter && this.rung_ < this.ladder_.length - 1) {
+      this.rung_++;
+      this.failures_ = 0;
+      this.attempt_ = 0;
       delay = 0;
     }
     this.state = 'reconnecting';
-    this._schedule(delay);
+    this.schedule_(delay);
   };
 
-  proto._failed = function (stream, code, message) {
-    if (this.stream !== stream || this.state === 'closed') return;
-    this._halt();
-    this._emit('error', { code: code, message: message });
+  proto.failed_ = function (stream, code, message) {
+    if (this.stream_ !== stream || this.state === 'closed') return;
+    this.halt_();
+    this.emit_('error', { code: code, message: message });
     if (this.state === 'closed') return;
-    if (code === 'timeout' && !stream.opened && this.probeFrom < 0) this._skipToPolling();
-    this._fallback(stream, this._backoff());
+    if (code === 'timeout' && !stream.opened_ && this.probeFrom_ < 0) this.skipToPolling_();
+    this.fallback_(stream, this.backoff_());
   };
 
   /**
@@ -543,41 +543,41 @@
    * holds responses until they complete. Other streams would fare the same, so the
    * next attempt is the first polling rung (the failure counted in _fallback moves there).
    */
-  proto._skipToPolling = function () {
-    for (var r = this.rung + 1; r < this.ladder.length; r++) {
-      if (transports[this.ladder[r]].polling) {
-        this.rung = r - 1;
-        this.failures = this.fallbackAfter;
+  proto.skipToPolling_ = function () {
+    for (var r = this.rung_ + 1; r < this.ladder_.length; r++) {
+      if (transports[this.ladder_[r]].polling) {
+        this.rung_ = r - 1;
+        this.failures_ = this.fallbackAfter;
         return;
       }
     }
   };
 
-  proto._recycle = function (stream, delay) {
+  proto.recycle_ = function (stream, delay) {
     var self = this;
-    self._clearTimers();
+    self.clearTimers_();
     self.state = 'reconnecting';
     // Tear the frame down once its script has returned, then come back with the cursor.
-    self.timer = window.setTimeout(function () {
-      self.timer = null;
-      if (self.stream === stream) self._halt();
-      self._schedule(delay);
+    self.timer_ = window.setTimeout(function () {
+      self.timer_ = null;
+      if (self.stream_ === stream) self.halt_();
+      self.schedule_(delay);
     }, 0);
   };
 
-  proto._serverError = function (stream, code, message) {
+  proto.serverError_ = function (stream, code, message) {
     var self = this;
-    self._clearTimers();
+    self.clearTimers_();
     if (code === 'shutting_down') {
       // A node in a planned restart: not an error for the page, just somewhere else to go.
-      self._recycle(stream, Math.round(self.backoffMinMs / 2 + Math.random() * self.backoffMinMs / 2));
+      self.recycle_(stream, Math.round(self.backoffMinMs / 2 + Math.random() * self.backoffMinMs / 2));
       return;
     }
-    self.timer = window.setTimeout(function () {
-      self.timer = null;
-      if (self.stream !== stream) return;
-      self._halt();
-      self._emit('error', { code: code, message: message });
+    self.timer_ = window.setTimeout(function () {
+      self.timer_ = null;
+      if (self.stream_ !== stream) return;
+      self.halt_();
+      self.emit_('error', { code: code, message: message });
       if (self.state === 'closed') return;
       if (hasOwn.call(FATAL, code)) {
         self.close();
@@ -586,11 +586,11 @@
       if (code === 'bad_cursor') {
         // The cursor cannot be used: start afresh, and tell the page it may have a gap.
         var had = self.channels.slice(0);
-        self._setCursor('');
-        self.cursorHead = '';
-        self._reset(had);
+        self.setCursor_('');
+        self.cursorHead_ = '';
+        self.reset_(had);
       }
       self.state = 'reconnecting';
-      self._schedule(self._backoff());
+      self.schedule_(self.backoff_());
     }, 0);
   };

@@ -12,7 +12,7 @@
     var letter = rest.charAt(bar + 1);
     var stream = hasOwn.call(frames, id) ? frames[id] : null;
     // The origin must be the stream's exactly; the frame id must be the live one.
-    if (!stream || !stream.cross || stream.origin !== ev.origin) return;
+    if (!stream || !stream.cross_ || stream.origin !== ev.origin) return;
     var win = stream.contentWindow();
     if (ev.source && win && ev.source !== win) return;
     var sink = stream.sink;

@@ -17,7 +17,7 @@
     /** Called by a same-origin stream document: its callbacks, or null when stale. */
     _frame: function (id) {
       var s = hasOwn.call(frames, id) ? frames[id] : null;
-      return s && !s.dead && !s.cross ? s.sink : null;
+      return s && !s.dead_ && !s.cross_ ? s.sink : null;
     },
 
     _transports: transports,

@@ -21,7 +21,7 @@
     removeListener(window, 'load', onPageLoad);
     var list = connections.slice(0);
     for (var i = 0; i < list.length; i++) {
-      if (!list[i].stream && !list[i].timer && list[i].state === 'connecting') list[i]._schedule(0);
+      if (!list[i].stream_ && !list[i].timer_ && list[i].state === 'connecting') list[i].schedule_(0);
     }
   }
 
@@ -36,7 +36,7 @@
     var keep = !!(ev && ev.persisted);
     var list = connections.slice(0);
     for (var i = 0; i < list.length; i++) {
-      if (keep) list[i]._suspend();
+      if (keep) list[i].suspend_();
       else list[i].close();
     }
     // A page in the back-forward cache keeps no timer running.
@@ -47,12 +47,12 @@
     if (!ev || !ev.persisted) return;
     if (hooked) startPulse();
     var list = connections.slice(0);
-    for (var i = 0; i < list.length; i++) if (list[i].state === 'suspended') list[i]._schedule(0);
+    for (var i = 0; i < list.length; i++) if (list[i].state === 'suspended') list[i].schedule_(0);
   }
 
   function checkAll(why, detail) {
     var list = connections.slice(0);
-    for (var i = 0; i < list.length; i++) list[i]._check(why, detail);
+    for (var i = 0; i < list.length; i++) list[i].check_(why, detail);
   }
 
   // Back online: whatever stream was open went over the old network path.

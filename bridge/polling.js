@@ -70,15 +70,15 @@
 
       function failed() {
         drop(true);
-        if (!stopped) stream.ended();
+        if (!stopped) stream.ended_();
       }
 
       function answered(a) {
         drop(false);
-        if (stopped || stream.dead) return;
+        if (stopped || stream.dead_) return;
         var sink = stream.sink;
         if (!a || typeof a !== 'object') {
-          stream.ended();
+          stream.ended_();
           return;
         }
         if (a.error) {
@@ -98,9 +98,9 @@
           for (i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], list[i].length > 3 ? textData(list[i][3]) : list[i][2]);
           sink.m.apply(sink, flat);
         }
-        if (stopped || stream.dead) return; // a handler closed or re-subscribed
+        if (stopped || stream.dead_) return; // a handler closed or re-subscribed
         sink.h(); // an empty answer is a sign of life too
-        if (a.cursor) stream.conn._position(stream, String(a.cursor));
+        if (a.cursor) stream.conn_.position_(stream, String(a.cursor));
         if (typeof a.reconnect === 'number') {
           sink.r(a.reconnect);
           return;
@@ -109,7 +109,7 @@
       }
 
       function poll() {
-        if (stopped || stream.dead) return;
+        if (stopped || stream.dead_) return;
         var id = stream.id + '_' + (++pollSeq);
         var done = false;
         name = id;
@@ -117,7 +117,7 @@
           done = true;
           answered(answer);
         };
-        var el = pollScript(stream.conn);
+        var el = pollScript(stream.conn_);
         // onload runs after the script: one that did not call back failed (a proxy's
         // error page, a truncated body). Old IE reports the same through readyState.
         el.onload = el.onerror = function () {
@@ -128,7 +128,7 @@
         };
         // The first poll of an attempt is answered at once (with any backlog): it is
         // the attempt's open, which the open deadline watches.
-        el.src = stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn, id));
+        el.src = stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn_, id));
         script = el;
         scriptParent().appendChild(el);
       }
@@ -181,7 +181,7 @@
         if (d) sink.m(d.channel, d.id, d.data);
       };
       es.onerror = function () {
-        stream.ended();
+        stream.ended_();
       };
       // Heartbeats are comments, which script cannot see: an open EventSource is alive.
       var beat = window.setInterval(function () {

@@ -115,124 +115,124 @@
 
   function Group(key, bus, locks, store) {
     this.key = key;
-    this.bus = bus;
+    this.bus_ = bus;
     this.locks = locks;
-    this.store = store;      // lease fallback only
-    this.local = [];         // this tab's facades
-    this.leader = '';        // the tab that leads, as far as this tab knows
-    this.leading = false;
-    this.engine = null;
-    this.members = {};       // leader: member id -> { ch, tok, at }
-    this.joined = [];        // leader: members added since the engine last opened
-    this.held = [];          // leader: suspects of a refusal, let in one at a time
-    this.proven = {};        // leader: members the engine has opened with
-    this.whoAt = 0;
-    this.last = null;        // the last open relay: { d, mem, tab }
-    this.fatal = null;
-    this.quietOpen = false;
+    this.store_ = store;      // lease fallback only
+    this.local_ = [];         // this tab's facades
+    this.leader_ = '';        // the tab that leads, as far as this tab knows
+    this.leading_ = false;
+    this.engine_ = null;
+    this.members_ = {};       // leader: member id -> { ch, tok, at }
+    this.joined_ = [];        // leader: members added since the engine last opened
+    this.held_ = [];          // leader: suspects of a refusal, let in one at a time
+    this.proven_ = {};        // leader: members the engine has opened with
+    this.whoAt_ = 0;
+    this.last_ = null;        // the last open relay: { d, mem, tab }
+    this.fatal_ = null;
+    this.quietOpen_ = false;
     this.closed = false;
-    this.lockHeld = false;
-    this.release = null;
+    this.lockHeld_ = false;
+    this.release_ = null;
     this.claim = null;       // lease: { tab, at, until } this tab wrote
-    this.renewedAt = 0;
-    this.heardAt = now();
-    this.watchTimer = null;
-    this.recent = {};
-    proto._setCursor.call(this, '');
+    this.renewedAt_ = 0;
+    this.heardAt_ = now();
+    this.watchTimer_ = null;
+    this.recent_ = {};
+    proto.setCursor_.call(this, '');
   }
 
   var gp = Group.prototype;
 
   gp.send = function (msg) {
     msg.tab = tabId;
-    this.bus.post(msg);
-    this.receive(msg);
+    this.bus_.post(msg);
+    this.receive_(msg);
   };
 
-  gp.hello = function (c) {
-    this.send({ k: 'hello', m: c.memberId, ch: c.channels.slice(0), tok: c.token });
+  gp.hello_ = function (c) {
+    this.send({ k: 'hello', m: c.memberId_, ch: c.channels.slice(0), tok: c.token });
   };
 
   gp.join = function (c) {
-    if (indexOf(this.local, c) === -1) this.local.push(c);
+    if (indexOf(this.local_, c) === -1) this.local_.push(c);
     // A cursor of its own that may trail the stream (`since`, or where it was suspended):
     // caught up once it is open. One that stayed open (a subscribe()) missed nothing.
-    if (!c.shareOpened && c.cursorHead && c._cursorString() !== this._cursorString()) c.shareSince = c._cursorString();
+    if (!c.shareOpened_ && c.cursorHead_ && c.cursorString_() !== this.cursorString_()) c.shareSince_ = c.cursorString_();
     // The first member's own cursor (`since`) is where a new shared stream starts.
-    if (!this.cursorHead && c.cursorHead) proto._setCursor.call(this, c._cursorString());
-    if (!c.shareOpened) proto._setCursor.call(c, this._cursorString());
-    this.hello(c);
-    this.elect();
-    this.watch();
+    if (!this.cursorHead_ && c.cursorHead_) proto.setCursor_.call(this, c.cursorString_());
+    if (!c.shareOpened_) proto.setCursor_.call(c, this.cursorString_());
+    this.hello_(c);
+    this.elect_();
+    this.watch_();
   };
 
-  gp.leave = function (c) {
-    var at = indexOf(this.local, c);
+  gp.leave_ = function (c) {
+    var at = indexOf(this.local_, c);
     if (at === -1) return;
-    this.local.splice(at, 1);
-    this.send({ k: 'bye', m: c.memberId });
-    if (!this.local.length) this.shut();
+    this.local_.splice(at, 1);
+    this.send({ k: 'bye', m: c.memberId_ });
+    if (!this.local_.length) this.shut_();
   };
 
   /** The last facade of this tab left: give up leadership and the bus. */
-  gp.shut = function () {
+  gp.shut_ = function () {
     this.closed = true;
     if (groups[this.key] === this) delete groups[this.key];
-    if (this.watchTimer) window.clearTimeout(this.watchTimer);
-    this.watchTimer = null;
-    if (this.leading) this.abdicate(true);
-    this.bus.close();
+    if (this.watchTimer_) window.clearTimeout(this.watchTimer_);
+    this.watchTimer_ = null;
+    if (this.leading_) this.abdicate_(true);
+    this.bus_.close();
   };
 
   // -- election
 
-  gp.elect = function () {
-    if (this.closed || this.leading) return;
+  gp.elect_ = function () {
+    if (this.closed || this.leading_) return;
     if (this.locks) this.request(false);
-    else this.claimLease(false);
+    else this.claimLease_(false);
   };
 
   /** Queues for the lock (once); `steal` takes it from a leader that stopped answering. */
   gp.request = function (steal) {
     var g = this;
-    if (g.lockQueued && !steal) return;
-    g.lockQueued = true;
+    if (g.lockQueued_ && !steal) return;
+    g.lockQueued_ = true;
     var p;
     try {
       p = g.locks.request(SHARE_PREFIX + g.key, steal ? { steal: true } : {}, function () {
         if (g.closed) return null;
         return new window.Promise(function (resolve) {
-          g.release = resolve;
-          g.lockHeld = true;
-          g.lead();
+          g.release_ = resolve;
+          g.lockHeld_ = true;
+          g.lead_();
         });
       });
     } catch (e) {
-      g.lockQueued = false;
+      g.lockQueued_ = false;
       return;
     }
     if (!p || typeof p.then !== 'function') return;
     p.then(function () {
       // Released by this tab: queue again unless it left (it gave up leading for another).
-      g.lockQueued = false;
-      if (!g.closed && !g.leading) g.request(false);
+      g.lockQueued_ = false;
+      if (!g.closed && !g.leading_) g.request(false);
     }, function () {
       // Stolen (this tab was frozen, or hung, and another took over) or refused.
-      g.lockQueued = false;
-      g.lockHeld = false;
-      g.release = null;
-      if (g.leading) g.abdicate(false);
+      g.lockQueued_ = false;
+      g.lockHeld_ = false;
+      g.release_ = null;
+      if (g.leading_) g.abdicate_(false);
       if (!g.closed) g.request(false);
     });
   };
 
-  gp.leaseSlot = function () {
+  gp.leaseSlot_ = function () {
     return SHARE_PREFIX + this.key + '|lease';
   };
 
-  gp.readLease = function () {
+  gp.readLease_ = function () {
     try {
-      var text = this.store.getItem(this.leaseSlot());
+      var text = this.store_.getItem(this.leaseSlot_());
       var l = text ? parseJson(text) : null;
       return l && typeof l.tab === 'string' ? l : null;
     } catch (e) {
@@ -240,20 +240,20 @@
     }
   };
 
-  gp.writeLease = function () {
-    this.claim.until = now() + LEASE_BEATS * this.beat();
-    this.renewedAt = now();
-    try { this.store.setItem(this.leaseSlot(), window.JSON.stringify(this.claim)); } catch (e) { /* quota */ }
+  gp.writeLease_ = function () {
+    this.claim.until = now() + LEASE_BEATS * this.beat_();
+    this.renewedAt_ = now();
+    try { this.store_.setItem(this.leaseSlot_(), window.JSON.stringify(this.claim)); } catch (e) { /* quota */ }
   };
 
   /** Lease fallback: take the lease when it is free or expired. */
-  gp.claimLease = function () {
-    if (this.closed || this.leading) return;
-    var l = this.readLease();
+  gp.claimLease_ = function () {
+    if (this.closed || this.leading_) return;
+    var l = this.readLease_();
     if (l && l.tab !== tabId && l.until > now()) return;
     this.claim = { tab: tabId, at: now(), until: 0 };
-    this.writeLease();
-    this.lead();
+    this.writeLease_();
+    this.lead_();
   };
 
   /** Two claims: the later wins, the larger tab id on a tie; both tabs decide alike. */
@@ -261,98 +261,98 @@
     return a.at > b.at || (a.at === b.at && a.tab > b.tab);
   }
 
-  gp.onLease = function (l) {
-    if (!this.leading || !this.claim) return;
+  gp.onLease_ = function (l) {
+    if (!this.leading_ || !this.claim) return;
     if (!l) {
-      this.writeLease();
+      this.writeLease_();
       return;
     }
     if (l.tab === tabId) return;
-    if (beats(l, this.claim)) this.abdicate(false);
-    else this.writeLease();
+    if (beats(l, this.claim)) this.abdicate_(false);
+    else this.writeLease_();
   };
 
-  gp.beat = function () {
-    return this.engine ? this.engine.heartbeatMs : DEFAULTS.heartbeatMs;
+  gp.beat_ = function () {
+    return this.engine_ ? this.engine_.heartbeatMs : DEFAULTS.heartbeatMs;
   };
 
-  gp.renew = function () {
-    var beat = this.beat();
+  gp.renew_ = function () {
+    var beat = this.beat_();
     // Renewed twice an interval, and at once when the server announces a shorter one.
-    if (this.store && this.claim && this.leading && (now() - this.renewedAt >= beat / 2 || this.claim.until - now() > LEASE_BEATS * beat)) {
-      var l = this.readLease();
-      if (l && l.tab !== tabId && beats(l, this.claim)) this.abdicate(false);
-      else this.writeLease();
+    if (this.store_ && this.claim && this.leading_ && (now() - this.renewedAt_ >= beat / 2 || this.claim.until - now() > LEASE_BEATS * beat)) {
+      var l = this.readLease_();
+      if (l && l.tab !== tabId && beats(l, this.claim)) this.abdicate_(false);
+      else this.writeLease_();
     }
   };
 
   /** This tab now holds the stream for all. */
-  gp.lead = function () {
+  gp.lead_ = function () {
     var g = this;
-    if (g.closed || g.leading) return;
-    g.leading = true;
-    g.leader = tabId;
-    g.members = {};
-    g.joined = [];
-    g.held = [];
-    g.proven = {};
+    if (g.closed || g.leading_) return;
+    g.leading_ = true;
+    g.leader_ = tabId;
+    g.members_ = {};
+    g.joined_ = [];
+    g.held_ = [];
+    g.proven_ = {};
     var t = now();
     // The members the last leader served, but its own tab's: they went with it.
-    var mem = g.last ? g.last.mem : {};
+    var mem = g.last_ ? g.last_.mem : {};
     for (var id in mem) {
-      if (hasOwn.call(mem, id) && id.substring(0, id.indexOf('.')) !== g.last.tab) {
-        g.members[id] = { ch: mem[id].ch, tok: mem[id].tok, at: 0 };
+      if (hasOwn.call(mem, id) && id.substring(0, id.indexOf('.')) !== g.last_.tab) {
+        g.members_[id] = { ch: mem[id].ch, tok: mem[id].tok, at: 0 };
       }
     }
-    for (var i = 0; i < g.local.length; i++) {
-      var c = g.local[i];
-      if (c.channels.length && c.state !== 'idle') g.members[c.memberId] = { ch: c.channels.slice(0), tok: c.token, at: t };
+    for (var i = 0; i < g.local_.length; i++) {
+      var c = g.local_[i];
+      if (c.channels.length && c.state !== 'idle') g.members_[c.memberId_] = { ch: c.channels.slice(0), tok: c.token, at: t };
     }
-    g.whoAt = t;
-    g.quietOpen = true;
+    g.whoAt_ = t;
+    g.quietOpen_ = true;
     g.send({ k: 'lead', claim: g.claim });
     g.send({ k: 'who' });
-    g.startEngine();
+    g.startEngine_();
   };
 
   /** Stops leading: `quit` when this tab leaves, otherwise another tab took over. */
-  gp.abdicate = function (quit) {
-    this.leading = false;
-    if (this.leader === tabId) this.leader = '';
-    var e = this.engine;
-    this.engine = null;
+  gp.abdicate_ = function (quit) {
+    this.leading_ = false;
+    if (this.leader_ === tabId) this.leader_ = '';
+    var e = this.engine_;
+    this.engine_ = null;
     if (e) {
-      e.shareStopped = true;
+      e.shareStopped_ = true;
       e.close();
     }
-    if (this.release) {
-      var r = this.release;
-      this.release = null;
-      this.lockHeld = false;
+    if (this.release_) {
+      var r = this.release_;
+      this.release_ = null;
+      this.lockHeld_ = false;
       r();
     }
-    if (this.store && this.claim) {
-      var l = this.readLease();
+    if (this.store_ && this.claim) {
+      var l = this.readLease_();
       if (quit && l && l.tab === tabId) {
-        try { this.store.removeItem(this.leaseSlot()); } catch (err) { /* gone */ }
+        try { this.store_.removeItem(this.leaseSlot_()); } catch (err) { /* gone */ }
       }
       this.claim = null;
     }
-    if (quit) this.bus.post({ k: 'resign', tab: tabId });
+    if (quit) this.bus_.post({ k: 'resign', tab: tabId });
   };
 
   // -- the engine (leader only)
 
   /** The stream's channel list: each member's patterns, `!n` naming the grant that covers them. */
-  gp.union = function () {
+  gp.union_ = function () {
     var entries = [];
     var tokens = [];
     var t = now();
-    for (var id in this.members) {
-      if (!hasOwn.call(this.members, id)) continue;
-      var m = this.members[id];
-      if (m.at < this.whoAt && t - this.whoAt > MEMBER_GRACE_MS) {
-        delete this.members[id]; // asked for a hello long ago, said nothing
+    for (var id in this.members_) {
+      if (!hasOwn.call(this.members_, id)) continue;
+      var m = this.members_[id];
+      if (m.at < this.whoAt_ && t - this.whoAt_ > MEMBER_GRACE_MS) {
+        delete this.members_[id]; // asked for a hello long ago, said nothing
         continue;
       }
       var ref = '';
@@ -372,97 +372,97 @@
     return { ch: entries, tok: tokens };
   };
 
-  gp.startEngine = function () {
+  gp.startEngine_ = function () {
     var g = this;
-    var first = g.local[0];
+    var first = g.local_[0];
     if (!first || g.closed) return;
-    var u = g.union();
+    var u = g.union_();
     var options = {};
-    for (var k in first.shareOptions) if (hasOwn.call(first.shareOptions, k)) options[k] = first.shareOptions[k];
+    for (var k in first.shareOptions_) if (hasOwn.call(first.shareOptions_, k)) options[k] = first.shareOptions_[k];
     options.channels = u.ch;
     options.token = u.tok.join(',');
-    options.since = g._cursorString();
+    options.since = g.cursorString_();
     options.target = null;
     // A stream that starts from a member's own cursor gives it everything: no gap to fetch.
-    for (var j = 0; j < g.local.length; j++) if (g.local[j].shareSince === options.since) g.local[j].shareSince = '';
+    for (var j = 0; j < g.local_.length; j++) if (g.local_[j].shareSince_ === options.since) g.local_[j].shareSince_ = '';
     var e = new Connection(options);
-    e.shareTokens = u.tok;
-    g.engine = e;
-    g.fatal = null;
-    e._emit = function (name, detail) {
-      if (g.engine === e) g.engineEvent(e, name, detail);
+    e.shareTokens_ = u.tok;
+    g.engine_ = e;
+    g.fatal_ = null;
+    e.emit_ = function (name, detail) {
+      if (g.engine_ === e) g.engineEvent_(e, name, detail);
     };
-    e._message = function (channel, id, data) {
-      this._see(channel, id);
-      if (g.engine === e) g.send({ k: 'm', c: channel, i: id, d: data });
+    e.message_ = function (channel, id, data) {
+      this.see_(channel, id);
+      if (g.engine_ === e) g.send({ k: 'm', c: channel, i: id, d: data });
     };
-    e._setCursor = function (text) {
-      proto._setCursor.call(this, text);
-      if (g.engine === e) g.send({ k: 'c', cursor: text });
+    e.setCursor_ = function (text) {
+      proto.setCursor_.call(this, text);
+      if (g.engine_ === e) g.send({ k: 'c', cursor: text });
     };
-    e._beat = function () {
-      if (g.engine === e) g.send({ k: 'h' });
+    e.beat_ = function () {
+      if (g.engine_ === e) g.send({ k: 'h' });
     };
     // Start now rather than a tick later: the member has already waited its turn.
-    if (e.timer) {
-      window.clearTimeout(e.timer);
-      e.timer = null;
-      e._start();
+    if (e.timer_) {
+      window.clearTimeout(e.timer_);
+      e.timer_ = null;
+      e.start_();
     }
   };
 
   /** The union changed: the engine re-opens with its cursor (the resume every stream has). */
-  gp.rejoin = function () {
-    var e = this.engine;
+  gp.rejoin_ = function () {
+    var e = this.engine_;
     if (!e) return;
-    var u = this.union();
-    if (sameSet(u.ch, e.channels) && sameSet(u.tok, e.shareTokens)) return;
+    var u = this.union_();
+    if (sameSet(u.ch, e.channels) && sameSet(u.tok, e.shareTokens_)) return;
     e.channels = u.ch;
-    e.shareTokens = u.tok;
+    e.shareTokens_ = u.tok;
     e.token = u.tok.join(',');
-    this.quietOpen = true;
+    this.quietOpen_ = true;
     // At once, not a tick later: this never runs inside a frame's own script.
-    if (pageReady()) e._start();
-    else e._reopen();
+    if (pageReady()) e.start_();
+    else e.reopen_();
   };
 
-  gp.memberTable = function () {
+  gp.memberTable_ = function () {
     var out = {};
-    for (var id in this.members) {
-      if (hasOwn.call(this.members, id)) out[id] = { ch: this.members[id].ch, tok: this.members[id].tok };
+    for (var id in this.members_) {
+      if (hasOwn.call(this.members_, id)) out[id] = { ch: this.members_[id].ch, tok: this.members_[id].tok };
     }
     return out;
   };
 
-  gp.engineEvent = function (e, name, detail) {
+  gp.engineEvent_ = function (e, name, detail) {
     if (name === 'open') {
-      var joined = this.joined;
-      this.joined = [];
+      var joined = this.joined_;
+      this.joined_ = [];
       // Quiet after a re-open for the union's sake or a hand-over: only the tabs that
       // asked (or are new) see an open, as each would alone. Any other re-open (a
       // recycle, a reconnect after an error) is seen by all, as by a stream of its own.
-      var quiet = this.quietOpen;
-      this.quietOpen = false;
-      for (var pid in this.members) if (hasOwn.call(this.members, pid)) this.proven[pid] = 1;
-      this.send({ k: 'o', d: detail, mem: this.memberTable(), cause: joined, quiet: quiet });
-      var next = this.held.shift();
+      var quiet = this.quietOpen_;
+      this.quietOpen_ = false;
+      for (var pid in this.members_) if (hasOwn.call(this.members_, pid)) this.proven_[pid] = 1;
+      this.send({ k: 'o', d: detail, mem: this.memberTable_(), cause: joined, quiet: quiet });
+      var next = this.held_.shift();
       if (next) {
-        this.members[next.id] = next.m;
-        this.joined.push(next.id);
-        this.rejoin();
+        this.members_[next.id] = next.m;
+        this.joined_.push(next.id);
+        this.rejoin_();
       }
     } else if (name === 'error') {
-      if (hasOwn.call(FATAL, detail.code) || detail.code === 'no_transport') this.fatal = detail;
+      if (hasOwn.call(FATAL, detail.code) || detail.code === 'no_transport') this.fatal_ = detail;
       else this.send({ k: 'e', d: detail });
     } else if (name === 'transport') {
-      this.transportName = detail.name;
+      this.transportName_ = detail.name;
       this.send({ k: 't', d: detail });
     } else if (name === 'reset') {
       var list = [];
       for (var i = 0; i < detail.channels.length; i++) list.push(bareChannel(detail.channels[i]));
       this.send({ k: 'x', d: { channels: list } });
-    } else if (name === 'close' && !e.shareStopped && this.fatal) {
-      this.refuse(this.fatal);
+    } else if (name === 'close' && !e.shareStopped_ && this.fatal_) {
+      this.refuse_(this.fatal_);
     }
   };
 
@@ -471,172 +471,172 @@
    * failing channels would have been refused: the members added since the stream last
    * opened are refused; with none, an expired grant ends the members that have one.
    */
-  gp.refuse = function (err) {
+  gp.refuse_ = function (err) {
     var out = [];
     var id;
     if (hasOwn.call(MEMBER_FAULTS, err.code)) {
       // Suspects: the members the stream has never opened with (the leader's own included).
-      for (id in this.members) if (hasOwn.call(this.members, id) && !hasOwn.call(this.proven, id)) out.push(id);
+      for (id in this.members_) if (hasOwn.call(this.members_, id) && !hasOwn.call(this.proven_, id)) out.push(id);
     }
     if (out.length > 1) {
       // Several joined at once: which one the server refused cannot be told apart, so
       // they are let in one at a time (each re-open is the resume every stream has).
       for (var h = 1; h < out.length; h++) {
-        this.held.push({ id: out[h], m: this.members[out[h]] });
-        delete this.members[out[h]];
+        this.held_.push({ id: out[h], m: this.members_[out[h]] });
+        delete this.members_[out[h]];
       }
-      this.joined = [out[0]];
-      this.engine = null;
-      if (!this.closed && this.leading) this.startEngine();
+      this.joined_ = [out[0]];
+      this.engine_ = null;
+      if (!this.closed && this.leading_) this.startEngine_();
       return;
     }
     if (!out.length) {
-      for (id in this.members) {
-        if (hasOwn.call(this.members, id) && (err.code !== 'bad_grant' || this.members[id].tok)) out.push(id);
+      for (id in this.members_) {
+        if (hasOwn.call(this.members_, id) && (err.code !== 'bad_grant' || this.members_[id].tok)) out.push(id);
       }
     }
-    for (var i = 0; i < out.length; i++) delete this.members[out[i]];
-    this.joined = [];
-    this.engine = null;
-    this.send({ k: 'refused', to: out, d: err, tr: this.transportName });
-    if (!this.closed && this.leading) this.startEngine();
+    for (var i = 0; i < out.length; i++) delete this.members_[out[i]];
+    this.joined_ = [];
+    this.engine_ = null;
+    this.send({ k: 'refused', to: out, d: err, tr: this.transportName_ });
+    if (!this.closed && this.leading_) this.startEngine_();
   };
 
   // -- the relay (every tab)
 
-  gp.receive = function (msg) {
+  gp.receive_ = function (msg) {
     if (this.closed) return;
     var k = msg.k;
     if (k === 'hello' || k === 'bye') {
-      if (this.leading) this.member(msg);
+      if (this.leading_) this.member_(msg);
       return;
     }
     if (k === 'lead') {
-      if (this.leading && msg.tab !== tabId) {
+      if (this.leading_ && msg.tab !== tabId) {
         // Locks: only the holder announces, so this tab's lock was taken from it.
         // Lease fallback: two tabs claimed at once; the same rule decides in both.
-        if (this.locks || (msg.claim && this.claim && beats(msg.claim, this.claim))) this.abdicate(false);
+        if (this.locks || (msg.claim && this.claim && beats(msg.claim, this.claim))) this.abdicate_(false);
         else return;
       }
-      this.leader = msg.tab;
-      this.heard();
+      this.leader_ = msg.tab;
+      this.heard_();
       return;
     }
     if (k === 'who') {
       if (msg.tab === tabId) return;
-      for (var w = 0; w < this.local.length; w++) this.hello(this.local[w]);
+      for (var w = 0; w < this.local_.length; w++) this.hello_(this.local_[w]);
       return;
     }
     if (k === 'resign') {
-      if (msg.tab === this.leader) this.leader = '';
-      if (!this.locks) this.claimLease();
+      if (msg.tab === this.leader_) this.leader_ = '';
+      if (!this.locks) this.claimLease_();
       return;
     }
-    if (!this.leader && msg.tab) this.leader = msg.tab;
+    if (!this.leader_ && msg.tab) this.leader_ = msg.tab;
     // A leader that was frozen and woke up may still relay for a moment: ignore it.
-    if (msg.tab !== this.leader) return;
-    this.heard();
-    var list = this.local.slice(0);
+    if (msg.tab !== this.leader_) return;
+    this.heard_();
+    var list = this.local_.slice(0);
     var i;
     if (k === 'm') {
       this.message(list, String(msg.c), String(msg.i), msg.d);
     } else if (k === 'c') {
-      proto._setCursor.call(this, String(msg.cursor));
-      for (i = 0; i < list.length; i++) this.follow(list[i], String(msg.cursor));
+      proto.setCursor_.call(this, String(msg.cursor));
+      for (i = 0; i < list.length; i++) this.follow_(list[i], String(msg.cursor));
     } else if (k === 'o') {
-      this.last = { d: msg.d, mem: msg.mem, tab: msg.tab };
-      proto._setCursor.call(this, String(msg.d.cursor));
+      this.last_ = { d: msg.d, mem: msg.mem, tab: msg.tab };
+      proto.setCursor_.call(this, String(msg.d.cursor));
       for (i = 0; i < list.length; i++) {
         var c = list[i];
-        if (!hasOwn.call(msg.mem, c.memberId)) continue;
-        if (c.state !== 'open' || !msg.quiet || indexOf(msg.cause, c.memberId) !== -1) this.opened(c, msg.d);
-        else this.follow(c, String(msg.d.cursor));
+        if (!hasOwn.call(msg.mem, c.memberId_)) continue;
+        if (c.state !== 'open' || !msg.quiet || indexOf(msg.cause, c.memberId_) !== -1) this.opened_(c, msg.d);
+        else this.follow_(c, String(msg.d.cursor));
       }
     } else if (k === 'state') {
       // A tab's first word from the stream: its cursor until then was a member's own.
-      if (!this.cursorHead || !this.last) proto._setCursor.call(this, String(msg.d.cursor));
-      this.last = { d: msg.d, mem: msg.mem, tab: msg.tab };
-      for (i = 0; i < list.length; i++) if (list[i].memberId === msg.to && list[i].state !== 'open') this.opened(list[i], msg.d);
+      if (!this.cursorHead_ || !this.last_) proto.setCursor_.call(this, String(msg.d.cursor));
+      this.last_ = { d: msg.d, mem: msg.mem, tab: msg.tab };
+      for (i = 0; i < list.length; i++) if (list[i].memberId_ === msg.to && list[i].state !== 'open') this.opened_(list[i], msg.d);
     } else if (k === 't') {
       for (i = 0; i < list.length; i++) this.transport(list[i], msg.d.name);
     } else if (k === 'e') {
       for (i = 0; i < list.length; i++) {
         if (list[i].state === 'open' || list[i].state === 'connecting' || list[i].state === 'reconnecting') {
           list[i].state = 'reconnecting';
-          list[i]._emit('error', msg.d);
+          list[i].emit_('error', msg.d);
         }
       }
     } else if (k === 'x') {
       for (i = 0; i < list.length; i++) {
-        if (list[i].shareCatch) list[i].shareCatch.buf.push({ x: msg.d.channels });
+        if (list[i].shareCatch_) list[i].shareCatch_.buf.push({ x: msg.d.channels });
         else this.reset(list[i], msg.d.channels);
       }
     } else if (k === 'refused') {
       // Whoever leads next must not bring them back into the union.
-      if (this.last && this.last.mem) for (i = 0; i < msg.to.length; i++) delete this.last.mem[msg.to[i]];
+      if (this.last_ && this.last_.mem) for (i = 0; i < msg.to.length; i++) delete this.last_.mem[msg.to[i]];
       for (i = 0; i < list.length; i++) {
-        if (indexOf(msg.to, list[i].memberId) === -1) continue;
+        if (indexOf(msg.to, list[i].memberId_) === -1) continue;
         // As alone: the transport it tried, the refusal, the end.
         if (msg.tr) this.transport(list[i], msg.tr);
-        list[i]._emit('error', msg.d);
+        list[i].emit_('error', msg.d);
         list[i].close();
       }
     }
-    this.renew();
+    this.renew_();
   };
 
-  gp.member = function (msg) {
-    var has = hasOwn.call(this.members, msg.m);
-    for (var h = 0; h < this.held.length; h++) if (this.held[h].id === msg.m) this.held.splice(h--, 1);
+  gp.member_ = function (msg) {
+    var has = hasOwn.call(this.members_, msg.m);
+    for (var h = 0; h < this.held_.length; h++) if (this.held_[h].id === msg.m) this.held_.splice(h--, 1);
     if (msg.k === 'bye' || !msg.ch || !msg.ch.length) {
-      if (has) delete this.members[msg.m];
-      this.rejoin();
+      if (has) delete this.members_[msg.m];
+      this.rejoin_();
       return;
     }
     var tok = msg.tok ? String(msg.tok) : '';
     // A member that asks for something else is a suspect again until the stream opens with it.
-    if (has && (!sameSet(msg.ch, this.members[msg.m].ch) || tok !== this.members[msg.m].tok)) delete this.proven[msg.m];
-    this.members[msg.m] = { ch: msg.ch, tok: tok, at: now() };
-    var e = this.engine;
-    var u = this.union();
-    if (e && (!sameSet(u.ch, e.channels) || !sameSet(u.tok, e.shareTokens))) {
-      if (indexOf(this.joined, msg.m) === -1) this.joined.push(msg.m);
-      this.rejoin();
-    } else if (e && e.state === 'open' && this.last) {
-      this.proven[msg.m] = 1; // what it asks for is in the open stream already
+    if (has && (!sameSet(msg.ch, this.members_[msg.m].ch) || tok !== this.members_[msg.m].tok)) delete this.proven_[msg.m];
+    this.members_[msg.m] = { ch: msg.ch, tok: tok, at: now() };
+    var e = this.engine_;
+    var u = this.union_();
+    if (e && (!sameSet(u.ch, e.channels) || !sameSet(u.tok, e.shareTokens_))) {
+      if (indexOf(this.joined_, msg.m) === -1) this.joined_.push(msg.m);
+      this.rejoin_();
+    } else if (e && e.state === 'open' && this.last_) {
+      this.proven_[msg.m] = 1; // what it asks for is in the open stream already
       // A newcomer starts where the stream is now, and learns the members in case it leads next.
       var d = {};
-      for (var k in this.last.d) if (hasOwn.call(this.last.d, k)) d[k] = this.last.d[k];
-      d.cursor = e._cursorString();
-      this.send({ k: 'state', to: msg.m, d: d, mem: this.memberTable() });
+      for (var k in this.last_.d) if (hasOwn.call(this.last_.d, k)) d[k] = this.last_.d[k];
+      d.cursor = e.cursorString_();
+      this.send({ k: 'state', to: msg.m, d: d, mem: this.memberTable_() });
     }
   };
 
-  gp.wanted = function () {
-    for (var i = 0; i < this.local.length; i++) if (this.local[i].channels.length) return true;
+  gp.wanted_ = function () {
+    for (var i = 0; i < this.local_.length; i++) if (this.local_[i].channels.length) return true;
     return false;
   };
 
-  gp.heard = function () {
-    this.heardAt = now();
+  gp.heard_ = function () {
+    this.heardAt_ = now();
   };
 
-  gp.opened = function (c, d) {
+  gp.opened_ = function (c, d) {
     this.transport(c, d.transport);
     if (c.state === 'closed') return;
     c.state = 'open';
-    c.shareOpened = true;
+    c.shareOpened_ = true;
     c.heartbeatMs = d.heartbeatMs;
-    var since = c.shareSince;
-    c.shareSince = '';
-    this.follow(c, String(d.cursor));
-    c._emit('open', { transport: d.transport, cursor: d.cursor, heartbeatMs: d.heartbeatMs });
-    if (since && c.state === 'open') this.catchUp(c, since);
+    var since = c.shareSince_;
+    c.shareSince_ = '';
+    this.follow_(c, String(d.cursor));
+    c.emit_('open', { transport: d.transport, cursor: d.cursor, heartbeatMs: d.heartbeatMs });
+    if (since && c.state === 'open') this.catchUp_(c, since);
   };
 
   /** The stream's cursor becomes the member's, unless it is still catching up to it. */
-  gp.follow = function (c, cursor) {
-    if (c.state !== 'closed' && !c.shareCatch) proto._setCursor.call(c, cursor);
+  gp.follow_ = function (c, cursor) {
+    if (c.state !== 'closed' && !c.shareCatch_) proto.setCursor_.call(c, cursor);
   };
 
   /**
@@ -644,22 +644,22 @@
    * once, fetches what the server has after that cursor for the member's channels. The
    * relay meanwhile is held back (gp.message); it follows the gap, repeats dropped.
    */
-  gp.catchUp = function (c, since) {
+  gp.catchUp_ = function (c, since) {
     var g = this;
     var id = 'join' + (++pollSeq);
     var el = pollScript(c);
-    var job = { buf: c.shareCatch ? c.shareCatch.buf : [] };
+    var job = { buf: c.shareCatch_ ? c.shareCatch_.buf : [] };
     var timer = null;
-    c.shareCatch = job;
-    proto._setCursor.call(c, since);
+    c.shareCatch_ = job;
+    proto.setCursor_.call(c, since);
     function done(a) {
       window.clearTimeout(timer);
       el.onload = el.onerror = el.onreadystatechange = null;
       pollCallbacks[id] = ignore; // a removed script may still run
       try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
-      if (c.shareCatch !== job) return;
-      c.shareCatch = null;
-      if (c.state !== 'closed') g.caughtUp(c, a, job.buf);
+      if (c.shareCatch_ !== job) return;
+      c.shareCatch_ = null;
+      if (c.state !== 'closed') g.caughtUp_(c, a, job.buf);
     }
     timer = window.setTimeout(function () {
       done(null);
@@ -679,11 +679,11 @@
   };
 
   /** The gap (or, without one, a reset for all the member's channels), then the held relay. */
-  gp.caughtUp = function (c, a, buf) {
+  gp.caughtUp_ = function (c, a, buf) {
     var seen = {};
     var i, ch, key;
     if (!a || a.error || typeof a.reconnect === 'number' || !isArray(a.messages)) {
-      c._reset(c.channels.slice(0)); // never a silent gap
+      c.reset_(c.channels.slice(0)); // never a silent gap
     } else {
       if (isArray(a.resets) && a.resets.length) this.reset(c, a.resets);
       for (i = 0; i < a.messages.length && c.state === 'open'; i++) {
@@ -692,7 +692,7 @@
         if (!matchesAny(c.channels, ch)) continue;
         key = '$' + ch;
         (hasOwn.call(seen, key) ? seen[key] : (seen[key] = [])).push(String(m[1]));
-        c._message(ch, String(m[1]), m.length > 3 ? textData(m[3]) : m[2]);
+        c.message_(ch, String(m[1]), m.length > 3 ? textData(m[3]) : m[2]);
       }
     }
     for (i = 0; i < buf.length && c.state === 'open'; i++) {
@@ -702,16 +702,16 @@
         continue;
       }
       key = '$' + b.c;
-      if (!hasOwn.call(seen, key) || indexOf(seen[key], b.i) === -1) c._message(b.c, b.i, b.d);
+      if (!hasOwn.call(seen, key) || indexOf(seen[key], b.i) === -1) c.message_(b.c, b.i, b.d);
     }
     // It now has all the relay brought: from here on it follows the stream's cursor.
-    if (c.state !== 'closed') proto._setCursor.call(c, this._cursorString());
+    if (c.state !== 'closed') proto.setCursor_.call(c, this.cursorString_());
   };
 
   gp.transport = function (c, name) {
     if (c.state === 'closed' || c.transport === name) return;
     c.transport = name;
-    c._emit('transport', { name: name });
+    c.emit_('transport', { name: name });
   };
 
   gp.reset = function (c, channels) {
@@ -720,21 +720,21 @@
     for (var i = 0; i < channels.length; i++) {
       if (indexOf(c.channels, channels[i]) !== -1 || matchesAny(c.channels, channels[i])) mine.push(channels[i]);
     }
-    if (mine.length) c._reset(mine);
+    if (mine.length) c.reset_(mine);
   };
 
   /** One relayed message: once per tab, to the facades whose own channels match. */
   gp.message = function (list, channel, id, data) {
-    var ids = hasOwn.call(this.recent, channel) ? this.recent[channel] : (this.recent[channel] = []);
+    var ids = hasOwn.call(this.recent_, channel) ? this.recent_[channel] : (this.recent_[channel] = []);
     if (indexOf(ids, id) !== -1) return;
     ids.push(id);
     if (ids.length > RECENT_IDS) ids.shift();
-    this._see(channel, id);
+    this.see_(channel, id);
     for (var i = 0; i < list.length; i++) {
       var c = list[i];
-      if (c.shareOpened && c.state !== 'closed' && c.state !== 'suspended' && matchesAny(c.channels, channel)) {
-        if (c.shareCatch) c.shareCatch.buf.push({ c: channel, i: id, d: data });
-        else c._message(channel, id, data);
+      if (c.shareOpened_ && c.state !== 'closed' && c.state !== 'suspended' && matchesAny(c.channels, channel)) {
+        if (c.shareCatch_) c.shareCatch_.buf.push({ c: channel, i: id, d: data });
+        else c.message_(channel, id, data);
       }
     }
   };
@@ -745,36 +745,36 @@
    * its tab is frozen or hung. (Closing, crashing and navigating release the lock at
    * once; this timer is only for the frozen case.)
    */
-  gp.watch = function () {
+  gp.watch_ = function () {
     var g = this;
-    if (g.watchTimer || g.closed) return;
-    var first = g.local[0];
+    if (g.watchTimer_ || g.closed) return;
+    var first = g.local_[0];
     if (!first) return;
     var limit = 2 * first.heartbeatMs + first.backoffMaxMs;
-    g.watchTimer = window.setTimeout(function () {
-      g.watchTimer = null;
+    g.watchTimer_ = window.setTimeout(function () {
+      g.watchTimer_ = null;
       if (g.closed) return;
-      var quiet = now() - g.heardAt;
-      if (g.leading) {
-        g.renew();
-      } else if (g.store) {
-        g.claimLease(); // takes the lease only once it has run out
-      } else if (quiet >= limit && g.wanted()) {
-        g.heardAt = now();
+      var quiet = now() - g.heardAt_;
+      if (g.leading_) {
+        g.renew_();
+      } else if (g.store_) {
+        g.claimLease_(); // takes the lease only once it has run out
+      } else if (quiet >= limit && g.wanted_()) {
+        g.heardAt_ = now();
         g.request(true);
       }
-      g.watch();
-    }, g.store ? Math.min(limit, 1000) : limit);
+      g.watch_();
+    }, g.store_ ? Math.min(limit, 1000) : limit);
   };
 
-  gp._setCursor = proto._setCursor;
-  gp._see = proto._see;
-  gp._cursorString = proto._cursorString;
+  gp.setCursor_ = proto.setCursor_;
+  gp.see_ = proto.see_;
+  gp.cursorString_ = proto.cursorString_;
 
   /** The share key: the server's absolute URL, the transport ladder, the extra parameters. */
   function shareKey(c) {
     var m = /^([a-zA-Z][a-zA-Z0-9+.\-]*:)?\/\/[^\/?#]*(.*)$/.exec(c.url);
-    var key = c.origin + (m ? m[2] : c.url) + '|' + c.ladder.join(',') + '|' + c.documentDomain;
+    var key = c.origin + (m ? m[2] : c.url) + '|' + c.ladder_.join(',') + '|' + c.documentDomain;
     for (var k in c.params) if (hasOwn.call(c.params, k)) key += '&' + k + '=' + c.params[k];
     return key;
   }
@@ -785,11 +785,11 @@
     for (var key in groups) {
       if (!hasOwn.call(groups, key)) continue;
       var g = groups[key];
-      if (!g.store || ev.key !== g.leaseSlot()) continue;
+      if (!g.store_ || ev.key !== g.leaseSlot_()) continue;
       var l = null;
       try { l = ev.newValue ? parseJson(ev.newValue) : null; } catch (e) { /* ignore */ }
-      if (g.leading) g.onLease(l);
-      else if (!l) g.claimLease();
+      if (g.leading_) g.onLease_(l);
+      else if (!l) g.claimLease_();
     }
   }
 
@@ -805,7 +805,7 @@
     if (!g) {
       var bus = null;
       var receiveFn = function (msg) {
-        if (g) g.receive(msg);
+        if (g) g.receive_(msg);
       };
       var locks = webLocks();
       var store = locks ? null : localStore();
@@ -819,34 +819,34 @@
         addListener(window, 'storage', onLeaseEvent);
       }
     }
-    c.memberId = tabId + '.' + (++memberSeq);
-    c.shareOptions = options;
-    c.shareOpened = false;
-    c._start = function () {
+    c.memberId_ = tabId + '.' + (++memberSeq);
+    c.shareOptions_ = options;
+    c.shareOpened_ = false;
+    c.start_ = function () {
       if (c.state === 'closed') return;
       if (!c.channels.length) {
         c.state = 'idle';
-        g.send({ k: 'bye', m: c.memberId });
+        g.send({ k: 'bye', m: c.memberId_ });
         return;
       }
       c.state = 'connecting';
       if (g.closed) {
         // The tab's group was shut (the page was hidden, then shown again).
         if (!share(c, options)) return;
-        c._start();
+        c.start_();
         return;
       }
       g.join(c);
     };
-    c._suspend = function () {
+    c.suspend_ = function () {
       if (c.state === 'closed') return;
-      proto._suspend.call(c);
-      c.shareOpened = false;
-      g.leave(c);
+      proto.suspend_.call(c);
+      c.shareOpened_ = false;
+      g.leave_(c);
     };
     c.close = function () {
       if (c.state === 'closed') return;
-      g.leave(c);
+      g.leave_(c);
       proto.close.call(c);
     };
     return true;

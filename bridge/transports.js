@@ -42,7 +42,7 @@
   }
 
   function frameHandle(iframe, stream, onGone) {
-    function onLoad() { stream.ended(stream.cross ? null : refusal(iframe)); }
+    function onLoad() { stream.ended_(stream.cross_ ? null : refusal(iframe)); }
     addListener(iframe, 'load', onLoad);
     return {
       iframe: iframe,
@@ -52,7 +52,7 @@
        * counts (its URL carries the frame id), not the blank one before it.
        */
       finished: function () {
-        if (stream.cross) return false;
+        if (stream.cross_) return false;
         try {
           var doc = iframe.contentWindow.document;
           return String(doc.URL).indexOf('f=' + stream.id) !== -1 && doc.readyState !== 'loading';
@@ -78,7 +78,7 @@
   /** A hidden forever frame in the page. */
   transports.iframe = {
     supported: function (conn) {
-      return !conn.cross || !!window.postMessage;
+      return !conn.cross_ || !!window.postMessage;
     },
     start: function (stream) {
       var iframe = document.createElement('iframe');
@@ -99,12 +99,12 @@
   transports.htmlfile = {
     supported: function (conn) {
       // `in`, not truthiness: IE11 hides ActiveXObject from boolean tests.
-      return !conn.cross && AXO in window;
+      return !conn.cross_ && AXO in window;
     },
     start: function (stream) {
       var Host = window[AXO];
       var doc = new Host('htmlfile');
-      var domain = stream.conn.documentDomain;
+      var domain = stream.conn_.documentDomain;
       doc.open();
       doc.write('<html><head>' +
         (domain ? '<script>document.domain="' + domain + '";<\/script>' : '') +

@@ -43,7 +43,9 @@ export async function minifyBridge(readable: string): Promise<string> {
     ie8: true,
     ecma: 5,
     compress: { passes: 2 },
-    mangle: true,
+    // Members whose names end in `_` are the bridge's own (docs/bridge.md, "Sources"):
+    // they get short names. Every other name is public, on the wire, or the DOM's.
+    mangle: { properties: { regex: /_$/ } },
     format: { ascii_only: true, comments: false, preamble: bridgeBanner(readable) },
   });
   if (out.code === undefined) throw new Error('pushframe: terser produced no output');
