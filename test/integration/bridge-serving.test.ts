@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import type { PushframeServer } from '../../src';
 import { loadBridgeAsset } from '../../src/http/bridge-asset';
 import { BRIDGE_MIN_PATH } from '../helpers/bridge';
@@ -108,6 +108,25 @@ describe('a missing or stale build of the bridge', () => {
     copyFileSync(BRIDGE_MIN_PATH, join(root, 'public', 'pushframe.min.js'));
     writeFileSync(join(root, 'public', 'pushframe.js'), '/* changed */\n' + require('node:fs').readFileSync(join(ROOT, 'public', 'pushframe.js'), 'utf8'));
     expect(() => loadBridgeAsset(root)).toThrow(/was built from another public\/pushframe\.js; rebuild it/);
+  });
+
+  it("serves the build's own gzip only when it is of exactly the minified bytes", () => {
+    copyFileSync(BRIDGE_MIN_PATH, join(root, 'public', 'pushframe.min.js'));
+    copyFileSync(BRIDGE_MIN_PATH + '.gz', join(root, 'public', 'pushframe.min.js.gz'));
+    const built = require('node:fs').readFileSync(BRIDGE_MIN_PATH + '.gz') as Buffer;
+    expect(loadBridgeAsset(root).bodies.gzip.equals(built)).toBe(true);
+    // A leftover of another build (or a broken file) is ignored: the server gzips itself.
+    const other = mkdtempSync(join(tmpdir(), 'pushframe-bridge-'));
+    try {
+      mkdirSync(join(other, 'public'));
+      for (const f of ['pushframe.js', 'pushframe.min.js']) copyFileSync(join(root, 'public', f), join(other, 'public', f));
+      writeFileSync(join(other, 'public', 'pushframe.min.js.gz'), gzipSync('/* another build */'));
+      const asset = loadBridgeAsset(other);
+      expect(asset.bodies.gzip.equals(built)).toBe(false);
+      expect(gunzipSync(asset.bodies.gzip).equals(asset.bodies.identity)).toBe(true);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('the build in this checkout is the one made from the current source', () => {
