@@ -437,17 +437,9 @@
     if (self.streamed_ && !wantPosition) return;
     if (self.positionDone_) self.positionDone_();
     var id = 'pos' + (++pollSeq);
-    var el = pollScript(self);
     var sent = now();
-    function done() {
+    self.positionDone_ = jsonp(self, id, endpoint(self, 'poll', pollQuery(self, id), true), function (a) {
       self.positionDone_ = null;
-      el.onload = el.onerror = el.onreadystatechange = null;
-      pollCallbacks[id] = ignore;
-      try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
-    }
-    self.positionDone_ = done;
-    pollCallbacks[id] = function (a) {
-      done();
       if (self.state === 'closed' || !a) return;
       if (!self.cursorHead_ && a.cursor) self.setCursor_(String(a.cursor));
       if (self.streamed_ || self.stream_ !== stream || stream.dead_ || stream.opened_) return;
@@ -460,10 +452,9 @@
         self.failed_(stream, 'timeout', 'A poll was answered in ' + took + ' ms but the stream showed nothing ' +
           grace + ' ms later: something on the way buffers streams.');
       }, grace);
-    };
-    el.onerror = done;
-    el.src = endpoint(self, 'poll', pollQuery(self, id), true);
-    scriptParent().appendChild(el);
+    }, function () {
+      self.positionDone_ = null;
+    });
   };
 
   /** The cursor of a poll answer: the server's view of what this connection has. */

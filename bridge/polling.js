@@ -37,6 +37,47 @@
   }
 
   /**
+   * One JSONP poll to `url`, whose script calls `Pushframe._poll.<name>`: `answered(a)`
+   * when it calls back, `failed()` when the script loaded (or failed to) without calling
+   * back (a proxy's error page, a truncated body; old IE says so through readyState).
+   * Returns `drop()`, which removes the element; a script that may still run then finds
+   * a no-op under its name.
+   */
+  function jsonp(conn, name, url, answered, failed) {
+    var el = pollScript(conn);
+    function drop() {
+      if (!el) return;
+      el.onload = el.onerror = el.onreadystatechange = null;
+      try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
+      el = null;
+      pollCallbacks[name] = ignore;
+    }
+    // onload runs after the script: one that did not call back failed.
+    function loaded() {
+      if (!el) return;
+      drop();
+      failed();
+    }
+    pollCallbacks[name] = function (a) {
+      drop();
+      delete pollCallbacks[name]; // it ran: no late call to catch
+      answered(a);
+    };
+    el.onload = el.onerror = loaded;
+    el.onreadystatechange = function () {
+      if (el && /^(loaded|complete)$/.test(el.readyState)) loaded();
+    };
+    el.src = url;
+    scriptParent().appendChild(el);
+    return drop;
+  }
+
+  /** The data of a poll answer's message entry; a fourth element is it as JSON text (it has a `__proto__` key). */
+  function entryData(m) {
+    return m.length > 3 ? textData(m[3]) : m[2];
+  }
+
+  /**
    * Long-poll over JSONP `<script>` elements: every browser, any origin, and any proxy,
    * since each answer is a complete response. An answer becomes the protocol's
    * callbacks (`o` for the first one, then `x`, `m`, `r`, `e`) and its cursor the
@@ -49,32 +90,12 @@
       return true;
     },
     start: function (stream) {
-      var script = null;
-      var name = '';
+      var drop = null;
       var stopped = false;
       var first = true;
 
-      function drop(lateCallPossible) {
-        if (script) {
-          script.onload = script.onerror = script.onreadystatechange = null;
-          try { if (script.parentNode) script.parentNode.removeChild(script); } catch (e) { /* gone */ }
-          script = null;
-        }
-        // A removed script may still run: a no-op catches its late call.
-        if (name) {
-          if (lateCallPossible) pollCallbacks[name] = ignore;
-          else delete pollCallbacks[name];
-        }
-        name = '';
-      }
-
-      function failed() {
-        drop(true);
-        if (!stopped) stream.ended_();
-      }
-
       function answered(a) {
-        drop(false);
+        drop = null;
         if (stopped || stream.dead_) return;
         var sink = stream.sink;
         if (!a || typeof a !== 'object') {
@@ -89,13 +110,11 @@
           first = false;
           sink.o(String(a.cursor), Number(a.timeoutMs) || 0);
         }
-        var i;
         if (a.resets && a.resets.length) sink.x.apply(sink, a.resets);
         var list = a.messages;
         if (list && list.length) {
           var flat = [];
-          // A fourth element is the data as JSON text (it has a `__proto__` key).
-          for (i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], list[i].length > 3 ? textData(list[i][3]) : list[i][2]);
+          for (var i = 0; i < list.length; i++) flat.push(list[i][0], list[i][1], entryData(list[i]));
           sink.m.apply(sink, flat);
         }
         if (stopped || stream.dead_) return; // a handler closed or re-subscribed
@@ -111,33 +130,19 @@
       function poll() {
         if (stopped || stream.dead_) return;
         var id = stream.id + '_' + (++pollSeq);
-        var done = false;
-        name = id;
-        pollCallbacks[id] = function (answer) {
-          done = true;
-          answered(answer);
-        };
-        var el = pollScript(stream.conn_);
-        // onload runs after the script: one that did not call back failed (a proxy's
-        // error page, a truncated body). Old IE reports the same through readyState.
-        el.onload = el.onerror = function () {
-          if (el === script && !done) failed();
-        };
-        el.onreadystatechange = function () {
-          if (el === script && !done && /^(loaded|complete)$/.test(el.readyState)) failed();
-        };
         // The first poll of an attempt is answered at once (with any backlog): it is
         // the attempt's open, which the open deadline watches.
-        el.src = stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn_, id));
-        script = el;
-        scriptParent().appendChild(el);
+        drop = jsonp(stream.conn_, id, stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn_, id)), answered, function () {
+          drop = null;
+          if (!stopped) stream.ended_();
+        });
       }
 
       poll();
       return {
         stop: function () {
           stopped = true;
-          drop(true);
+          if (drop) drop();
         }
       };
     }

@@ -647,35 +647,18 @@
   gp.catchUp_ = function (c, since) {
     var g = this;
     var id = 'join' + (++pollSeq);
-    var el = pollScript(c);
     var job = { buf: c.shareCatch_ ? c.shareCatch_.buf : [] };
-    var timer = null;
     c.shareCatch_ = job;
     proto.setCursor_.call(c, since);
     function done(a) {
       window.clearTimeout(timer);
-      el.onload = el.onerror = el.onreadystatechange = null;
-      pollCallbacks[id] = ignore; // a removed script may still run
-      try { if (el.parentNode) el.parentNode.removeChild(el); } catch (e) { /* gone */ }
+      drop();
       if (c.shareCatch_ !== job) return;
       c.shareCatch_ = null;
-      if (c.state !== 'closed') g.caughtUp_(c, a, job.buf);
+      if (c.state !== 'closed') g.caughtUp_(c, a && typeof a === 'object' ? a : null, job.buf);
     }
-    timer = window.setTimeout(function () {
-      done(null);
-    }, c.openTimeoutMs);
-    pollCallbacks[id] = function (a) {
-      done(a && typeof a === 'object' ? a : null);
-    };
-    // onload runs after the script: one that did not call back failed.
-    el.onload = el.onerror = function () {
-      done(null);
-    };
-    el.onreadystatechange = function () {
-      if (/^(loaded|complete)$/.test(el.readyState)) done(null);
-    };
-    el.src = endpoint(c, 'poll', '&open=1' + pollQuery(c, id));
-    scriptParent().appendChild(el);
+    var timer = window.setTimeout(done, c.openTimeoutMs);
+    var drop = jsonp(c, id, endpoint(c, 'poll', '&open=1' + pollQuery(c, id)), done, done);
   };
 
   /** The gap (or, without one, a reset for all the member's channels), then the held relay. */
@@ -692,7 +675,7 @@
         if (!matchesAny(c.channels, ch)) continue;
         key = '$' + ch;
         (hasOwn.call(seen, key) ? seen[key] : (seen[key] = [])).push(String(m[1]));
-        c.message_(ch, String(m[1]), m.length > 3 ? textData(m[3]) : m[2]);
+        c.message_(ch, String(m[1]), entryData(m));
       }
     }
     for (i = 0; i < buf.length && c.state === 'open'; i++) {
