@@ -7,11 +7,11 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipAsync } from '@gfx/zopfli';
-import { minify } from 'terser';
+import { minify, type MinifyOptions } from 'terser';
 import { BRIDGE_GZIPPED, BRIDGE_MINIFIED, BRIDGE_READABLE, bridgeBanner } from '../src/http/bridge-asset';
 
 // From dist/scripts/ the package root is two levels up; from scripts/ one.
-const ROOT = resolve(__dirname, /[\\/]dist[\\/]scripts$/.test(__dirname) ? '../..' : '..');
+export const ROOT = resolve(__dirname, /[\\/]dist[\\/]scripts$/.test(__dirname) ? '../..' : '..');
 
 /**
  * The bridge's sources in order: pieces of one IIFE (head.js opens it, tail.js closes
@@ -37,18 +37,26 @@ export function assemble(root = ROOT): string {
   return BRIDGE_SOURCES.map((file) => readFileSync(join(root, file), 'utf8')).join('\n');
 }
 
-export async function minifyBridge(readable: string): Promise<string> {
-  const out = await minify(readable, {
+/**
+ * How the bridge is minified (scripts/bridge-sizes.ts measures with the same); a fresh
+ * object each time, since terser may write into the options it is given.
+ */
+export function terserOptions(preamble?: string): MinifyOptions {
+  return {
     // ie8 keeps what old JScript needs (quoted reserved-word keys, no named function
     // expression tricks); ecma 5 stops newer syntax from being introduced.
     ie8: true,
     ecma: 5,
     compress: { passes: 2 },
-    // Members whose names end in `_` are the bridge's own (docs/bridge.md, "Sources"):
-    // they get short names. Every other name is public, on the wire, or the DOM's.
+    // Members whose names end in `_` are the bridge's own (bridge/README.md): they get
+    // short names. Every other name is public, on the wire, or the DOM's.
     mangle: { properties: { regex: /_$/ } },
-    format: { ascii_only: true, comments: false, preamble: bridgeBanner(readable) },
-  });
+    format: { ascii_only: true, comments: false, preamble },
+  };
+}
+
+export async function minifyBridge(readable: string): Promise<string> {
+  const out = await minify(readable, terserOptions(bridgeBanner(readable)));
   if (out.code === undefined) throw new Error('pushframe: terser produced no output');
   return out.code + '\n';
 }
