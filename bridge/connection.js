@@ -378,7 +378,7 @@
       return;
     }
     if (s.opened_ && s.handle_ && s.handle_.finished && s.handle_.finished()) {
-      s.ended_(null);
+      s.ended(null);
       return;
     }
     if (why !== 'pulse') this.expire_(s, why === 'wake' ? ' (timers stopped for ' + gapMs + ' ms: the machine slept)' : '');

@@ -99,7 +99,7 @@
         if (stopped || stream.dead_) return;
         var sink = stream.sink;
         if (!a || typeof a !== 'object') {
-          stream.ended_();
+          stream.ended();
           return;
         }
         if (a.error) {
@@ -134,7 +134,7 @@
         // the attempt's open, which the open deadline watches.
         drop = jsonp(stream.conn_, id, stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn_, id)), answered, function () {
           drop = null;
-          if (!stopped) stream.ended_();
+          if (!stopped) stream.ended();
         });
       }
 
@@ -186,7 +186,7 @@
         if (d) sink.m(d.channel, d.id, d.data);
       };
       es.onerror = function () {
-        stream.ended_();
+        stream.ended();
       };
       // Heartbeats are comments, which script cannot see: an open EventSource is alive.
       var beat = window.setInterval(function () {

@@ -48,7 +48,7 @@
    * say) are posted messages that may be dispatched after the frame's load event, so
    * they get a moment to arrive before the end counts as a failure.
    */
-  Stream.prototype.ended_ = function (refused) {
+  Stream.prototype.ended = function (refused) {
     var self = this;
     if (self.dead_ || self.endTimer_) return;
     if (refused && !self.opened_) {

@@ -42,7 +42,7 @@
   }
 
   function frameHandle(iframe, stream, onGone) {
-    function onLoad() { stream.ended_(stream.cross_ ? null : refusal(iframe)); }
+    function onLoad() { stream.ended(stream.cross_ ? null : refusal(iframe)); }
     addListener(iframe, 'load', onLoad);
     return {
       iframe: iframe,

@@ -79,9 +79,11 @@ export async function gzipBridge(minified: string): Promise<Uint8Array> {
 /** Writes the assembled, the minified and the gzipped bridge; returns their sizes. */
 export async function buildBridge(root = ROOT): Promise<{ readable: number; minified: number; gzipped: number }> {
   const readable = assemble(root);
-  writeAtomically(join(root, BRIDGE_READABLE), readable);
   const minified = await minifyBridge(readable);
   const gzipped = await gzipBridge(minified);
+  // Written together once all are made: a server starting meanwhile (it checks that the
+  // minified file names the readable one) would otherwise see a new one beside an old one.
+  writeAtomically(join(root, BRIDGE_READABLE), readable);
   writeAtomically(join(root, BRIDGE_MINIFIED), minified);
   writeAtomically(join(root, BRIDGE_GZIPPED), gzipped);
   return { readable: Buffer.byteLength(readable), minified: Buffer.byteLength(minified), gzipped: gzipped.length };

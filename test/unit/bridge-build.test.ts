@@ -24,7 +24,7 @@ describe('the bridge build (scripts/build-bridge.ts)', () => {
 
   it('renames only members that end in _: the public API, the seam and the wire keep their names', () => {
     expect(BRIDGE_MIN_SOURCE).not.toMatch(/\.[A-Za-z]\w*_\b/);
-    for (const name of ['connect', 'listen', 'unlisten', '_frame', '_transports', '_poll', 'subscribe', 'unsubscribe', 'cursor', 'state', 'transport', 'sink']) {
+    for (const name of ['connect', 'listen', 'unlisten', '_frame', '_transports', '_poll', 'subscribe', 'unsubscribe', 'cursor', 'state', 'transport', 'sink', 'ended', 'endpoint']) {
       expect(BRIDGE_MIN_SOURCE).toMatch(new RegExp(`[.{,]${name}\\b`));
     }
   });
