@@ -9,9 +9,15 @@ import { BRIDGE_MIN_PATH } from '../helpers/bridge';
 import { startTestServer } from '../helpers/server';
 
 const ROOT = join(__dirname, '..', '..');
-// The aim was 8 KiB; with tab sharing the minified bridge is about 11.6 KiB gzipped.
-// This guards against growth until the bridge is split into modules and trimmed.
-const GZIP_BUDGET = 12 * 1024;
+// The aim was 8 KiB (8 192 bytes); the bridge is 11 230 bytes gzipped (zopfli), and the
+// budget is that plus about 2.5%. Where the bytes go (`npm run bridge:sizes`, shares
+// of the zlib -9 size, 11.6 KB): tab sharing (election by Web Locks or a localStorage
+// lease, the bus, the relay, catch-up) 3.9 KB; the connection (cursor, events,
+// watchdog, path check, retries, the transport ladder) 2.7 KB; frames, htmlfile,
+// polls, SSE, cross-origin callbacks and the stream 2.7 KB; lifecycle, DOM events with
+// the IE6-8 registry, ES3 helpers and constants 2.4 KB. 8 KiB needs one of those
+// features gone, which is a decision, not a trim.
+const GZIP_BUDGET = 11_520;
 
 /** A GET with exactly these headers (fetch would add and decode its own Accept-Encoding). */
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
