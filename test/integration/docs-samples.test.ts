@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { JSDOM } from 'jsdom';
 import nunjucks from 'nunjucks';
 import ts from 'typescript';
-import { embedContext, startServer, usePushframeViews, verifyGrant, type Hub, type PushframeServer } from '../../src';
+import { embedContext, grant, startServer, usePushframeViews, verifyGrant, type Hub, type PushframeServer } from '../../src';
 import { loadBridge, streamParams } from '../helpers/bridge';
 import { launchChromium, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { CLI, ensureBuilt, startCli, type CliServer } from '../helpers/child';
@@ -765,6 +765,75 @@ Object.assign(RUNNERS, {
   },
 });
 
+/**
+ * docs/protocol.md describes the stream's frames in a table (no fenced block): each
+ * form shown must be one a real stream sends, and every frame a stream sends must have
+ * its row. One stream sees open, reset, messages (plain and as JSON text), checkpoint,
+ * heartbeat (after the default 4 s) and reconnect (shutdown); a second, on a private
+ * channel with a one-second grant, ends with an error frame when the grant expires.
+ */
+async function protocolFrames(): Promise<void> {
+  const table = readFileSync(join(ROOT, 'docs', 'protocol.md'), 'utf8');
+  const forms = [...table.matchAll(/^\| `(<script>p\.[a-z]\(.*\)<\/script>)` \|/gm)].map((m) => m[1]);
+  expect(forms.length).toBeGreaterThanOrEqual(8);
+  const pattern = (form: string): RegExp =>
+    new RegExp(
+      '^' +
+        form
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/"<[a-z]+>"/g, '"(?:[^"\\\\]|\\\\.)*"')
+          .replace(/<(heartbeatMs|delayMs)>/g, '\\d+')
+          .replace(/<data>/g, '.+?')
+          .replace(/,\\\.\\\.\\\./g, '(?:,.*?)?') +
+        '$',
+    );
+  const secret = 'a-secret-for-the-frames';
+  const push = await startServer({ port: 0, host: '127.0.0.1', logLevel: 'silent', secret });
+  let closed = false;
+  try {
+    const read = async (res: Response, until: (t: string) => boolean, ms: number): Promise<string> => {
+      const reader = res.body!.getReader();
+      let text = '';
+      const deadline = Date.now() + ms;
+      while (!until(text)) {
+        if (Date.now() > deadline) throw new Error('the stream did not show what was expected: ' + text.slice(-400));
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      return text;
+    };
+    const base = push.url + '/pushframe/stream?';
+    const main = await fetch(base + 'channels=stocks/*&since=zz~1');
+    const expiring = await fetch(base + new URLSearchParams({ channels: 'private/team', token: grant(secret, ['private/**'], 1) }).toString());
+    const failed = read(expiring, (t) => t.includes('<script>p.e('), 5000);
+    let text = '';
+    const reader = main.body!.getReader();
+    const until = async (what: RegExp, ms: number): Promise<void> => {
+      for (const deadline = Date.now() + ms; !what.test(text); ) {
+        if (Date.now() > deadline) throw new Error(`no ${what} in ${text.slice(-400)}`);
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await until(/<script>p\.c\(/, 5000);
+    await push.hub.publish('stocks/aex', { p: 12.5 });
+    await push.hub.publish('stocks/asml', JSON.parse('{"__proto__":{"p":1}}'));
+    await until(/<script>p\.j\(/, 5000);
+    await until(/<script>p\.h\(\)<\/script>$/, 8000);
+    const done = push.close();
+    closed = true;
+    await until(/<script>p\.r\(\d+\)<\/script>$/, 5000);
+    await done;
+    const frames = [...(text + (await failed)).matchAll(/<script>p\.[a-z]\(.*?\)<\/script>/g)].map((m) => m[0]);
+    for (const frame of frames) expect([frame, forms.some((f) => pattern(f).test(frame))]).toEqual([frame, true]);
+    for (const form of forms) expect([form, frames.some((f) => pattern(form).test(f))]).toEqual([form, true]);
+  } finally {
+    if (!closed) await push.close();
+  }
+}
+
 /** Koa and Express "add it to your app" samples: the page, the bridge and the clock channel. */
 async function clockApp(code: string): Promise<void> {
   const app = await runTs(code);
@@ -831,7 +900,11 @@ describe('samples in README.md and docs/', () => {
     expect(unmarked.sort()).toEqual(NOT_SAMPLES.map((n) => `${n.file}: ${n.first}`).sort());
     // Each marker is read by the sample parser too (same indentation as its block).
     expect(blocks.filter((b) => b.marked)).toHaveLength(samples.size);
+    // The other fences of Markdown would escape this check.
+    for (const file of DOCS) expect([file, /^ *~~~/m.test(readFileSync(join(ROOT, file), 'utf8'))]).toEqual([file, false]);
   });
+
+  it("docs/protocol.md's table of frames shows the frames a stream really sends", protocolFrames, 30_000);
 
   it.each(Object.keys(RUNNERS))('%s runs as written', async (name) => {
     await RUNNERS[name]();
