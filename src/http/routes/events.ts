@@ -35,7 +35,7 @@ export function eventsRoutes(router: Router, deps: Deps): void {
           ? parseResumeCursor(lastEventId, 'The Last-Event-ID cursor')
           : parseResumeCursor(single(query, 'since'), 'The "since" cursor'),
     });
-    const { capped, release } = admitHeld(ctx, deps);
+    const slot = admitHeld(ctx, deps);
 
     // As for the forever frame: the connection owns the raw response from here on.
     ctx.respond = false;
@@ -47,14 +47,14 @@ export function eventsRoutes(router: Router, deps: Deps): void {
     const conn = new StreamConnection(res, sseFormat(config.heartbeatMs), options, connections.tally('sse'), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
-      release();
+      slot.release();
       stopWatch();
     });
     connections.add(conn);
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     conn.start(ssePreamble());
     hub.subscribe(conn, patterns, cursor).then(() => {
-      if (capped) conn.reconnect(config.cappedPollMs, 'recycle');
+      if (slot.capped) conn.reconnect(config.cappedPollMs, 'recycle');
     }, (err: unknown) => {
       const e = toPushframeError(err);
       if (e.code === 'internal') log.error({ err }, 'event stream subscription failed');
