@@ -88,4 +88,3 @@ describe('stream heartbeats (fake timers)', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 });
-});
