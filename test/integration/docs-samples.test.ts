@@ -9,7 +9,7 @@ import { embedContext, grant, startServer, usePushframeViews, verifyGrant, type 
 import { loadBridge, streamParams } from '../helpers/bridge';
 import { launchChromium, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { CLI, ensureBuilt, startCli, type CliServer } from '../helpers/child';
-import { startNginxConf } from '../helpers/documented-nginx';
+import { documentedNginxBlocks, startNginxConf } from '../helpers/documented-nginx';
 import { freePort, waitForPort } from '../helpers/ports';
 import { startRedis } from '../helpers/redis';
 
@@ -916,6 +916,8 @@ describe('samples in README.md and docs/', () => {
     expect(unmarked.sort()).toEqual(NOT_SAMPLES.map((n) => `${n.file}: ${n.first}`).sort());
     // Each marker is read by the sample parser too (same indentation as its block).
     expect(blocks.filter((b) => b.marked)).toHaveLength(samples.size);
+    // The reasons given for docs/scaling.md hold: those are the blocks the nginx tests load.
+    expect(documentedNginxBlocks().map((b) => b.split('\n')[0])).toEqual(NOT_SAMPLES.filter((n) => n.file === 'docs/scaling.md').map((n) => n.first));
     // The other fences of Markdown would escape this check.
     for (const file of DOCS) expect([file, /^ *~~~/m.test(readFileSync(join(ROOT, file), 'utf8'))]).toEqual([file, false]);
   });
