@@ -1,6 +1,6 @@
 import type Router from 'koa-router';
 
-import { StreamConnection, sseFormat, ssePreamble } from '../../transports';
+import { ChunkedSocketSink, StreamConnection, sseFormat, ssePreamble } from '../../transports';
 import { corsHeaders, preflightHeaders } from '../cors';
 import { toPushframeError } from '../errors';
 import type { Deps } from '../deps';
@@ -44,7 +44,7 @@ export function eventsRoutes(router: Router, deps: Deps): void {
     res.writeHead(200, { ...SSE_HEADERS, ...cors });
     res.socket?.setNoDelay(true);
     let stopWatch = (): void => undefined;
-    const conn = new StreamConnection(res, sseFormat(config.heartbeatMs), options, connections.tally('sse'), (c) => {
+    const conn = new StreamConnection(ChunkedSocketSink.over(res), sseFormat(config.heartbeatMs), options, connections.tally('sse'), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
       slot.release();
