@@ -41,8 +41,11 @@ function requireBinary(path: string, debianPackage: string): void {
   }
 }
 
-/** Debian's Chromium through playwright-core, headless, with a fresh profile. */
-export async function launchChromium(): Promise<TestBrowser> {
+/**
+ * Debian's Chromium through playwright-core, headless, with a fresh profile. `extraArgs`
+ * adds command-line switches (e.g. `--host-resolver-rules` to reach loopback by a name).
+ */
+export async function launchChromium(extraArgs: string[] = []): Promise<TestBrowser> {
   requireBinary(CHROMIUM, 'chromium');
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'pushframe-chromium-'));
@@ -50,7 +53,7 @@ export async function launchChromium(): Promise<TestBrowser> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 800, height: 600 },
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
   return {
     name: 'chromium',

@@ -79,6 +79,21 @@ export async function startDocumentedNginx(options: DocumentedNginxOptions): Pro
     t = replaceOnce(t, 'http://127.0.0.1:3000', `http://127.0.0.1:${options.app}`);
     conf += '\n' + t;
   }
+  const nginx = await startNginxConf(dir, conf, [port, ...(tlsPort ? [tlsPort] : [])], options.workerConnections);
+  return { url: `http://127.0.0.1:${port}`, httpsUrl: tlsPort ? `https://127.0.0.1:${tlsPort}` : '', ...nginx };
+}
+
+/**
+ * Runs nginx in the foreground from `dir` (a fresh temporary directory, removed by stop)
+ * with `servers` as the http block's contents; resolves once every port in `ports` listens.
+ */
+export async function startNginxConf(
+  dir: string,
+  servers: string,
+  ports: number[],
+  workerConnections = 1024,
+): Promise<{ errorLog(): string; stop(): Promise<void> }> {
+  if (!existsSync(NGINX_BIN)) throw new Error(`${NGINX_BIN} is missing: install the Debian package "nginx-light" (apt-get install nginx-light)`);
   const confPath = join(dir, 'nginx.conf');
   writeFileSync(
     confPath,
@@ -87,7 +102,7 @@ master_process off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 worker_rlimit_nofile 8192;
-events { worker_connections ${options.workerConnections ?? 1024}; }
+events { worker_connections ${workerConnections}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
@@ -95,7 +110,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-${conf}
+${servers}
 }
 `,
   );
@@ -114,16 +129,13 @@ ${conf}
     }
   };
   try {
-    await waitForPort(port, 5000, () => exited);
-    if (tlsPort) await waitForPort(tlsPort, 5000, () => exited);
+    for (const p of ports) await waitForPort(p, 5000, () => exited);
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`${(err as Error).message}\n${errorLog()}`);
   }
   return {
-    url: `http://127.0.0.1:${port}`,
-    httpsUrl: tlsPort ? `https://127.0.0.1:${tlsPort}` : '',
     errorLog,
     async stop() {
       if (exited === null) {
