@@ -1,5 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-
 /** One end of a node IPC channel, as the broker sees it. */
 export interface IpcPort {
   /** Sends one message; a channel that is closed drops it (the peer is gone). */
@@ -11,9 +9,15 @@ export interface IpcPort {
   connected(): boolean;
 }
 
+/** Node's own listener type: ChildProcess and Process both take any arguments. */
+type Listener = (...args: any[]) => void;
+
 /** The kind of object that has a node IPC channel: a forked child from the parent's side, or `process` inside it. */
-type Channel = Pick<ChildProcess, 'on' | 'off' | 'once'> & {
-  send?: (message: object, callback: (err: Error | null) => void) => boolean;
+type Channel = {
+  on(event: string, listener: Listener): unknown;
+  off(event: string, listener: Listener): unknown;
+  once(event: string, listener: Listener): unknown;
+  send?(message: object, callback: (err: Error | null) => void): boolean;
   readonly connected: boolean;
 };
 

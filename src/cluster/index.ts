@@ -1,0 +1,1 @@
+export { startCluster, workerCount, type ClusterOptions, type PushframeCluster } from './primary';
