@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, configFromArgs, configFromEnv, configHelp, type Config } from './config';
-import { startCluster } from './cluster';
+import { WorkerStartError, startCluster } from './cluster';
 import type { Logger } from './log';
 import { grant } from './auth';
 import { startServer } from './server';
@@ -167,7 +167,7 @@ async function main(argv: string[]): Promise<void> {
 // Run as the bin; imported (tests) it only exports.
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof BrokerUnavailableError) {
+    if (err instanceof ConfigError || err instanceof BrokerUnavailableError || err instanceof WorkerStartError) {
       process.stderr.write(`pushframe: ${err.message}\n`);
       process.exit(2);
     }

@@ -1,1 +1,1 @@
-export { startCluster, workerCount, type ClusterOptions, type PushframeCluster } from './primary';
+export { WorkerStartError, startCluster, workerCount, type ClusterOptions, type PushframeCluster } from './primary';

@@ -17,6 +17,14 @@ const MAX_CRASHES_PER_MINUTE = 10;
 /** Workers get their own shutdown deadline plus this before the primary kills them. */
 const SHUTDOWN_MARGIN_MS = 2_000;
 
+/** A worker could not start (its broker unreachable, the port taken): the cluster does not start either. */
+export class WorkerStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerStartError';
+  }
+}
+
 export interface ClusterOptions extends Partial<Config> {
   logger?: Logger;
 }
@@ -129,7 +137,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
   const died = (slot: Slot, why: string): void => {
     if (stopping) return;
     if (!started) {
-      startFailed(new Error(`worker ${slot.index} could not start: ${why}`));
+      startFailed(new WorkerStartError(`worker ${slot.index} could not start: ${why}`));
       return;
     }
     const now = Date.now();

@@ -1,5 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { ensureBuilt, startCli, type CliServer } from '../helpers/child';
+import net from 'node:net';
+import { availableParallelism } from 'node:os';
+import { CLI, ensureBuilt, startCli, type CliServer } from '../helpers/child';
 import { startRedis, type TestRedis } from '../helpers/redis';
 import { StreamClient } from '../helpers/stream-client';
 
@@ -114,9 +117,9 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function cluster(broker: string, more: Record<string, string> = {}): Promise<CliServer> {
+async function cluster(broker: string, more: Record<string, string> = {}, workers = '2'): Promise<CliServer> {
   const env = { ...(broker === 'redis' ? { PUSHFRAME_BROKER: (redis as TestRedis).url } : {}), ...more };
-  const cli = await startCli(env, ['--workers', '2'], 20_000);
+  const cli = await startCli(env, ['--workers', workers], 20_000);
   clis.push(cli);
   return cli;
 }
@@ -153,6 +156,28 @@ function expectEveryMessageOnce(sessions: StreamClient[], count: number): void {
     expect(c.frames.filter((f) => f.type === 'x')).toEqual([]);
   }
 }
+
+test('a bad --workers value, or workers that cannot listen, stop the CLI with exit code 2 and one line saying why', async () => {
+  const env = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1' };
+  const bad = spawnSync(process.execPath, [CLI, '--workers', 'many'], { env: { ...env, PORT: '0' }, encoding: 'utf8', timeout: 10_000 });
+  expect([bad.status, bad.stderr]).toEqual([2, 'pushframe: option workers: must be a number of processes from 1 to 999, or "auto" (one per core)\n']);
+  // The port is taken: no worker can listen, and the cluster does not start.
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = String((taken.address() as net.AddressInfo).port);
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, '--workers', '2', '--log-level', 'silent'], { env: { ...env, PORT: port } });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^pushframe: worker \d could not start: .*EADDRINUSE/);
+  } finally {
+    taken.close();
+  }
+});
 
 describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
   test('a client moved from one worker to the other resumes: every message once, in order', async () => {
@@ -209,13 +234,13 @@ describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
     expect(replaced.client.messages[0].data).toEqual({ n: 0 });
   });
 
-  test('SIGTERM to the primary drains every worker: each stream gets its reconnect, then everything exits', async () => {
-    const cli = await cluster(broker);
+  test('--workers auto runs one per core; SIGTERM to the primary drains every worker: each stream gets its reconnect, then everything exits', async () => {
+    const cli = await cluster(broker, {}, 'auto');
+    const pids = [...workerPids(cli).values()];
+    expect(pids).toHaveLength(availableParallelism());
     const streams = [];
     for (let i = 0; i < 6; i++) streams.push(await open(await pin(cli.url), cli.url, 'channels=news'));
-    expect(new Set(streams.map((s) => s.node)).size).toBe(2);
-    const pids = [...workerPids(cli).values()];
-    expect(pids).toHaveLength(2);
+    expect(new Set(streams.map((s) => s.node)).size).toBe(Math.min(2, pids.length));
     const t0 = Date.now();
     cli.child.kill('SIGTERM');
     await Promise.all(streams.map((s) => s.client.waitForEnd(12_000)));
