@@ -111,17 +111,18 @@ export class IpcBroker implements Broker {
 
   private received(raw: unknown): void {
     if (!isIpcMessage(raw) || raw.client !== this.client) return;
-    const msg = raw as ToClient;
-    if ('deliver' in msg) {
-      for (const m of msg.deliver) this.sink(m);
-      return;
+    for (const item of (raw as ToClient).items) {
+      if ('d' in item) {
+        this.sink(item.d);
+        continue;
+      }
+      const pending = this.pending.get(item.n);
+      if (!pending) continue;
+      this.pending.delete(item.n);
+      clearTimeout(pending.timer);
+      if ('ok' in item) pending.resolve(item.ok);
+      else pending.reject(item.err.code === 'broker_unavailable' ? new BrokerUnavailableError(item.err.message) : new Error(item.err.message));
     }
-    const pending = this.pending.get(msg.n);
-    if (!pending) return;
-    this.pending.delete(msg.n);
-    clearTimeout(pending.timer);
-    if ('ok' in msg) pending.resolve(msg.ok);
-    else pending.reject(msg.err.code === 'broker_unavailable' ? new BrokerUnavailableError(msg.err.message) : new Error(msg.err.message));
   }
 
   private lost(): void {

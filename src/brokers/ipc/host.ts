@@ -1,13 +1,13 @@
 import type { Broker } from '../broker';
 import type { Message } from '../../protocol';
-import { IPC_TAG, fromWireCursor, isIpcMessage, toWireBacklog, toWireMessage, type Call, type ToHost, type WireMessage } from './wire';
+import { IPC_TAG, fromWireCursor, isIpcMessage, toWireBacklog, toWireMessage, type Call, type Item, type ToHost } from './wire';
 import type { IpcPort } from './port';
 
 /** One IpcBroker on the other side of a port, with the patterns it watches. */
 class Endpoint {
   /** Pattern -> watch count (the hub watches a pattern once per subscription). */
   readonly patterns = new Map<string, number>();
-  private outbox: WireMessage[] = [];
+  private outbox: Item[] = [];
   private flushing = false;
 
   constructor(
@@ -30,26 +30,29 @@ class Endpoint {
     return false;
   }
 
-  /** Deliveries of one tick go out in one IPC message. */
+  /** Deliveries and replies wait for the end of this turn and go out in one IPC message,
+   * in the order they happened: a reply never overtakes a delivery made before it. */
   deliver(msg: Message): void {
-    this.outbox.push(toWireMessage(msg));
+    this.push({ d: toWireMessage(msg) });
+  }
+
+  reply(item: Item): void {
+    this.push(item);
+  }
+
+  private push(item: Item): void {
+    this.outbox.push(item);
     if (this.flushing) return;
     this.flushing = true;
-    queueMicrotask(() => this.flush());
+    setImmediate(() => this.flush());
   }
 
-  /** Sends what is waiting first, so a reply never overtakes a delivery made before it. */
-  reply(body: { n: number; ok: unknown } | { n: number; err: { message: string; code?: string } }): void {
-    this.flush();
-    this.port.send({ tag: IPC_TAG, client: this.client, ...body });
-  }
-
-  flush(): void {
+  private flush(): void {
     this.flushing = false;
     if (this.outbox.length === 0) return;
-    const deliver = this.outbox;
+    const items = this.outbox;
     this.outbox = [];
-    this.port.send({ tag: IPC_TAG, client: this.client, deliver });
+    this.port.send({ tag: IPC_TAG, client: this.client, items });
   }
 }
 

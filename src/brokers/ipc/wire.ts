@@ -23,10 +23,11 @@ export type ToHost =
   | { tag: typeof IPC_TAG; client: string; unwatch: string }
   | { tag: typeof IPC_TAG; client: string; bye: true };
 
-export type ToClient =
-  | { tag: typeof IPC_TAG; client: string; n: number; ok: unknown }
-  | { tag: typeof IPC_TAG; client: string; n: number; err: { message: string; code?: string } }
-  | { tag: typeof IPC_TAG; client: string; deliver: WireMessage[] };
+/** What the host sends one client, in the order it happened: deliveries and replies. */
+export type Item = { d: WireMessage } | { n: number; ok: unknown } | { n: number; err: { message: string; code?: string } };
+
+/** Everything for one client from one turn of the host's event loop, in one IPC message. */
+export type ToClient = { tag: typeof IPC_TAG; client: string; items: Item[] };
 
 /** A Message without the per-process encoding cache. */
 export interface WireMessage {
