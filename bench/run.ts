@@ -55,7 +55,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --scenario LIST   comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')} or all (default all);
                     idle (only when named): the cost of N streams that receive only heartbeats
                     workers (only when named): fan-out of --workers 1 and 2, generator pinned
-                    to CPU 1 (N default 2000, M default 300, published over HTTP)
+                    to CPU 1 (N default 1000, M default 200, published over HTTP)
   --idle-ms MS      how long the idle scenario watches (default 20000, at most 120000)
   --servers LIST    pushframe,baseline (default both)
   --runs K          repeat and report medians (default 1)
@@ -145,8 +145,8 @@ async function memOf(server: ServerProcess): Promise<{ rss: number; heap: number
 
 const DEFAULT_N = 5000;
 /** The workers scenario's defaults: short enough that three runs of both setups take about a minute. */
-const WORKERS_N = 2000;
-const WORKERS_M = 300;
+const WORKERS_N = 1000;
+const WORKERS_M = 200;
 const DEFAULT_PARALLEL = 200;
 const streamsOf = (scenario: Scenario, opts: Options): number => opts.n ?? scenario.n ?? DEFAULT_N;
 

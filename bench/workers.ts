@@ -3,7 +3,7 @@
  * baseline) and of `--workers 2` (node:cluster, the memory broker held by the primary),
  * same machine, same run. The server is the CLI as users run it; this process is the load
  * generator, pinned to one core with taskset when it can be: it holds every stream's
- * socket and publishes over HTTP (a few publishes in flight), since with workers there is
+ * socket and publishes over HTTP (one publish in flight), since with workers there is
  * no single server process to publish in. Throughput = deliveries / (last receive - first
  * send). Server CPU is the primary's plus every worker's.
  */
@@ -40,8 +40,12 @@ export const WORKER_SETUPS = [
   { workers: 2, setup: '2 workers (--workers 2, memory broker in the primary)' },
 ];
 
-/** Publishes in flight: enough to keep the servers busy, few enough not to queue behind fan-out. */
-const IN_FLIGHT = 8;
+/**
+ * One publish in flight: the sequence numbers then follow the ids, so order is checked as
+ * in the other scenarios, and each message's fan-out is measured on its own (several
+ * publishes in flight would coalesce writes differently in the two setups).
+ */
+const IN_FLIGHT = 1;
 const CHANNEL = 'bench/workers';
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 
