@@ -5,6 +5,8 @@ export interface Figures {
   streams: number;
   openFailures: number;
   openMs: number;
+  /** Server CPU time per stream opened (after the warm-up streams), microseconds. */
+  openCpuMicros: number;
   rssBeforeMiB: number;
   /** With every stream open and idle, after a full collection. */
   rssAfterMiB: number;
@@ -58,6 +60,7 @@ interface Row {
 export const ROWS: Row[] = [
   { key: 'streams', label: 'streams open', digits: 0, ratio: false },
   { key: 'openMs', label: 'time to open them (ms)', digits: 0, ratio: true },
+  { key: 'openCpuMicros', label: 'server CPU per stream opened (us)', digits: 1, ratio: true },
   { key: 'stormMs', label: 'storm: all back with backlog (ms)', digits: 0, ratio: true },
   { key: 'refused', label: 'storm: reconnects refused', digits: 0, ratio: false },
   { key: 'healthzMaxMs', label: '/healthz slowest answer (ms)', digits: 1, ratio: true },

@@ -174,14 +174,18 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     const memBefore = await memOf(server);
     const rssBefore = memBefore.rss;
     const t1 = performance.now();
+    const openCpu0 = cpuMicrosOf(server.pid);
     errors.push(...(await openAll(clients.slice(warm), port, streamPath, parallel, 60_000)));
     const openMs = warmMs + performance.now() - t1;
+    // The server's own CPU time per opening (after warm-up): the steady figure for what an
+    // open costs, where wall time also carries the generator and a shared machine's noise.
+    const openCpuMicros = n > warm ? (cpuMicrosOf(server.pid) - openCpu0) / (n - warm) : NaN;
     health.stop();
     await sleep(500);
     const memAfter = n > warm ? await memOf(server) : memBefore;
     const rssAfter = memAfter.rss;
     if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams failed to open, e.g. ${errors[0]}`);
-    if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
+    if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, openCpuMicros, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
 
     const expectedBySub = new Map<string, number>();
     let expected = 0;
@@ -238,6 +242,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       streams: open.length,
       openFailures: errors.length,
       openMs,
+      openCpuMicros,
       rssBeforeMiB: rssBefore / 2 ** 20,
       rssAfterMiB: rssAfter / 2 ** 20,
       rssPerStreamKiB: n > warm ? (rssAfter - rssBefore) / (n - warm) / 1024 : NaN,
@@ -296,7 +301,7 @@ async function runStorm(
   health: HealthProbe,
   parallel: number,
   opts: Options,
-): Promise<Omit<Figures, 'streams' | 'openFailures' | 'openMs' | 'rssBeforeMiB' | 'rssAfterMiB' | 'rssPerStreamKiB' | 'heapPerStreamKiB'>> {
+): Promise<Omit<Figures, 'streams' | 'openFailures' | 'openMs' | 'openCpuMicros' | 'rssBeforeMiB' | 'rssAfterMiB' | 'rssPerStreamKiB' | 'heapPerStreamKiB'>> {
   const n = clients.length;
   const count = opts.m ?? scenario.messages(n);
   const channels = scenario.channels(n);
@@ -389,7 +394,7 @@ async function main(): Promise<void> {
         console.log(
           scenario.storm
             ? `back in ${Math.round(figures.stormMs)} ms (first open ${Math.round(figures.openMs)} ms), refused ${figures.refused}, lost ${figures.lost}, /healthz max ${figures.healthzMaxMs.toFixed(0)} ms`
-            : `${Math.round(figures.deliveredPerSec)} msgs/s, p99 ${figures.latencyP99Ms.toFixed(1)} ms, loop delay p99 ${figures.loopDelayP99Ms.toFixed(1)} ms, lost ${figures.lost}, ${figures.rssPerStreamKiB.toFixed(1)} KiB/stream, open ${Math.round(figures.openMs)} ms`,
+            : `${Math.round(figures.deliveredPerSec)} msgs/s, p99 ${figures.latencyP99Ms.toFixed(1)} ms, loop delay p99 ${figures.loopDelayP99Ms.toFixed(1)} ms, lost ${figures.lost}, ${figures.rssPerStreamKiB.toFixed(1)} KiB/stream, open ${Math.round(figures.openMs)} ms (${figures.openCpuMicros.toFixed(0)} us CPU each)`,
         );
       }
     }

@@ -95,6 +95,15 @@ export const SCENARIOS: Scenario[] = [
     burst: 1,
   },
   {
+    name: 'open',
+    what: 'opening cost: N streams opened (200 handshakes in flight), then 1 message to check they all deliver',
+    subscription: () => 'bench/fan',
+    channels: () => ['bench/fan'],
+    messages: () => 1,
+    rate: 0,
+    burst: 1,
+  },
+  {
     name: 'storm',
     what: `reconnect storm: 10 000 streams (${STORM_ROOM} per channel) drop, ${STORM_BACKLOG} messages per channel are published, all come back at once with their cursors`,
     n: 10_000,

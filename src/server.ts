@@ -8,6 +8,7 @@ import { ConfigError, type Config } from './config';
 import type { Stats } from './http/routes/ops';
 import type { Hub } from './hub';
 import type { Logger } from './log';
+import { pacedListener } from './http/pacing';
 import { createCore, type Pushframe } from './pushframe';
 import { destroyReleased } from './transports';
 import { applyStreamSettings, streamServerOptions } from './stream-settings';
@@ -56,6 +57,18 @@ export interface SetupContext {
  */
 const LISTEN_BACKLOG = 4096;
 
+/**
+ * Milliseconds of request handling per event-loop turn before further requests wait for
+ * the next turn (http/pacing.ts): a health check is answered within about this much
+ * handling, even while thousands of clients reconnect at once.
+ */
+const TURN_BUDGET_MS = 10;
+
+function isHealthCheck(req: http.IncomingMessage): boolean {
+  const url = req.url ?? '';
+  return url === '/healthz' || url.startsWith('/healthz?');
+}
+
 /** While draining, how often connections that finished a response are closed. */
 const DRAIN_SWEEP_MS = 20;
 
@@ -90,7 +103,8 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
       throw err;
     }
   }
-  const server = applyStreamSettings(http.createServer(streamServerOptions(config), app.callback()), config);
+  const listener = pacedListener(app.callback(), isHealthCheck, TURN_BUDGET_MS);
+  const server = applyStreamSettings(http.createServer(streamServerOptions(config), listener), config);
   core.sockets.attach(server);
   deps.log.debug({ socketBudget: core.sockets.total, perIp: core.sockets.perIp }, 'client socket budget');
   try {

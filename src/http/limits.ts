@@ -18,8 +18,8 @@ export class ConnectionLimits {
     return this.open;
   }
 
-  /** Takes a slot for `ip`; the returned release is safe to call more than once. */
-  enter(ip: string): () => void {
+  /** Takes a slot for `ip`, or throws; give it back with `leave(ip)`, once. */
+  enter(ip: string): void {
     if (this.open >= this.max) {
       throw new PushframeError('too_many_connections', `The server holds its maximum of ${this.max} connections; retry later.`);
     }
@@ -29,15 +29,13 @@ export class ConnectionLimits {
     }
     this.open++;
     this.perIp.set(ip, mine + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.open--;
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
-    };
+  }
+
+  leave(ip: string): void {
+    this.open--;
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
   }
 }
 

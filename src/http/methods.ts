@@ -12,6 +12,7 @@ import { readSubscription } from './subscribe';
  * implements it nowhere.
  */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const MAX_KNOWN_PATHS = 256;
 
 /**
  * Answers requests no route will take before they reach one: `501` for unknown
@@ -21,8 +22,19 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
  */
 export function methodsMiddleware(router: Router): Koa.Middleware {
   const served = (): string[] => [...new Set(router.stack.flatMap((layer) => layer.methods))];
+  // The methods of a path depend on the path alone: kept for the paths routes answer
+  // (bounded: a route with parameters matches endlessly many).
+  const known = new Map<string, string[]>();
+  const allowedAt = (path: string): string[] => {
+    let allowed = known.get(path);
+    if (allowed === undefined) {
+      allowed = [...new Set(router.match(path, 'GET').path.flatMap((layer) => layer.methods))];
+      if (allowed.length > 0 && known.size < MAX_KNOWN_PATHS) known.set(path, allowed);
+    }
+    return allowed;
+  };
   return (ctx, next) => {
-    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    const allowed = allowedAt(ctx.path);
     if (!KNOWN_METHODS.has(ctx.method)) {
       ctx.set('Allow', (allowed.length > 0 ? allowed : served()).join(', '));
       throw new PushframeError('not_implemented', `The method ${ctx.method} is not implemented.`);

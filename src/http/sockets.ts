@@ -86,7 +86,7 @@ export class SocketBudget {
       // A trusted proxy's clients are told apart per request (their forwarded address),
       // where the per-client connection limit applies.
       this.open++;
-      socket.once('close', keepOnRelease(() => this.open--));
+      socket.on('close', this.onSharedClose);
       return;
     }
     const mine = this.byIp.get(ip) ?? 0;
@@ -97,11 +97,29 @@ export class SocketBudget {
     }
     this.open++;
     this.byIp.set(ip, mine + 1);
-    socket.once('close', keepOnRelease(() => {
-      this.open--;
-      const n = (this.byIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.byIp.delete(ip);
-      else this.byIp.set(ip, n);
-    }));
+    socket.on('close', this.onClose);
   }
+
+  // One 'close' listener for every socket, not a closure and a once-wrapper each: they
+  // would be kept for the life of every stream. ('close' comes once; the address is the
+  // socket's own, which Node keeps once read.)
+  private readonly onSharedClose = keepOnRelease((): void => {
+    this.open--;
+  });
+
+  private readonly onClose = keepOnRelease(socketCloseListener((ip) => this.forget(ip)));
+
+  private forget(ip: string): void {
+    this.open--;
+    const n = (this.byIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.byIp.delete(ip);
+    else this.byIp.set(ip, n);
+  }
+}
+
+/** A 'close' listener that passes the closed socket's client address to `onClose`. */
+function socketCloseListener(onClose: (ip: string) => void): (this: Socket) => void {
+  return function (this: Socket): void {
+    onClose(clientIp(this.remoteAddress));
+  };
 }

@@ -96,49 +96,69 @@ export function authorize(patterns: readonly string[], token: string | undefined
 /** Longest delay a Node timer takes; a grant lasting longer is left to stream recycling. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const NOTHING_TO_CANCEL = (): void => undefined;
+
 /**
  * Runs `onExpiry` when a grant ends, so a private subscription does not outlive its
  * permission; returns the cancel function. No grant, nothing to do.
  */
 export function watchGrantExpiry(expiresAt: number | undefined, onExpiry: () => void, now: number = Date.now()): () => void {
-  if (expiresAt === undefined || expiresAt - now > MAX_TIMER_MS) return () => undefined;
+  if (expiresAt === undefined || expiresAt - now > MAX_TIMER_MS) return NOTHING_TO_CANCEL;
   const timer = setTimeout(onExpiry, Math.max(0, expiresAt - now));
   timer.unref();
   return () => clearTimeout(timer);
 }
 
 /**
- * Takes a connection slot for a long-lived request (draining, total and per-IP limits).
- * Call it last, after every other check; call the returned release when the response ends.
+ * A long-lived request's place: a connection slot (draining, total and per-IP limits)
+ * and, where the browser's budget applies (maxStreamsPerBrowser), its share of that. One
+ * object per held request rather than a closure per limit: it lives as long as the stream.
  */
-export function admitConnection(ctx: Koa.Context, deps: Deps): () => void {
+export class HeldSlot {
+  private released = false;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly ip: string,
+    private readonly browser: string | null,
+    /** The browser already holds its share: answer the request, do not hold it. */
+    readonly capped: boolean,
+  ) {}
+
+  /** Gives the slots back; safe to call more than once. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.browser !== null) this.deps.budget.leave(this.browser);
+    this.deps.limits.leave(this.ip);
+  }
+}
+
+/**
+ * Takes a connection slot for a long-lived request, plus the browser's budget. Call it
+ * last, after every other check; release the slot when the response ends.
+ */
+export function admitHeld(ctx: Koa.Context, deps: Deps): HeldSlot {
   if (deps.draining.value) {
     ctx.set('Retry-After', '1');
     // The proxy must not reuse this connection: its next request belongs on another node.
     ctx.set('Connection', 'close');
     throw new PushframeError('shutting_down');
   }
+  const ip = client(ctx, deps.config).ip;
   try {
-    return deps.limits.enter(client(ctx, deps.config).ip);
+    deps.limits.enter(ip);
   } catch (err) {
     // Spread the retries of many refused clients over 5-15 s rather than one instant.
     ctx.set('Retry-After', String(5 + Math.floor(Math.random() * 11)));
     throw err;
   }
-}
-
-/**
- * admitConnection, plus the browser's budget (maxStreamsPerBrowser): `capped` when the
- * browser already holds its share, and the request must be answered rather than held.
- */
-export function admitHeld(ctx: Koa.Context, deps: Deps): { capped: boolean; release: () => void } {
-  const release = admitConnection(ctx, deps);
-  const slot = deps.budget.enter(ctx);
-  return {
-    capped: slot.capped,
-    release: () => {
-      slot.release();
-      release();
-    },
-  };
+  let browser: { capped: boolean; id: string | null };
+  try {
+    browser = deps.budget.enter(ctx);
+  } catch (err) {
+    deps.limits.leave(ip);
+    throw err;
+  }
+  return new HeldSlot(deps, ip, browser.id, browser.capped);
 }

@@ -12,17 +12,21 @@ type Listener = () => void;
  * one string, and the chunk framing of a message is built once for all the connections
  * that get it.
  *
- * Shortly after it is made (outside the request handler's stack) the sink takes the
- * socket over from Node's HTTP server (takeover.ts), so the request, the response and
- * the parser do not live as long as the stream; from then on the sink ends the body
- * and the connection itself. Until then, or where the connection cannot be released,
- * ServerResponse owns the end of the body.
+ * The head goes out with the first chunk, through ServerResponse: one write per new
+ * stream, not one for the head and one for the preamble. Shortly after that (outside
+ * the request handler's stack) the sink takes the socket over from Node's HTTP server
+ * (takeover.ts), so the request, the response and the parser do not live as long as the
+ * stream; from then on the sink ends the body and the connection itself. Until then, or
+ * where the connection cannot be released, ServerResponse owns the end of the body.
  */
 export class ChunkedSocketSink implements Sink {
   private res: ServerResponse | null;
   private readonly socket: Socket;
-  /** The sink's own listeners: they go back on the socket once Node's come off. */
-  private readonly listeners: { event: 'close' | 'drain'; listener: Listener }[] = [];
+  /** The sink's own listeners while Node's HTTP server holds the socket: they go back on
+   * it once Node's come off. Dropped then (a stream's life is spent released). */
+  private listeners: { event: 'close' | 'drain'; listener: Listener }[] | null = [];
+  /** The head is still to go out, with the first chunk. */
+  private headPending = true;
 
   private constructor(res: ServerResponse, socket: Socket) {
     this.res = res;
@@ -30,20 +34,26 @@ export class ChunkedSocketSink implements Sink {
   }
 
   /**
-   * Sends the head now and returns a sink over the socket, or the response itself when
-   * the body is not chunked (an HTTP/1.0 client) or the socket is already gone.
+   * A sink over the socket of `res`, whose head is set (writeHead) but not sent; or the
+   * response itself when the body is not chunked (an HTTP/1.0 client) or the socket is
+   * already gone.
    */
   static over(res: ServerResponse): Sink {
-    res.flushHeaders();
     if (!res.chunkedEncoding || !res.socket || res.socket.destroyed) return res;
-    const sink = new ChunkedSocketSink(res, res.socket);
-    if (canReleaseHttp(res)) queueRelease(sink);
-    return sink;
+    return new ChunkedSocketSink(res, res.socket);
   }
 
   write(chunk: string): boolean {
     const socket = this.socket;
     if (socket.destroyed || chunk.length === 0) return !socket.destroyed;
+    const res = this.res;
+    if (res !== null && this.headPending) {
+      // Node sends the head and this first chunk in one corked write.
+      this.headPending = false;
+      const ok = res.write(chunk, 'utf8');
+      if (canReleaseHttp(res)) queueRelease(this);
+      return ok;
+    }
     return socket.write(framed(chunk), 'utf8');
   }
 
@@ -73,14 +83,14 @@ export class ChunkedSocketSink implements Sink {
   on(event: 'close' | 'drain', listener: Listener): this {
     // The socket's own events: the response relays 'drain' only after its own write
     // returned false, and the socket outlives the sink's hold on the response.
-    this.listeners.push({ event, listener });
+    this.listeners?.push({ event, listener });
     this.socket.on(event, listener);
     return this;
   }
 
   removeListener(event: 'close' | 'drain', listener: Listener): this {
-    const i = this.listeners.findIndex((l) => l.event === event && l.listener === listener);
-    if (i !== -1) this.listeners.splice(i, 1);
+    const i = this.listeners ? this.listeners.findIndex((l) => l.event === event && l.listener === listener) : -1;
+    if (i !== -1) this.listeners?.splice(i, 1);
     this.socket.removeListener(event, listener);
     return this;
   }
@@ -90,7 +100,8 @@ export class ChunkedSocketSink implements Sink {
     const res = this.res;
     if (res === null || releaseHttp(res) === null) return;
     this.res = null;
-    for (const l of this.listeners) this.socket.on(l.event, l.listener);
+    for (const l of this.listeners ?? []) this.socket.on(l.event, l.listener);
+    this.listeners = null;
   }
 }
 

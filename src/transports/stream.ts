@@ -1,6 +1,7 @@
 import type { OpenInfo, Subscriber } from '../hub';
 import { CHECKPOINT_ENTRIES, compareIds, formatCursor, maxId, parseCursor, raiseBase, type Cursor, type Message } from '../protocol';
 import { scheduleFlush, type Flushable } from './flush';
+import { wheelFor, type Beating, type HeartbeatWheel } from './heartbeats';
 import type { Sink } from './sink';
 import type { DropReason, Tally } from './tally';
 
@@ -53,6 +54,8 @@ export const REPLAY_SLICE_BYTES = 64 * 1024;
 /** How long an ended stream may take to hand over its last bytes before its socket is cut. */
 export const END_LINGER_MS = 10_000;
 
+const NO_MARKS: readonly { after: number; cursor: string }[] = [];
+
 /**
  * One long-lived streaming response: writes the preamble, the open frame, the backlog in
  * slices as the socket drains (checkpoints at the hub's marks and after it), then batches
@@ -61,7 +64,7 @@ export const END_LINGER_MS = 10_000;
  * falls too far behind (it resumes from its cursor), sends heartbeats on idle, and
  * recycles itself after maxStreamBytes.
  */
-export class StreamConnection implements Subscriber, Flushable {
+export class StreamConnection implements Subscriber, Flushable, Beating {
   private pending: Message[] = [];
   private pendingBytes = 0;
   private queued = false;
@@ -69,7 +72,7 @@ export class StreamConnection implements Subscriber, Flushable {
   /** Backlog still to write (references to the broker's messages) and where it stands. */
   private replay: readonly Message[] | null = null;
   private replayAt = 0;
-  private replayMarks: readonly { after: number; cursor: string }[] = [];
+  private replayMarks: readonly { after: number; cursor: string }[] = NO_MARKS;
   private nextMark = 0;
   private replayCheckpoint: string | null = null;
   private blocked = false;
@@ -92,7 +95,9 @@ export class StreamConnection implements Subscriber, Flushable {
   private covered: string | null = null;
   /** Past maxStreamBytes: ends once a last checkpoint is out. */
   private recycling = false;
-  private readonly heartbeat: NodeJS.Timeout;
+  /** The wheel's tick of the last write: the wheel beats this stream after an interval of silence. */
+  wroteAt = 0;
+  private readonly wheel: HeartbeatWheel;
   private readonly onDrain = (): void => {
     this.blocked = false;
     if (this.replay !== null) this.replayMore();
@@ -111,11 +116,11 @@ export class StreamConnection implements Subscriber, Flushable {
     tally.opened++;
     sink.on('close', this.onClose);
     sink.on('drain', this.onDrain);
-    // One timer per stream, pushed back by every write (refresh() is O(1)): no stream
-    // goes more than heartbeatMs without a frame, which is what the client's watchdog
-    // counts on, and a busy stream sends no heartbeats at all.
-    this.heartbeat = setTimeout(() => this.beat(), options.heartbeatMs);
-    this.heartbeat.unref();
+    // Every write stamps the wheel's tick: no stream goes more than heartbeatMs without a
+    // frame, which is what the client's watchdog counts on, and a busy stream sends no
+    // heartbeats at all (heartbeats.ts).
+    this.wheel = wheelFor(options.heartbeatMs);
+    this.wheel.add(this);
   }
 
   get isClosed(): boolean {
@@ -147,7 +152,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.write(this.tagged(this.format.open(info)));
     this.replay = info.backlog;
     this.replayAt = 0;
-    this.replayMarks = info.marks ?? [];
+    this.replayMarks = info.marks ?? NO_MARKS;
     this.nextMark = 0;
     this.replayCheckpoint = info.checkpoint;
     this.replayMore();
@@ -181,7 +186,7 @@ export class StreamConnection implements Subscriber, Flushable {
     }
     if (this.closed || this.replayAt < backlog.length) return;
     this.replay = null;
-    this.replayMarks = [];
+    this.replayMarks = NO_MARKS;
     if (this.replayCheckpoint !== null) this.write(this.tagged(this.format.checkpoint(this.replaceCursor(this.replayCheckpoint))));
     this.replayCheckpoint = null;
     this.opened = true;
@@ -336,7 +341,7 @@ export class StreamConnection implements Subscriber, Flushable {
     this.closed = true;
     this.tally.open--;
     this.tally.drops[reason]++;
-    clearTimeout(this.heartbeat);
+    this.wheel.delete(this);
     this.sink.removeListener('drain', this.onDrain);
     this.sink.removeListener('close', this.onClose);
     this.pending = [];
@@ -351,7 +356,7 @@ export class StreamConnection implements Subscriber, Flushable {
     }
     this.bytes += chunk.length;
     this.tally.bytes += chunk.length;
-    if (!this.closed) this.heartbeat.refresh();
+    this.wroteAt = this.wheel.tick;
     if (!this.sink.write(chunk)) this.blocked = true;
   }
 
@@ -376,10 +381,10 @@ export class StreamConnection implements Subscriber, Flushable {
     this.close('slow_consumer');
   }
 
-  private beat(): void {
+  beat(): void {
     if (this.closed) return;
-    // A blocked socket gets nothing more; the timer waits for the next interval.
-    if (this.blocked) this.heartbeat.refresh();
+    // A blocked socket gets nothing more; the wheel waits another interval.
+    if (this.blocked) this.wroteAt = this.wheel.tick;
     else this.write(this.tagged(this.format.heartbeat));
   }
 

@@ -38,7 +38,10 @@ it('keeps no Koa context alive for the life of a stream', async () => {
   }
 });
 
-it('keeps neither the request nor the response alive once the stream owns its socket, and still delivers and ends', async () => {
+it.each([
+  ['a forever-frame stream', '/pushframe/stream?channels=a', /p\.r\(0\)<\/script>$/],
+  ['an event stream (SSE)', '/pushframe/events?channels=a', /event: reconnect\n[^]*\n\n$/],
+])('keeps neither the request nor the response of %s alive once it owns its socket, and still delivers and ends', async (_name, path, last) => {
   const server = await startTestServer();
   const reqs: WeakRef<object>[] = [];
   const create = server.app.createContext.bind(server.app);
@@ -48,7 +51,7 @@ it('keeps neither the request nor the response alive once the stream owns its so
   };
   let body = '';
   let ended = false;
-  const client = http.get(`${server.url}/pushframe/stream?channels=a`, { agent: false }, (res) => {
+  const client = http.get(`${server.url}${path}`, { agent: false }, (res) => {
     res.setEncoding('utf8');
     res.on('data', (d: string) => (body += d));
     res.on('end', () => (ended = true));
@@ -68,7 +71,7 @@ it('keeps neither the request nor the response alive once the stream owns its so
   }
   // close() ended the released stream: a reconnect frame, then a complete chunked body.
   await new Promise((r) => setTimeout(r, 100));
-  expect(body).toMatch(/p\.r\(0\)<\/script>$/);
+  expect(body).toMatch(last);
   expect(ended).toBe(true);
   client.destroy();
 });

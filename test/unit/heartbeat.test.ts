@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { StreamConnection, Tally, foreverFrameFormat, type Sink } from '../../src/transports';
 import { HEARTBEAT_FRAME } from '../../src/protocol';
+import { SLOTS } from '../../src/transports/heartbeats';
 
 /** A socket that records when each chunk was written (fake time). */
 class RecordingSink extends EventEmitter implements Sink {
@@ -48,26 +49,42 @@ describe('stream heartbeats (fake timers)', () => {
     const start = Date.now();
     const { sink, conn } = stream();
     let id = 0;
-    // Messages at irregular moments: 1.2 s, 6.1 s (4.9 s later: no beat needed), 12.3 s
-    // (6.2 s later: one beat at 11.1 s), then every second for 20 s (no beat).
+    // Messages at irregular moments: 1.2 s, 6.1 s, 12.3 s, then every second for 20 s.
     const at = [1200, 6100, 12300, ...Array.from({ length: 20 }, (_, i) => 13300 + i * 1000)];
     let now = 0;
+    let beatsWhileBusy = 0;
     for (const t of at) {
       jest.advanceTimersByTime(t - now);
       now = t;
+      if (t === 13300) beatsWhileBusy = gaps(sink).beats;
       conn.deliver({ channel: 'a', id: String(++id), json: '1' });
       await Promise.resolve();
       jest.advanceTimersByTime(0);
     }
-    const beatsWhileBusy = gaps(sink).beats;
+    // A message each second: no heartbeat at all.
+    expect(gaps(sink).beats).toBe(beatsWhileBusy);
     jest.advanceTimersByTime(HEARTBEAT_MS * 2);
     const { longest, beats } = gaps(sink);
     expect(longest).toBeLessThanOrEqual(HEARTBEAT_MS);
-    expect(beatsWhileBusy).toBe(1);
-    expect(sink.writes.find((w) => w.chunk === HEARTBEAT_FRAME)?.at).toBe(start + 11100);
+    // Every heartbeat follows a whole interval of silence, give or take one turn of the
+    // wheel (heartbeats.ts): after 1.2 s one at 5.625 s, after 6.1 s one at 10.625 s.
+    const w = sink.writes;
+    for (let i = 1; i < w.length; i++) {
+      if (w[i].chunk === HEARTBEAT_FRAME) expect(w[i].at - w[i - 1].at).toBeGreaterThanOrEqual((HEARTBEAT_MS * (SLOTS - 1)) / SLOTS);
+    }
+    expect(w.filter((x) => x.chunk === HEARTBEAT_FRAME).map((x) => x.at - start).slice(0, 2)).toEqual([5625, 10625]);
     expect(beats).toBe(beatsWhileBusy + 2);
     conn.close('client_gone');
     jest.advanceTimersByTime(HEARTBEAT_MS * 3);
     expect(gaps(sink).beats).toBe(beats); // nothing after close
+  });
+
+  it('many streams share one timer, and a closed stream leaves the wheel', () => {
+    const streams = Array.from({ length: 50 }, () => stream());
+    expect(jest.getTimerCount()).toBe(1);
+    jest.advanceTimersByTime(HEARTBEAT_MS);
+    for (const { sink } of streams) expect(gaps(sink).beats).toBe(1);
+    for (const { conn } of streams) conn.close('client_gone');
+    expect(jest.getTimerCount()).toBe(0);
   });
 });

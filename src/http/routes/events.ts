@@ -1,6 +1,6 @@
 import type Router from 'koa-router';
 
-import { StreamConnection, sseFormat, ssePreamble } from '../../transports';
+import { ChunkedSocketSink, StreamConnection, sseFormat, ssePreamble } from '../../transports';
 import { corsHeaders, preflightHeaders } from '../cors';
 import { toPushframeError } from '../errors';
 import type { Deps } from '../deps';
@@ -35,7 +35,7 @@ export function eventsRoutes(router: Router, deps: Deps): void {
           ? parseResumeCursor(lastEventId, 'The Last-Event-ID cursor')
           : parseResumeCursor(single(query, 'since'), 'The "since" cursor'),
     });
-    const { capped, release } = admitHeld(ctx, deps);
+    const slot = admitHeld(ctx, deps);
 
     // As for the forever frame: the connection owns the raw response from here on.
     ctx.respond = false;
@@ -44,17 +44,17 @@ export function eventsRoutes(router: Router, deps: Deps): void {
     res.writeHead(200, { ...SSE_HEADERS, ...cors });
     res.socket?.setNoDelay(true);
     let stopWatch = (): void => undefined;
-    const conn = new StreamConnection(res, sseFormat(config.heartbeatMs), options, connections.tally('sse'), (c) => {
+    const conn = new StreamConnection(ChunkedSocketSink.over(res), sseFormat(config.heartbeatMs), options, connections.tally('sse'), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
-      release();
+      slot.release();
       stopWatch();
     });
     connections.add(conn);
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     conn.start(ssePreamble());
     hub.subscribe(conn, patterns, cursor).then(() => {
-      if (capped) conn.reconnect(config.cappedPollMs, 'recycle');
+      if (slot.capped) conn.reconnect(config.cappedPollMs, 'recycle');
     }, (err: unknown) => {
       const e = toPushframeError(err);
       if (e.code === 'internal') log.error({ err }, 'event stream subscription failed');

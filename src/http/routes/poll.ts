@@ -84,14 +84,14 @@ export function pollRoutes(router: Router, deps: Deps): void {
       if (callback !== undefined) checkJsonpOrigin(ctx, config);
       // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
       const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
-      const { capped, release } = admitHeld(ctx, deps);
+      const slot = admitHeld(ctx, deps);
       let answer: PollAnswer | null;
       try {
         // Without a cursor, or with `open=1` (a client's first poll: its open), at once.
         const immediate = cursor === undefined || single(query, 'open') === '1';
-        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, immediate, capped);
+        answer = await hold(ctx, patterns, cursor, single(query, 'since') ?? '', grantExpiresAt, immediate, slot.capped);
       } finally {
-        release();
+        slot.release();
       }
       if (answer === null) {
         ctx.respond = false; // the client is gone; nothing to write to

@@ -56,13 +56,13 @@ export function streamRoutes(router: Router, deps: Deps): void {
       throw new PushframeError('bad_request', 'The "d" parameter must be the stream host name or a parent domain of it.');
     }
     const nonce = parseNonce(single(query, 'nonce'));
-    const { capped, release } = admitHeld(ctx, deps);
+    const slot = admitHeld(ctx, deps);
 
     let preamble: string;
     try {
       preamble = preambleFor(frame, origin, domain, nonce);
     } catch (err) {
-      release();
+      slot.release();
       throw err;
     }
 
@@ -84,7 +84,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     const conn = new StreamConnection(ChunkedSocketSink.over(res), format, opts, connections.tally(format.name), (c) => {
       connections.delete(c);
       hub.unsubscribe(c);
-      release();
+      slot.release();
       stopWatch();
       log.debug({ transport: format.name, ip }, 'stream closed');
     });
@@ -94,7 +94,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     conn.start(preamble);
     hub.subscribe(conn, patterns, cursor).then(() => {
       // Over the browser's budget: the open frame and backlog, then come back later.
-      if (capped) conn.reconnect(config.cappedPollMs, 'recycle');
+      if (slot.capped) conn.reconnect(config.cappedPollMs, 'recycle');
     }, (err: unknown) => {
       // Past the first byte: the error becomes a p.e frame and the stream ends.
       const e = toPushframeError(err);
