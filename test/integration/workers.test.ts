@@ -25,14 +25,18 @@ async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Pro
   }
 }
 
+/** A request that fails, saying so, when no answer comes within 3 s. */
 function get(agent: http.Agent, url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent }, (res) => {
+      .get(url, { agent, timeout: 3000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('timeout', function (this: http.ClientRequest) {
+        this.destroy(new Error(`no answer from ${url} within 3 s`));
       })
       .on('error', reject);
   });
@@ -40,10 +44,11 @@ function get(agent: http.Agent, url: string): Promise<{ status: number; body: st
 
 function post(agent: http.Agent, url: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = http.request(url, { method: 'POST', agent, timeout: 5000, headers: { 'content-type': 'application/json' } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
+    req.on('timeout', () => req.destroy(new Error(`no answer to a publish within 5 s`)));
     req.on('error', reject);
     req.end(body);
   });
@@ -55,10 +60,22 @@ interface Pinned {
   node: string;
 }
 
+/**
+ * A new connection and the worker that answers on it. A connection the primary hands to a
+ * worker in the instant that worker dies is lost (node:cluster), so, like a browser, this
+ * tries again on a fresh connection when no answer comes (bounded).
+ */
 async function pin(url: string): Promise<Pinned> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const r = await get(agent, `${url}/pushframe/stats`);
-  return { agent, node: (JSON.parse(r.body) as { node: string }).node };
+  for (let attempt = 1; ; attempt++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const r = await get(agent, `${url}/pushframe/stats`);
+      return { agent, node: (JSON.parse(r.body) as { node: string }).node };
+    } catch (err) {
+      agent.destroy();
+      if (attempt === 3) throw err;
+    }
+  }
 }
 
 /** A connection to a worker `accept`s (new connections are dealt round-robin; bounded tries). */
@@ -93,6 +110,9 @@ function alive(pid: number): boolean {
 
 const values = (c: StreamClient): number[] => c.messages.map((m) => (m.data as { n: number }).n);
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** Each test starts a cluster and publishes a few hundred messages over HTTP; every wait inside is bounded on its own. */
+const CLUSTER_TEST_MS = 60_000;
 
 let redis: TestRedis | null = null;
 const clis: CliServer[] = [];
@@ -177,7 +197,7 @@ test('a bad --workers value, or workers that cannot listen, stop the CLI with ex
   } finally {
     taken.close();
   }
-});
+}, 30_000);
 
 describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
   test('a client moved from one worker to the other resumes: every message once, in order', async () => {
@@ -197,11 +217,11 @@ describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
     await sleep(100);
     expect(movedAt).toBeLessThan(N); // moved while publishing went on
     expectEveryMessageOnce([first.client, second.client], N);
-  });
+  }, CLUSTER_TEST_MS);
 
   test('SIGKILL of one worker: its clients resume elsewhere without loss, and the primary replaces it', async () => {
     const cli = await cluster(broker);
-    const N = 300;
+    const N = 200;
     const doomed = await open(await pin(cli.url), cli.url, 'channels=seq/*');
     const survivor = await open(await pinTo(cli.url, (node) => node !== doomed.node), cli.url, 'channels=seq/*');
     const pidsBefore = workerPids(cli);
@@ -232,7 +252,7 @@ describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
     expect(r.status).toBe(202);
     await replaced.client.waitForMessages(1);
     expect(replaced.client.messages[0].data).toEqual({ n: 0 });
-  });
+  }, CLUSTER_TEST_MS);
 
   test('--workers auto runs one per core; SIGTERM to the primary drains every worker: each stream gets its reconnect, then everything exits', async () => {
     const cli = await cluster(broker, {}, 'auto');
@@ -256,7 +276,7 @@ describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
     // Within the default shutdown deadline (10 s) and its margin.
     expect(at - t0).toBeLessThan(12_000);
     await until(() => pids.every((p) => !alive(p)), 'every worker to exit', 5000);
-  });
+  }, CLUSTER_TEST_MS);
 
   test('_sys/stats (sampled every 200 ms here) shows the cluster: one line per worker, connections summed', async () => {
     const cli = await cluster(broker, { PUSHFRAME_STATS_INTERVAL_MS: '200', PUSHFRAME_NODE_ID: 'edge' });
@@ -272,5 +292,5 @@ describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
     expect(sample.nodes?.map((n) => n.node)).toEqual(['edge-w0', 'edge-w1']);
     expect(sample.nodes?.find((n) => n.node === a.node)?.connections).toBe(2);
     expect(sample.nodes?.find((n) => n.node === b.node)?.connections).toBe(1);
-  });
+  }, CLUSTER_TEST_MS);
 });
