@@ -102,6 +102,8 @@ export class Tab {
 }
 
 export class World {
+  /** The bridge file every tab runs: the readable one unless a suite picks the minified build. */
+  static source = BRIDGE_SOURCE;
   now = 1_700_000_000_000;
   readonly tabs: Tab[] = [];
   /** Every localStorage write, in order. */
@@ -132,7 +134,7 @@ export class World {
     });
     const tab = new Tab(this, name, dom);
     this.install(tab);
-    tab.window.eval(BRIDGE_SOURCE);
+    tab.window.eval(World.source);
     const w = tab.window;
     for (const type of ['open', 'message', 'reset', 'transport', 'error', 'close']) {
       w.document.addEventListener('pushframe:' + type, (ev: Event) => {

@@ -2,16 +2,22 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import type { PushframeServer } from '../../src';
 import { loadBridgeAsset } from '../../src/http/bridge-asset';
 import { BRIDGE_MIN_PATH } from '../helpers/bridge';
 import { startTestServer } from '../helpers/server';
 
 const ROOT = join(__dirname, '..', '..');
-// The aim was 8 KiB; with tab sharing the minified bridge is about 11.6 KiB gzipped.
-// This guards against growth until the bridge is split into modules and trimmed.
-const GZIP_BUDGET = 12 * 1024;
+// The aim was 8 KiB (8 192 bytes); the bridge is 11 230 bytes gzipped (zopfli), and the
+// budget is that plus about 2.5%. Where the bytes go (`npm run bridge:sizes`, shares
+// of the zlib -9 size, 11.6 KB): tab sharing (election by Web Locks or a localStorage
+// lease, the bus, the relay, catch-up) 3.9 KB; the connection (cursor, events,
+// watchdog, path check, retries, the transport ladder) 2.7 KB; frames, htmlfile,
+// polls, SSE, cross-origin callbacks and the stream 2.7 KB; lifecycle, DOM events with
+// the IE6-8 registry, ES3 helpers and constants 2.4 KB. 8 KiB needs one of those
+// features gone, which is a decision, not a trim.
+const GZIP_BUDGET = 11_520;
 
 /** A GET with exactly these headers (fetch would add and decode its own Accept-Encoding). */
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
@@ -108,6 +114,25 @@ describe('a missing or stale build of the bridge', () => {
     copyFileSync(BRIDGE_MIN_PATH, join(root, 'public', 'pushframe.min.js'));
     writeFileSync(join(root, 'public', 'pushframe.js'), '/* changed */\n' + require('node:fs').readFileSync(join(ROOT, 'public', 'pushframe.js'), 'utf8'));
     expect(() => loadBridgeAsset(root)).toThrow(/was built from another public\/pushframe\.js; rebuild it/);
+  });
+
+  it("serves the build's own gzip only when it is of exactly the minified bytes", () => {
+    copyFileSync(BRIDGE_MIN_PATH, join(root, 'public', 'pushframe.min.js'));
+    copyFileSync(BRIDGE_MIN_PATH + '.gz', join(root, 'public', 'pushframe.min.js.gz'));
+    const built = require('node:fs').readFileSync(BRIDGE_MIN_PATH + '.gz') as Buffer;
+    expect(loadBridgeAsset(root).bodies.gzip.equals(built)).toBe(true);
+    // A leftover of another build (or a broken file) is ignored: the server gzips itself.
+    const other = mkdtempSync(join(tmpdir(), 'pushframe-bridge-'));
+    try {
+      mkdirSync(join(other, 'public'));
+      for (const f of ['pushframe.js', 'pushframe.min.js']) copyFileSync(join(root, 'public', f), join(other, 'public', f));
+      writeFileSync(join(other, 'public', 'pushframe.min.js.gz'), gzipSync('/* another build */'));
+      const asset = loadBridgeAsset(other);
+      expect(asset.bodies.gzip.equals(built)).toBe(false);
+      expect(gunzipSync(asset.bodies.gzip).equals(asset.bodies.identity)).toBe(true);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('the build in this checkout is the one made from the current source', () => {

@@ -98,11 +98,11 @@ describe('npm pack', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds the build, the views, the bridge (readable, minified) and type declarations, and no sources or tests', () => {
-    for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli.js', 'views/pushframe.njk', 'views/stream.njk', 'public/pushframe.js', 'public/pushframe.min.js', 'public/pushframe.d.ts', 'package.json', 'README.md']) {
+  it('holds the build, the views, the bridge (readable, minified, gzipped) and type declarations, and no sources or tests', () => {
+    for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli.js', 'views/pushframe.njk', 'views/stream.njk', 'public/pushframe.js', 'public/pushframe.min.js', 'public/pushframe.min.js.gz', 'public/pushframe.d.ts', 'package.json', 'README.md']) {
       expect(files).toContain(f);
     }
-    expect(files.filter((f) => /^(src|test|bench|examples|scripts)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench'))).toEqual([]);
+    expect(files.filter((f) => /^(src|bridge|test|bench|examples|scripts)\//.test(f) || f.startsWith('dist/test') || f.startsWith('dist/bench'))).toEqual([]);
   });
 
   it.each(['cjs', 'esm'] as const)('runs an app on node:http from it (%s)', (kind) => {

@@ -7,6 +7,12 @@ import { startTestServer } from '../helpers/server';
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
+/** Waits until `done()` holds (bounded): a loaded machine may take longer than a fixed pause. */
+async function until(done: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
 async function collect(): Promise<void> {
   for (let i = 0; i < 5; i++) {
     gc();
@@ -25,7 +31,7 @@ it('keeps no Koa context alive for the life of a stream', async () => {
   };
   const req = http.get(`${server.url}/pushframe/stream?channels=a`, { agent: false }, (res) => res.resume());
   try {
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => server.stats().connections.total === 1);
     expect(server.stats().connections.total).toBe(1);
     await collect();
     expect(refs).toHaveLength(1);
@@ -57,20 +63,22 @@ it.each([
     res.on('end', () => (ended = true));
   });
   try {
-    await new Promise((r) => setTimeout(r, 200));
+    // Open, and released in the loop turn after its first write.
+    await until(() => server.stats().connections.total === 1);
+    await new Promise((r) => setTimeout(r, 50));
     await collect();
     expect(reqs).toHaveLength(2);
     expect(reqs.map((r) => r.deref())).toEqual([undefined, undefined]);
     // Still a working stream: a message arrives, and a recycle ends the body properly.
     await server.hub.publish('a', { still: 'here' });
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => body.includes('{"still":"here"}'));
     expect(body).toContain('{"still":"here"}');
     expect(server.stats().connections.total).toBe(1);
   } finally {
     await server.close();
   }
   // close() ended the released stream: a reconnect frame, then a complete chunked body.
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => ended);
   expect(body).toMatch(last);
   expect(ended).toBe(true);
   client.destroy();
@@ -80,7 +88,7 @@ it('notices a client that goes away after the stream owns its socket', async () 
   const server = await startTestServer();
   const client = http.get(`${server.url}/pushframe/stream?channels=a`, { agent: false }, (res) => res.resume());
   try {
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => server.stats().connections.total === 1);
     expect(server.stats().connections.total).toBe(1);
     client.destroy();
     const deadline = Date.now() + 5000;
@@ -97,7 +105,7 @@ it('close() ends a released stream whose client stopped reading', async () => {
     res.pause();
     res.socket.pause();
   });
-  await new Promise((r) => setTimeout(r, 200));
+  await until(() => server.stats().connections.total === 1);
   // Far more than the socket buffers hold: the server is left with unsent bytes.
   for (let i = 0; i < 200; i++) await server.hub.publish('a', 'x'.repeat(60_000));
   await new Promise((r) => setTimeout(r, 100));

@@ -1,0 +1,2 @@
+  window.Pushframe = Pushframe;
+}(this));
