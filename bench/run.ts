@@ -19,6 +19,7 @@ import { cpuMicrosOf, machine, machineJiffies, pinSelf, raiseOpenFileLimit, rssO
 import { idleTable, IDLE_VARIANTS, runIdle, type IdleFigures } from './idle';
 import { expectedFor, SCENARIOS, type Scenario } from './scenarios';
 import { spread } from './stats';
+import { runWorkers, WORKER_SETUPS, workersTable, type WorkersFigures } from './workers';
 
 interface Options {
   /** null: each scenario's own default (5000 unless it says otherwise). */
@@ -31,6 +32,8 @@ interface Options {
   /** The idle-cost measurement (only when asked for: --scenario idle). */
   idle: boolean;
   idleMs: number;
+  /** The --workers measurement (only when asked for: --scenario workers). */
+  workers: boolean;
   servers: ServerKind[];
   runs: number;
   /** null: each scenario's own default (200 unless it says otherwise). */
@@ -51,6 +54,8 @@ const USAGE = `usage: npm run bench -- [flags]
   --pad BYTES       extra characters in each message's data (default 0)
   --scenario LIST   comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')} or all (default all);
                     idle (only when named): the cost of N streams that receive only heartbeats
+                    workers (only when named): fan-out of --workers 1 and 2, generator pinned
+                    to CPU 1 (N default 1000, M default 200, published over HTTP)
   --idle-ms MS      how long the idle scenario watches (default 20000, at most 120000)
   --servers LIST    pushframe,baseline (default both)
   --runs K          repeat and report medians (default 1)
@@ -71,6 +76,7 @@ function parseOptions(argv: string[]): Options {
     scenarios: SCENARIOS,
     idle: false,
     idleMs: 20_000,
+    workers: false,
     servers: ['pushframe', 'baseline'],
     runs: 1,
     parallel: null,
@@ -102,7 +108,8 @@ function parseOptions(argv: string[]): Options {
       case '--scenario': {
         const names = (value() ?? '').split(',');
         opts.idle = names.includes('idle');
-        const rest = names.filter((name) => name !== 'idle');
+        opts.workers = names.includes('workers');
+        const rest = names.filter((name) => name !== 'idle' && name !== 'workers');
         opts.scenarios = rest.includes('all') ? SCENARIOS : rest.map((name) => {
           const s = SCENARIOS.find((x) => x.name === name);
           if (!s) throw new Error(`unknown scenario "${name}"; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
@@ -137,6 +144,9 @@ async function memOf(server: ServerProcess): Promise<{ rss: number; heap: number
 }
 
 const DEFAULT_N = 5000;
+/** The workers scenario's defaults: short enough that three runs of both setups take about a minute. */
+const WORKERS_N = 1000;
+const WORKERS_M = 200;
 const DEFAULT_PARALLEL = 200;
 const streamsOf = (scenario: Scenario, opts: Options): number => opts.n ?? scenario.n ?? DEFAULT_N;
 
@@ -350,7 +360,7 @@ async function runStorm(
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  const most = Math.max(...opts.scenarios.map((s) => streamsOf(s, opts)));
+  const most = Math.max(opts.n ?? WORKERS_N, ...opts.scenarios.map((s) => streamsOf(s, opts)));
   // The generator holds every stream's socket, and so does the server (a child: it inherits the limit).
   const limit = raiseOpenFileLimit(most + 1024);
   if (limit < most + 256) {
@@ -400,6 +410,26 @@ async function main(): Promise<void> {
     }
   }
 
+  const workerRuns: WorkersFigures[] = [];
+  let generatorPinned = false;
+  if (opts.workers) {
+    // The generator gets one core; the servers may use every core (taskset resets what they would inherit).
+    const all = `0-${os.availableParallelism() - 1}`;
+    generatorPinned = os.availableParallelism() >= 2 && pinSelf('1');
+    if (!generatorPinned) console.error('workers: could not pin the generator to CPU 1 (one core, or no taskset from util-linux); running unpinned');
+    const n = opts.n ?? WORKERS_N;
+    const m = opts.m ?? WORKERS_M;
+    for (let run = 1; run <= opts.runs; run++) {
+      const order = run % 2 === 1 ? WORKER_SETUPS : [...WORKER_SETUPS].reverse();
+      for (const setup of order) {
+        process.stdout.write(`run ${run}/${opts.runs} workers ${setup.setup} ... `);
+        const fig = await runWorkers(setup, n, m, opts.parallel ?? DEFAULT_PARALLEL, opts.stallMs, generatorPinned ? all : null);
+        workerRuns.push(fig);
+        console.log(`${Math.round(fig.deliveredPerSec)} msgs/s, p99 ${fig.latencyP99Ms.toFixed(1)} ms, server ${fig.serverCores.toFixed(2)} cores, generator ${fig.generatorCores.toFixed(2)} cores, lost ${fig.lost}`);
+      }
+    }
+  }
+
   const summary: Record<string, { what: string; pushframe?: Figures; baseline?: Figures; ratio?: Partial<Record<keyof Figures, number>> }> = {};
   console.log('');
   for (const scenario of opts.scenarios) {
@@ -419,13 +449,22 @@ async function main(): Promise<void> {
     console.log(table(title, pf, base) + '\n');
   }
   if (idle.length > 0) console.log(`idle: N=${opts.n ?? DEFAULT_N} streams receiving nothing but heartbeats for ${opts.idleMs} ms\n` + idleTable(idle) + '\n');
+  if (workerRuns.length > 0) {
+    const pinned = generatorPinned ? 'generator pinned to CPU 1, servers on every core' : 'generator unpinned';
+    console.log(`workers: N=${opts.n ?? WORKERS_N} streams on one channel, M=${opts.m ?? WORKERS_M} messages published over HTTP; ${pinned}${opts.runs > 1 ? `; median of ${opts.runs} runs` : ''}\n` + workersTable(workerRuns) + '\n');
+  }
   const file = path.join(opts.out, `${stamp}.json`);
-  writeFileSync(file, JSON.stringify({ startedAt: stamp, machine: host, argv: process.argv.slice(2), options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, runs, summary, idle }, null, 2));
+  writeFileSync(file, JSON.stringify({ startedAt: stamp, machine: host, argv: process.argv.slice(2), options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, runs, summary, idle, workers: workerRuns }, null, 2));
   console.log(`results: ${path.relative(process.cwd(), file)}`);
   if (profileDir) console.log(`profiles: ${path.relative(process.cwd(), profileDir)}`);
   const failed = runs.filter((r) => r.figures.lost + r.figures.duplicates + r.figures.outOfOrder + r.figures.openFailures + r.figures.refused > 0);
   if (failed.length > 0) {
     console.error(`${failed.length} scenario runs lost, duplicated, reordered or failed to open streams`);
+    process.exitCode = 1;
+  }
+  const workersFailed = workerRuns.filter((f) => f.lost + f.duplicates + f.outOfOrder > 0);
+  if (workersFailed.length > 0) {
+    console.error(`workers: ${workersFailed.length} runs lost, duplicated or reordered messages`);
     process.exitCode = 1;
   }
   const idleFailed = idle.filter((f) => f.unexpectedFrames + f.dropped > 0);

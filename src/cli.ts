@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { ConfigError, configFromArgs, configFromEnv, configHelp } from './config';
+import { ConfigError, configFromArgs, configFromEnv, configHelp, type Config } from './config';
+import { WorkerStartError, startCluster } from './cluster';
+import type { Logger } from './log';
 import { grant } from './auth';
 import { startServer } from './server';
 import { BrokerUnavailableError } from './brokers';
@@ -25,28 +27,45 @@ Server flags and environment variables (flags win):
 ${configHelp()}
 `;
 
-async function runServer(args: string[]): Promise<void> {
-  const config = { ...configFromEnv(process.env), ...configFromArgs(args) };
-  const server = await startServer(config);
-  server.log.info({ url: server.url, broker: server.config.broker, prefix: server.config.prefix }, `pushframe listening on ${server.url}`);
+/** Runs until SIGTERM/SIGINT, then `stop()` (graceful); a second signal exits at once. */
+function onSignals(log: Logger, what: string, stop: () => Promise<void>): void {
   let stopping = false;
-  const stop = (signal: string): void => {
+  const handle = (signal: string): void => {
     if (stopping) {
-      server.log.warn({ signal }, 'second signal: exiting now');
+      log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
-    server.log.info({ signal }, 'shutting down: streams are told to reconnect elsewhere');
-    server.shutdown().then(
+    log.info({ signal }, what);
+    stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        server.log.error({ err }, 'shutdown failed');
+        log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => handle('SIGTERM'));
+  process.on('SIGINT', () => handle('SIGINT'));
+}
+
+async function runCluster(config: Partial<Config>): Promise<void> {
+  const cluster = await startCluster(config);
+  const { url, size } = cluster;
+  cluster.log.info({ url, workers: size, broker: cluster.config.broker, prefix: cluster.config.prefix }, `pushframe listening on ${url} with ${size} workers`);
+  onSignals(cluster.log, 'shutting down: every worker tells its streams to reconnect', () => cluster.shutdown());
+  void cluster.failed.then(async () => {
+    await cluster.shutdown();
+    process.exit(1);
+  });
+}
+
+async function runServer(args: string[]): Promise<void> {
+  const config = { ...configFromEnv(process.env), ...configFromArgs(args) };
+  if (config.workers !== undefined && config.workers !== '1') return runCluster(config);
+  const server = await startServer(config);
+  server.log.info({ url: server.url, broker: server.config.broker, prefix: server.config.prefix }, `pushframe listening on ${server.url}`);
+  onSignals(server.log, 'shutting down: streams are told to reconnect elsewhere', () => server.shutdown());
 }
 
 async function readStdin(): Promise<string> {
@@ -148,7 +167,7 @@ async function main(argv: string[]): Promise<void> {
 // Run as the bin; imported (tests) it only exports.
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof BrokerUnavailableError) {
+    if (err instanceof ConfigError || err instanceof BrokerUnavailableError || err instanceof WorkerStartError) {
       process.stderr.write(`pushframe: ${err.message}\n`);
       process.exit(2);
     }

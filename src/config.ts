@@ -74,6 +74,9 @@ export interface Config {
   allowedHosts: string[];
   /** This node's name in its figures (`_sys/stats/<node>`); empty = host name and port. */
   nodeId: string;
+  /** Server processes behind the one port (node:cluster): a number, or `auto` for one per core.
+   * 1 = this process serves, no cluster. */
+  workers: string;
 }
 
 export const DEFAULTS: Config = {
@@ -112,6 +115,7 @@ export const DEFAULTS: Config = {
   forwardedHeader: 'x-forwarded',
   allowedHosts: [],
   nodeId: '',
+  workers: '1',
 };
 
 type Kind = 'int' | 'string' | 'list' | 'bool';
@@ -238,6 +242,11 @@ const RULES: { [K in keyof Config]: Rule } = {
     kind: 'string',
     check: (v: string) => (v === '' || /^[A-Za-z0-9_.:-]{1,100}$/.test(v) ? null : 'is 1-100 characters of [A-Za-z0-9_.:-]'),
     help: 'name of this node in _sys/stats/<node> (default: host name:port)',
+  },
+  workers: {
+    kind: 'string',
+    check: (v: string) => (/^(auto|[1-9][0-9]{0,2})$/.test(v) ? null : 'must be a number of processes from 1 to 999, or "auto" (one per core)'),
+    help: 'server processes sharing the port, or auto (one per core); see docs/scaling.md',
   },
 };
 

@@ -1,4 +1,5 @@
 export { startServer, createBroker, type PushframeServer, type StartOptions } from './server';
+export { startCluster, workerCount, type ClusterOptions, type PushframeCluster } from './cluster';
 export { createPushframe, type Pushframe, type PushframeOptions, type ServerOnlyKey } from './pushframe';
 export { applyStreamSettings, streamServerOptions, type StreamSettings } from './stream-settings';
 export type { NodeHandler } from './http/app';

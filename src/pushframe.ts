@@ -22,7 +22,7 @@ import { SysStats } from './sysstats';
 import { ConnectionRegistry } from './transports';
 
 /** Settings that belong to a listening server (startServer's), not to an embedded pushframe. */
-export type ServerOnlyKey = 'port' | 'host' | 'maxHeaderBytes' | 'demo';
+export type ServerOnlyKey = 'port' | 'host' | 'maxHeaderBytes' | 'demo' | 'workers';
 
 export interface PushframeOptions extends Partial<Omit<Config, ServerOnlyKey>> {
   /** Use this broker instead of the one `broker` names (tests, shared brokers). */
@@ -160,7 +160,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
  * server that carries streams needs (`applyStreamSettings`).
  */
 export async function createPushframe(options: PushframeOptions = {}): Promise<Pushframe> {
-  for (const key of ['port', 'host', 'maxHeaderBytes', 'demo']) {
+  for (const key of ['port', 'host', 'maxHeaderBytes', 'demo', 'workers']) {
     if (key in options) {
       throw new ConfigError(`option "${key}" belongs to a listening server: set it on your own server (or use startServer)`);
     }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type nunjucks from 'nunjucks';
 import type { Broker } from './brokers';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
 import type { Stats } from './http/routes/ops';
 import type { Hub } from './hub';
 import type { Logger } from './log';
@@ -88,6 +88,9 @@ function sweepIdleWhileDraining(server: http.Server): NodeJS.Timeout {
 /** pushframe's own server: createPushframe's routes plus health, metrics and the demo, listening. */
 export async function startServer(options: StartOptions = {}): Promise<PushframeServer> {
   const { setup, ...rest } = options;
+  if (rest.workers !== undefined && rest.workers !== '1') {
+    throw new ConfigError('startServer runs one process; for several workers use startCluster (or the --workers flag)');
+  }
   const core = await createCore(rest);
   const { push, deps } = core;
   const { config } = deps;

@@ -140,7 +140,11 @@ export class Hub {
       const newest = new Map<string, string>();
       backlog = backlog.filter((m) => isNewer(newest, m));
       const fromHistory = backlog.length;
+      // Live messages held meanwhile carry watermarks (Message.covers): every message up to
+      // the highest one is in history or held here, so the checkpoint's base may rise to it.
+      let covered: string | null = null;
       for (const m of entry.buffer as Message[]) {
+        if (m.covers !== undefined && (covered === null || compareIds(m.covers, covered) > 0)) covered = m.covers;
         if (sameEpoch && compareIds(m.id, lastSeen(start, m.channel)) <= 0) continue;
         if (isNewer(newest, m)) backlog.push(m);
       }
@@ -150,6 +154,7 @@ export class Hub {
       const base = sameEpoch ? maxId(position, start.base) : position;
       const after: Cursor = { epoch, base, channels: new Map(sameEpoch ? start.channels : []) };
       for (const m of backlog) advance(after, m.channel, m.id);
+      if (covered !== null) raiseBase(after, covered);
       const checkpoint = formatCursor(after);
       const quiet = resets.length === 0 && backlog.length === 0;
       const info: OpenInfo = {

@@ -30,13 +30,14 @@ export abstract class BodyReader {
     res.on('error', onEnd);
   }
 
-  /** GETs `url` without connection reuse and resolves with the response head. */
+  /** GETs `url` (without connection reuse unless given an agent) and resolves with the response head. */
   protected static request(
     url: string,
     headers: Record<string, string>,
+    agent: http.Agent | false = false,
   ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
     return new Promise((resolve, reject) => {
-      const req = http.get(url, { agent: false, headers }, (res) => resolve({ res, req }));
+      const req = http.get(url, { agent, headers }, (res) => resolve({ res, req }));
       req.on('error', reject);
     });
   }

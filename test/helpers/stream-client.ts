@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import { BodyReader } from './body-reader';
 
 export interface Frame {
@@ -23,8 +24,9 @@ export class StreamClient extends BodyReader {
   cursor = '';
   private rest = '';
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<StreamClient> {
-    const { res, req } = await BodyReader.request(url, headers);
+  /** With an `agent`, the stream may reuse a kept-alive connection (one to a chosen cluster worker). */
+  static async open(url: string, headers: Record<string, string> = {}, agent: http.Agent | false = false): Promise<StreamClient> {
+    const { res, req } = await BodyReader.request(url, headers, agent);
     return new StreamClient(res, req, 'latin1');
   }
 

@@ -39,6 +39,13 @@ describe('config', () => {
     expect(() => configFromArgs(['--demo', 'maybe'])).toThrow(/unexpected argument "maybe"/);
   });
 
+  it('takes --workers and PUSHFRAME_WORKERS as a count or auto; 1 (one process, no cluster) by default', () => {
+    expect(DEFAULTS.workers).toBe('1');
+    expect(configFromArgs(['--workers', 'auto'])).toEqual({ workers: 'auto' });
+    expect(configFromEnv({ PUSHFRAME_WORKERS: '4' })).toEqual({ workers: '4' });
+    expect(resolveConfig({ workers: '16' }).workers).toBe('16');
+  });
+
   it('reads the environment, including PORT, HOST and NODE_ENV', () => {
     const env = { PORT: '1234', HOST: '127.0.0.1', PUSHFRAME_ALLOWED_ORIGINS: 'https://a.example, https://b.example', NODE_ENV: 'production', PUSHFRAME_PUBLISH_KEY: 'k' };
     expect(configFromEnv(env)).toEqual({ port: 1234, host: '127.0.0.1', allowedOrigins: ['https://a.example', 'https://b.example'], production: true, publishKey: 'k' });
@@ -57,6 +64,9 @@ describe('config', () => {
     [() => resolveConfig({ logLevel: 'loud' }), /must be one of/],
     [() => resolveConfig({ bogus: 1 } as never), /unknown option "bogus"/],
     [() => resolveConfig({ production: true }), /production mode needs a publish key/],
+    [() => resolveConfig({ workers: '0' }), /workers: must be a number of processes from 1 to 999, or "auto"/],
+    [() => resolveConfig({ workers: 'all' }), /workers: must be a number of processes from 1 to 999, or "auto"/],
+    [() => resolveConfig({ workers: '1.5' }), /workers: must be a number/],
   ])('rejects bad input with a clear message (%#)', (fn, message) => {
     expect(fn).toThrow(ConfigError);
     expect(fn).toThrow(message);

@@ -31,6 +31,8 @@ export function statsRoutes(router: Router, deps: Deps): void {
 }
 
 export interface Stats {
+  /** The node (process) that answered: its name in `_sys/stats/<node>`. */
+  node: string;
   uptimeSeconds: number;
   /** `total`: open stream connections; `slots`: every long-lived request (the limited figure);
    * `browsers`: browsers (by cookie) holding one; `capped`: requests answered at once because
@@ -64,6 +66,7 @@ export function collectStats(deps: Deps): Stats {
   const mem = memory();
   const counted = deps.metrics.snapshot();
   return {
+    node: deps.sysStats?.node ?? '',
     uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
     connections: {
       total: deps.connections.size,

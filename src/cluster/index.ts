@@ -1,0 +1,1 @@
+export { WorkerStartError, startCluster, workerCount, type ClusterOptions, type PushframeCluster } from './primary';
