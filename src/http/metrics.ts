@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub';
 import type { ConnectionRegistry } from '../transports';
@@ -21,12 +21,11 @@ export class Metrics {
   private readonly refusals: Counter<'code'>;
   private readonly refusalCounts: Record<string, number> = {};
   private published = 0;
-  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  private readonly loopDelay = new LoopDelay(LOOP_DELAY_RESOLUTION_MS);
 
   constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits, budget: BrowserBudget, sockets: SocketBudget) {
     const registers = [this.registry];
-    const loopDelay = this.loopDelay;
-    loopDelay.enable();
+    const loopDelay = this.loopDelay.window;
     new Gauge({
       name: 'pushframe_event_loop_delay_seconds',
       help: 'Event-loop delay since the previous scrape, by quantile (p50, p99, max).',
@@ -189,7 +188,7 @@ export class Metrics {
 
   /** Stops sampling the event loop (the server is closing). */
   close(): void {
-    this.loopDelay.disable();
+    this.loopDelay.stop();
   }
 
   /** A publish reached the broker (`ok`) or failed there, after `seconds`. */
@@ -206,5 +205,34 @@ export class Metrics {
   /** The same counts as the metrics, for `/stats`. */
   snapshot(): { published: number; refusals: Record<string, number> } {
     return { published: this.published, refusals: { ...this.refusalCounts } };
+  }
+}
+
+/**
+ * Event-loop delay in windows between scrapes: a timer every `resolutionMs` records how
+ * late it ran. Not monitorEventLoopDelay: resetting its histogram also forgets when its
+ * timer last ran, so the first interval after every scrape goes unrecorded, and a stall
+ * that begins just after a scrape is never seen.
+ */
+class LoopDelay {
+  readonly window: RecordableHistogram = createHistogram();
+  private last = performance.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly resolutionMs: number) {
+    this.timer = setInterval(() => this.sample(), resolutionMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    const lateMs = now - this.last - this.resolutionMs;
+    this.last = now;
+    // Nanoseconds, at least 1 (a histogram records positive integers only).
+    this.window.record(Math.max(1, Math.round(lateMs * 1e6)));
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
