@@ -1,9 +1,11 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from './ports';
-import { NGINX_BIN } from './nginx';
+import { freePort } from './ports';
+import { NGINX_BIN, startNginxConf } from './nginx';
+
+export { startNginxConf };
 
 /** The ```nginx blocks of docs/scaling.md, in order: [plain HTTP site, TLS + HTTP/2 server]. */
 export function documentedNginxBlocks(): string[] {
@@ -81,71 +83,4 @@ export async function startDocumentedNginx(options: DocumentedNginxOptions): Pro
   }
   const nginx = await startNginxConf(dir, conf, [port, ...(tlsPort ? [tlsPort] : [])], options.workerConnections);
   return { url: `http://127.0.0.1:${port}`, httpsUrl: tlsPort ? `https://127.0.0.1:${tlsPort}` : '', ...nginx };
-}
-
-/**
- * Runs nginx in the foreground from `dir` (a fresh temporary directory, removed by stop)
- * with `servers` as the http block's contents; resolves once every port in `ports` listens.
- */
-export async function startNginxConf(
-  dir: string,
-  servers: string,
-  ports: number[],
-  workerConnections = 1024,
-): Promise<{ errorLog(): string; stop(): Promise<void> }> {
-  if (!existsSync(NGINX_BIN)) throw new Error(`${NGINX_BIN} is missing: install the Debian package "nginx-light" (apt-get install nginx-light)`);
-  const confPath = join(dir, 'nginx.conf');
-  writeFileSync(
-    confPath,
-    `daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-worker_rlimit_nofile 8192;
-events { worker_connections ${workerConnections}; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${servers}
-}
-`,
-  );
-  const child: ChildProcess = spawn(NGINX_BIN, ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  let exited: string | null = null;
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.on('exit', (code, signal) => (exited = `nginx exited (${code ?? signal}): ${stderr.trim()}`));
-  const errorLog = (): string => {
-    try {
-      return readFileSync(join(dir, 'error.log'), 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  try {
-    for (const p of ports) await waitForPort(p, 5000, () => exited);
-  } catch (err) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${(err as Error).message}\n${errorLog()}`);
-  }
-  return {
-    errorLog,
-    async stop() {
-      if (exited === null) {
-        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await gone;
-        clearTimeout(timer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }

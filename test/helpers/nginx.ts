@@ -29,26 +29,9 @@ export interface NginxOptions {
  * run in the foreground from a temporary prefix; everything it writes stays there.
  */
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
-  if (!existsSync(NGINX_BIN)) {
-    throw new Error(
-      `${NGINX_BIN} is missing: install the Debian package "nginx" (or "nginx-light"): apt-get install nginx-light`,
-    );
-  }
   const dir = mkdtempSync(join(tmpdir(), 'pushframe-nginx-'));
   const port = await freePort();
-  const asRoot = process.getuid?.() === 0;
-  const conf = `
-${asRoot ? 'user root;' : ''}
-worker_processes 1;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  const server = `
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -58,21 +41,48 @@ http {
       proxy_read_timeout ${options.proxyReadTimeout};
       ${options.locationExtra ?? ''}
     }
-  }
+  }`;
+  const nginx = await startNginxConf(dir, server, [port], 256);
+  return { url: `http://127.0.0.1:${port}`, port, ...nginx };
 }
-`;
+
+/**
+ * Runs nginx in the foreground from `dir` (a fresh temporary directory, removed by stop)
+ * with `servers` as the http block's contents; resolves once every port in `ports` listens.
+ */
+export async function startNginxConf(
+  dir: string,
+  servers: string,
+  ports: number[],
+  workerConnections = 1024,
+): Promise<{ errorLog(): string; stop(): Promise<void> }> {
+  if (!existsSync(NGINX_BIN)) throw new Error(`${NGINX_BIN} is missing: install the Debian package "nginx-light" (apt-get install nginx-light)`);
   const confPath = join(dir, 'nginx.conf');
-  writeFileSync(confPath, conf);
-  const child: ChildProcess = spawn(
-    NGINX_BIN,
-    ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log'), '-g', `daemon off; pid ${dir}/nginx.pid;`],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
+  writeFileSync(
+    confPath,
+    `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 8192;
+events { worker_connections ${workerConnections}; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${servers}
+}
+`,
   );
+  const child: ChildProcess = spawn(NGINX_BIN, ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   let exited: string | null = null;
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   child.on('exit', (code, signal) => (exited = `nginx exited (${code ?? signal}): ${stderr.trim()}`));
   const errorLog = (): string => {
     try {
@@ -82,20 +92,18 @@ http {
     }
   };
   try {
-    await waitForPort(port, 5000, () => exited);
+    for (const p of ports) await waitForPort(p, 5000, () => exited);
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`${(err as Error).message}\n${errorLog()}`);
   }
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
     errorLog,
     async stop() {
       if (exited === null) {
         const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM'); // fast shutdown: SIGQUIT would wait for open streams
+        child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
         await gone;
         clearTimeout(timer);
