@@ -67,3 +67,22 @@ export function streamParams(iframe: { src: string }): Record<string, string> {
   }
   return out;
 }
+
+/** The forever frames the bridge has in `doc`. */
+export function streamFrames(doc: Document = document): HTMLIFrameElement[] {
+  return Array.from(doc.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
+}
+
+/** The one forever frame in `doc` (the test fails if there is not exactly one). */
+export function onlyStreamFrame(doc: Document = document): HTMLIFrameElement {
+  const list = streamFrames(doc);
+  expect(list).toHaveLength(1);
+  return list[0];
+}
+
+/** The callbacks the bridge listens on for `iframe`'s stream (what the server's frames call). */
+export function frameCallbacks(pushframe: PushframeGlobal, iframe: HTMLIFrameElement): FrameCallbacks {
+  const p = pushframe._frame(streamParams(iframe).f);
+  if (!p) throw new Error('no live frame for ' + iframe.src);
+  return p;
+}

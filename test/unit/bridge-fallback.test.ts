@@ -1,11 +1,5 @@
 /** @jest-environment jsdom */
-import {
-  loadBridge,
-  streamParams,
-  type Connection,
-  type FrameCallbacks,
-  type PushframeGlobal,
-} from '../helpers/bridge';
+import { frameCallbacks, loadBridge, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
 
 /** The bridge's transport ladder: stream first, long-poll when streams show nothing, streams again later. */
 
@@ -46,11 +40,7 @@ function onlyPoll(): { el: HTMLScriptElement; params: Record<string, string>; an
   return { el, params, answer: (a) => Pushframe._poll[name](a) };
 }
 
-function sinkOf(iframe: HTMLIFrameElement): FrameCallbacks {
-  const p = Pushframe._frame(streamParams(iframe).f);
-  if (!p) throw new Error('no live frame for ' + iframe.src);
-  return p;
-}
+const sinkOf = (iframe: HTMLIFrameElement): FrameCallbacks => frameCallbacks(Pushframe, iframe);
 
 function connect(options: Record<string, unknown>): Connection {
   const c = Pushframe.connect({ backoffMinMs: 100, backoffMaxMs: 100, openTimeoutMs: 2000, ...options });

@@ -1,5 +1,5 @@
 /** @jest-environment jsdom */
-import { BRIDGE_SOURCE, loadBridge, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+import { BRIDGE_SOURCE, frameCallbacks, loadBridge, onlyStreamFrame, streamFrames, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
 
 /**
  * The bridge in a page's life (fake timers): connect() at any moment of the page's
@@ -19,22 +19,12 @@ const record = (ev: { type: string; detail: unknown }): void => {
 };
 const of = (type: string): unknown[] => seen.filter((s) => s.type === type).map((s) => s.detail);
 
-const frames = (): HTMLIFrameElement[] =>
-  Array.from(document.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
+const frames = (): HTMLIFrameElement[] => streamFrames();
 const scripts = (): HTMLScriptElement[] =>
   Array.from(document.getElementsByTagName('script')).filter((s) => s.src.indexOf('/poll?') !== -1);
 
-function only(): HTMLIFrameElement {
-  const list = frames();
-  expect(list).toHaveLength(1);
-  return list[0];
-}
-
-function sinkOf(iframe: HTMLIFrameElement): FrameCallbacks {
-  const p = Pushframe._frame(streamParams(iframe).f);
-  if (!p) throw new Error('no live frame for ' + iframe.src);
-  return p;
-}
+const only = (): HTMLIFrameElement => onlyStreamFrame();
+const sinkOf = (iframe: HTMLIFrameElement): FrameCallbacks => frameCallbacks(Pushframe, iframe);
 
 function connect(options: Record<string, unknown>): Connection {
   const c = Pushframe.connect(options);

@@ -1,5 +1,5 @@
 /** @jest-environment jsdom */
-import { loadBridge, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+import { frameCallbacks, loadBridge, onlyStreamFrame, streamFrames, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
 
 interface Seen {
   type: string;
@@ -16,21 +16,9 @@ const record = (ev: { type: string; detail: unknown }): void => {
   seen.push({ type: ev.type, detail: ev.detail });
 };
 
-function frames(doc: Document = document): HTMLIFrameElement[] {
-  return Array.from(doc.getElementsByTagName('iframe')).filter((f) => f.src.indexOf('/stream?') !== -1);
-}
-
-function only(doc: Document = document): HTMLIFrameElement {
-  const list = frames(doc);
-  expect(list).toHaveLength(1);
-  return list[0];
-}
-
-function sinkOf(iframe: HTMLIFrameElement): FrameCallbacks {
-  const p = Pushframe._frame(streamParams(iframe).f);
-  if (!p) throw new Error('no live frame for ' + iframe.src);
-  return p;
-}
+const frames = streamFrames;
+const only = onlyStreamFrame;
+const sinkOf = (iframe: HTMLIFrameElement): FrameCallbacks => frameCallbacks(Pushframe, iframe);
 
 function connect(options: Record<string, unknown>): Connection {
   const c = Pushframe.connect(options);
