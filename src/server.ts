@@ -9,6 +9,8 @@ import type { Stats } from './http/routes/ops';
 import type { Hub } from './hub';
 import type { Logger } from './log';
 import { pacedListener } from './http/pacing';
+import { streamOpener } from './http/routes/stream';
+import { streamFastPath } from './http/stream-fast-path';
 import { createCore, type Pushframe } from './pushframe';
 import { destroyReleased } from './transports';
 import { applyStreamSettings, streamServerOptions } from './stream-settings';
@@ -103,7 +105,9 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
       throw err;
     }
   }
-  const listener = pacedListener(app.callback(), isHealthCheck, TURN_BUDGET_MS);
+  // Stream openings skip Koa (http/stream-fast-path.ts); everything else is the app's.
+  const handle = streamFastPath(deps, streamOpener(deps), app.callback());
+  const listener = pacedListener(handle, isHealthCheck, TURN_BUDGET_MS);
   const server = applyStreamSettings(http.createServer(streamServerOptions(config), listener), config);
   core.sockets.attach(server);
   deps.log.debug({ socketBudget: core.sockets.total, perIp: core.sockets.perIp }, 'client socket budget');

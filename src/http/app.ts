@@ -13,7 +13,8 @@ import { headOfLongLived, methodsMiddleware } from './methods';
 import { hostOpsRoutes, statsRoutes } from './routes/ops';
 import { pollRoutes } from './routes/poll';
 import { publishRoutes } from './routes/publish';
-import { streamRoutes } from './routes/stream';
+import { streamOpener, streamRoutes } from './routes/stream';
+import { streamFastPath } from './stream-fast-path';
 
 /** What pushframe's own server adds besides the prefix: health, metrics, the demo at `/`. */
 export interface HostRoutes {
@@ -85,7 +86,7 @@ export function koaMiddleware(deps: Deps): Koa.Middleware {
  * `next()`, or a JSON 404 when there is none (a bare node:http server).
  */
 export function nodeHandler(deps: Deps): NodeHandler {
-  const callback = createApp(deps).callback();
+  const callback = streamFastPath(deps, streamOpener(deps), createApp(deps).callback());
   return (req, res, next) => {
     // Express strips a mount path from req.url; originalUrl keeps what the client sent.
     const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl;
@@ -93,7 +94,7 @@ export function nodeHandler(deps: Deps): NodeHandler {
     const q = url.indexOf('?');
     if (underPrefix(q === -1 ? url : url.slice(0, q), deps.config.prefix)) {
       req.url = url;
-      void callback(req, res);
+      callback(req, res);
       return;
     }
     if (next) return next();

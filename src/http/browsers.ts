@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import type Koa from 'koa';
+import type { Exchange } from './exchange';
 
 /**
  * A budget of long-lived requests per browser, like CometD's maxSessionsPerBrowser.
@@ -39,7 +39,7 @@ export class BrowserBudget {
 
   /** Reads (or gives) the browser's cookie and takes a slot unless it is over budget;
    * a held slot goes back with `leave(id)`, once. */
-  enter(ctx: Koa.Context): BrowserEntry {
+  enter(ctx: Exchange): BrowserEntry {
     if (this.max === 0) return UNBUDGETED;
     const id = this.identify(ctx);
     const held = this.open.get(id) ?? 0;
@@ -57,7 +57,7 @@ export class BrowserBudget {
     else this.open.set(id, n);
   }
 
-  private identify(ctx: Koa.Context): string {
+  private identify(ctx: Exchange): string {
     const given = cookie(ctx.get('cookie'), BROWSER_COOKIE);
     if (given !== undefined && BROWSER_ID.test(given)) return given;
     const id = randomId();

@@ -1,11 +1,12 @@
 import type Koa from 'koa';
 import { PushframeError } from '../errors';
 import type { Config } from '../config';
+import type { Exchange } from './exchange';
 import { clientInfo, compileTrust, type ClientInfo, type ForwardedHeader, type ProxyTrust } from '../proxy';
 
 const INFO = Symbol('pushframe.client');
 
-type WithInfo = Koa.Context & { [INFO]?: ClientInfo };
+type WithInfo = Exchange & { [INFO]?: ClientInfo };
 
 const compiled = new WeakMap<Config, ProxyTrust>();
 
@@ -20,7 +21,7 @@ export function proxyTrust(config: Config): ProxyTrust {
 }
 
 /** The client's address, scheme and host, through trusted proxies only; computed once per request. */
-export function client(ctx: Koa.Context, config: Config): ClientInfo {
+export function client(ctx: Exchange, config: Config): ClientInfo {
   const c = ctx as WithInfo;
   c[INFO] ??= clientInfo(ctx.req, proxyTrust(config));
   return c[INFO];
@@ -66,15 +67,18 @@ const ANY_HOST_PATHS = new Set(['/healthz']);
 /** Refuses requests for a host name the server does not answer to (421), before any route runs. */
 export function hostCheck(config: Config): Koa.Middleware {
   return async (ctx, next) => {
-    if (!ANY_HOST_PATHS.has(ctx.path)) {
-      const host = client(ctx, config).host;
-      if (!hostAllowed(host, config.allowedHosts)) {
-        throw new PushframeError(
-          'unknown_host',
-          `This server does not answer to the host name "${hostName(host).slice(0, 100)}"; list it in PUSHFRAME_ALLOWED_HOSTS.`,
-        );
-      }
-    }
+    if (!ANY_HOST_PATHS.has(ctx.path)) checkHost(ctx, config);
     await next();
   };
+}
+
+/** Throws `unknown_host` (421) for a host name the server does not answer to. */
+export function checkHost(ctx: Exchange, config: Config): void {
+  const host = client(ctx, config).host;
+  if (!hostAllowed(host, config.allowedHosts)) {
+    throw new PushframeError(
+      'unknown_host',
+      `This server does not answer to the host name "${hostName(host).slice(0, 100)}"; list it in PUSHFRAME_ALLOWED_HOSTS.`,
+    );
+  }
 }

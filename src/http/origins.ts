@@ -1,4 +1,4 @@
-import type Koa from 'koa';
+import type { Exchange } from './exchange';
 import type { Config } from '../config';
 import { PushframeError } from '../errors';
 import type { ClientInfo } from '../proxy';
@@ -34,7 +34,7 @@ export function sameOrigin(origin: string, info: ClientInfo): boolean {
 }
 
 /** The request's own origin, as the client sees it (for absolute URLs in pages). */
-export function requestOrigin(ctx: Koa.Context, config: Config): string {
+export function requestOrigin(ctx: Exchange, config: Config): string {
   const info = client(ctx, config);
   return info.proto + '://' + info.host;
 }
@@ -50,7 +50,7 @@ export function requestOrigin(ctx: Koa.Context, config: Config): string {
  * page from reading a stream is the stream document's `frame-ancestors`, the
  * postMessage target origin and the browser's same-origin policy.
  */
-export function checkOriginHeader(ctx: Koa.Context, config: Config): string | undefined {
+export function checkOriginHeader(ctx: Exchange, config: Config): string | undefined {
   const origin = ctx.get('origin');
   if (origin === '' || sameOrigin(origin, client(ctx, config))) return undefined;
   if (!originAllowed(origin, config.allowedOrigins)) throw new PushframeError('bad_origin');

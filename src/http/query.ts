@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import type { Exchange } from './exchange';
 import { PushframeError } from '../errors';
 import { CursorError, isPattern, parseCursor, type Cursor } from '../protocol';
 
@@ -89,7 +90,7 @@ function decodeLeniently(text: string): string {
 }
 
 /** The request's query, parsed once per request (the bounds are checked by middleware first). */
-export function queryOf(ctx: Koa.Context): Query {
+export function queryOf(ctx: Exchange): Query {
   const state = ctx.state as { [PARSED]?: Query };
   return (state[PARSED] ??= parseQuery(ctx.querystring));
 }

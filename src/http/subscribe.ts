@@ -1,4 +1,4 @@
-import type Koa from 'koa';
+import type { Exchange } from './exchange';
 import { GrantError, firstUncovered, privatePatterns, verifyGrant, type Grant } from '../auth';
 import type { Config } from '../config';
 import { PushframeError } from '../errors';
@@ -19,7 +19,7 @@ export interface Subscription {
 
 export interface SubscriptionOptions {
   /** Where the resume cursor comes from when not `since=` (e.g. SSE's Last-Event-ID). */
-  parseCursor?: (ctx: Koa.Context) => Cursor | undefined;
+  parseCursor?: (ctx: Exchange) => Cursor | undefined;
   now?: number;
 }
 
@@ -28,7 +28,7 @@ export interface SubscriptionOptions {
  * the `Origin` header, the channel patterns, the resume cursor and, for private
  * channels, the grant in `token=`.
  */
-export function readSubscription(ctx: Koa.Context, config: Config, options: SubscriptionOptions = {}): Subscription {
+export function readSubscription(ctx: Exchange, config: Config, options: SubscriptionOptions = {}): Subscription {
   const query = queryOf(ctx);
   const corsOrigin = checkOriginHeader(ctx, config);
   const entries = parseChannelEntries(query, config.maxChannels);
@@ -138,7 +138,7 @@ export class HeldSlot {
  * Takes a connection slot for a long-lived request, plus the browser's budget. Call it
  * last, after every other check; release the slot when the response ends.
  */
-export function admitHeld(ctx: Koa.Context, deps: Deps): HeldSlot {
+export function admitHeld(ctx: Exchange, deps: Deps): HeldSlot {
   if (deps.draining.value) {
     ctx.set('Retry-After', '1');
     // The proxy must not reuse this connection: its next request belongs on another node.

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type Router from 'koa-router';
 import { PushframeError } from '../../errors';
 import { toPushframeError } from '../errors';
@@ -10,31 +11,77 @@ import { parseNonce, streamPolicy } from '../csp';
 import { client, hostName } from '../client';
 import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
 import { single, queryOf } from '../query';
-import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
+import { admitHeld, readSubscription, watchGrantExpiry, type HeldSlot } from '../subscribe';
+import type { Exchange } from '../exchange';
+import type { Cursor } from '../../protocol';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
-/** Rendered preambles kept; pages reuse a handful of frame ids and origins. */
-const PREAMBLE_CACHE_SIZE = 512;
+/** Rendered openings kept; pages reuse a handful of frame ids and origins. */
+const OPENING_CACHE_SIZE = 512;
 const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
 
-/** `GET {prefix}/stream`: the iframe / htmlfile forever frame (docs/protocol.md). */
-export function streamRoutes(router: Router, deps: Deps): void {
+/** A stream request that passed every check and holds its connection slot. */
+export interface StreamAdmission {
+  readonly patterns: string[];
+  readonly cursor: Cursor | undefined;
+  readonly grantExpiresAt: number | undefined;
+  readonly transport: 'iframe' | 'htmlfile';
+  readonly nonce: string | undefined;
+  readonly ip: string;
+  readonly opening: Opening;
+  readonly slot: HeldSlot;
+}
+
+/** What a stream's first write depends on besides its subscription: rendered once per combination. */
+interface Opening {
+  readonly preamble: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Opening a forever-frame stream, in two steps: the checks, then the response. */
+export interface StreamOpener {
+  /** Every check of a stream request, in order, ending with its connection slot; throws the refusal. */
+  admit(ex: Exchange): StreamAdmission;
+  /** Sends the head and starts the stream on `res`; the subscription follows. */
+  start(admission: StreamAdmission, res: ServerResponse): void;
+}
+
+const openers = new WeakMap<Deps, StreamOpener>();
+
+/** The stream endpoint's work (docs/protocol.md), for the route below and the fast path (stream-fast-path.ts); one per wiring. */
+export function streamOpener(deps: Deps): StreamOpener {
+  let opener = openers.get(deps);
+  if (!opener) openers.set(deps, (opener = makeStreamOpener(deps)));
+  return opener;
+}
+
+function makeStreamOpener(deps: Deps): StreamOpener {
   const { config, hub, connections, views, log } = deps;
   const formats = {
     iframe: foreverFrameFormat('iframe', config.heartbeatMs),
     htmlfile: foreverFrameFormat('htmlfile', config.heartbeatMs),
   };
-  // A preamble depends only on these four values: render each combination once.
-  const preambles = new Map<string, string>();
-  const preambleFor = (frame: string, origin?: string, domain?: string, nonce?: string): string => {
-    const key = frame + '|' + (origin ?? '') + '|' + (domain ?? '') + '|' + (nonce ?? '');
-    let html = preambles.get(key);
-    if (html === undefined) {
-      html = padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES);
-      if (preambles.size >= PREAMBLE_CACHE_SIZE) preambles.delete(preambles.keys().next().value as string);
-      preambles.set(key, html);
+  // The preamble and headers depend only on these five values: each combination is
+  // rendered once (a nonce is new on every page load, so those are not kept).
+  const openings = new Map<string, Opening>();
+  const openingFor = (t: string, frame: string, origin?: string, domain?: string, nonce?: string): Opening => {
+    const key = nonce === undefined ? t + '|' + frame + '|' + (origin ?? '') + '|' + (domain ?? '') : null;
+    let opening = key === null ? undefined : openings.get(key);
+    if (opening === undefined) {
+      opening = {
+        preamble: padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES),
+        headers: {
+          ...STREAM_HEADERS,
+          'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
+          ...legacyFramingHeader(origin, t),
+        },
+      };
+      if (key !== null) {
+        if (openings.size >= OPENING_CACHE_SIZE) openings.delete(openings.keys().next().value as string);
+        openings.set(key, opening);
+      }
     }
-    return html;
+    return opening;
   };
   const options = {
     heartbeatMs: config.heartbeatMs,
@@ -42,9 +89,9 @@ export function streamRoutes(router: Router, deps: Deps): void {
     maxBufferedBytes: config.maxBufferedBytes,
   };
 
-  router.get(config.prefix + '/stream', (ctx) => {
-    const query = queryOf(ctx);
-    const { patterns, cursor, grantExpiresAt } = readSubscription(ctx, config);
+  const admit = (ex: Exchange): StreamAdmission => {
+    const query = queryOf(ex);
+    const { patterns, cursor, grantExpiresAt } = readSubscription(ex, config);
     const t = single(query, 't') ?? 'iframe';
     if (t !== 'iframe' && t !== 'htmlfile') throw new PushframeError('bad_request', 'The "t" parameter is "iframe" or "htmlfile".');
     const frame = single(query, 'f') ?? '0';
@@ -52,34 +99,28 @@ export function streamRoutes(router: Router, deps: Deps): void {
     const origin = single(query, 'origin');
     if (origin !== undefined && !originAllowed(origin, config.allowedOrigins)) throw new PushframeError('bad_origin');
     const domain = single(query, 'd');
-    if (domain !== undefined && !domainAllowed(domain, hostName(client(ctx, config).host))) {
+    const info = client(ex, config);
+    if (domain !== undefined && !domainAllowed(domain, hostName(info.host))) {
       throw new PushframeError('bad_request', 'The "d" parameter must be the stream host name or a parent domain of it.');
     }
     const nonce = parseNonce(single(query, 'nonce'));
-    const slot = admitHeld(ctx, deps);
-
-    let preamble: string;
+    const slot = admitHeld(ex, deps);
+    let opening: Opening;
     try {
-      preamble = preambleFor(frame, origin, domain, nonce);
+      opening = openingFor(t, frame, origin, domain, nonce);
     } catch (err) {
       slot.release();
       throw err;
     }
+    return { patterns, cursor, grantExpiresAt, transport: t, nonce, ip: info.ip, opening, slot };
+  };
 
-    // From here on Koa is out of the way: the connection owns the raw response, and
-    // nothing keeps the Koa context alive for the life of the stream.
-    ctx.respond = false;
-    const res = ctx.res;
-    releaseKoaContext(res);
-    res.writeHead(200, {
-      ...STREAM_HEADERS,
-      'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
-      ...legacyFramingHeader(origin, t),
-    });
+  const start = (admission: StreamAdmission, res: ServerResponse): void => {
+    const { patterns, cursor, grantExpiresAt, nonce, ip, slot } = admission;
+    res.writeHead(200, admission.opening.headers);
     res.socket?.setNoDelay(true);
-    const format = formats[t];
+    const format = formats[admission.transport];
     const opts = nonce === undefined ? options : { ...options, scriptTag: `<script nonce="${nonce}">` };
-    const ip = client(ctx, config).ip;
     let stopWatch = (): void => undefined;
     const conn = new StreamConnection(ChunkedSocketSink.over(res), format, opts, connections.tally(format.name), (c) => {
       connections.delete(c);
@@ -91,7 +132,7 @@ export function streamRoutes(router: Router, deps: Deps): void {
     connections.add(conn);
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
-    conn.start(preamble);
+    conn.start(admission.opening.preamble);
     hub.subscribe(conn, patterns, cursor).then(() => {
       // Over the browser's budget: the open frame and backlog, then come back later.
       if (slot.capped) conn.reconnect(config.cappedPollMs, 'recycle');
@@ -102,9 +143,22 @@ export function streamRoutes(router: Router, deps: Deps): void {
       else log.debug({ code: e.code }, 'stream subscription failed');
       conn.fail(e.code, e.message);
     });
-  });
+  };
+
+  return { admit, start };
 }
 
+/** `GET {prefix}/stream`: the iframe / htmlfile forever frame. */
+export function streamRoutes(router: Router, deps: Deps, opener: StreamOpener = streamOpener(deps)): void {
+  router.get(deps.config.prefix + '/stream', (ctx) => {
+    const admission = opener.admit(ctx);
+    // From here on Koa is out of the way: the connection owns the raw response, and
+    // nothing keeps the Koa context alive for the life of the stream.
+    ctx.respond = false;
+    releaseKoaContext(ctx.res);
+    opener.start(admission, ctx.res);
+  });
+}
 
 /** The legacy document.domain path: only the request's host or one of its parents. */
 function domainAllowed(domain: string, host: string): boolean {
