@@ -48,11 +48,15 @@ export class ChunkedSocketSink implements Sink {
     if (socket.destroyed || chunk.length === 0) return !socket.destroyed;
     const res = this.res;
     if (res !== null && this.headPending) {
-      // Node sends the head and this first chunk in one corked write.
       this.headPending = false;
-      const ok = res.write(chunk, 'utf8');
-      if (canReleaseHttp(res)) queueRelease(this);
-      return ok;
+      if (canReleaseHttp(res)) {
+        queueRelease(this);
+        const head = unsentHead(res);
+        // The head Node built (writeHead) and this first chunk as one socket write: through
+        // ServerResponse it would be a cork, a nextTick and a four-piece writev.
+        if (head !== null) return socket.write(head + framed(chunk), 'utf8');
+      }
+      return res.write(chunk, 'utf8');
     }
     return socket.write(framed(chunk), 'utf8');
   }
@@ -106,6 +110,23 @@ export class ChunkedSocketSink implements Sink {
 }
 
 const LAST_CHUNK = '0\r\n\r\n';
+
+/** ServerResponse's own record of its head: built by writeHead, not yet written. */
+interface HeadState {
+  _header?: unknown;
+  _headerSent?: unknown;
+}
+
+/**
+ * The head `res` would send with its first write, marked as sent (the caller writes it);
+ * null where this Node keeps its head otherwise (then ServerResponse sends it).
+ */
+function unsentHead(res: ServerResponse): string | null {
+  const state = res as ServerResponse & HeadState;
+  if (typeof state._header !== 'string' || state._headerSent !== false) return null;
+  state._headerSent = true;
+  return state._header;
+}
 
 /** Sinks made during this event-loop turn, released together in the next (one setImmediate per turn). */
 let toRelease: ChunkedSocketSink[] = [];
