@@ -36,7 +36,8 @@ export class ServerProcess {
     env: Record<string, string> = {},
   ): Promise<{ server: ServerProcess; port: number; path: string }> {
     const execArgv = ['--expose-gc'];
-    if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`);
+    // Sampled every 100 us (V8's default is 1 ms): an opening takes a few hundred.
+    if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`);
     const entry = path.join(__dirname, ENTRY[kind]);
     const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
     // taskset execs node in place, so the IPC channel fork would set up is inherited as is.
