@@ -12,8 +12,8 @@ type Listener = () => void;
  * one string, and the chunk framing of a message is built once for all the connections
  * that get it.
  *
- * The head goes out with the first chunk, through ServerResponse: one write per new
- * stream, not one for the head and one for the preamble. Shortly after that (outside
+ * The head goes out with the first chunk: one socket write per new stream, not one for
+ * the head and one for the preamble. Shortly after that (outside
  * the request handler's stack) the sink takes the socket over from Node's HTTP server
  * (takeover.ts), so the request, the response and the parser do not live as long as the
  * stream; from then on the sink ends the body and the connection itself. Until then, or
