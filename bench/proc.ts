@@ -133,6 +133,16 @@ export function machineJiffies(): { busy: number; total: number } {
   return { busy: total - v[3] - (v[4] ?? 0), total };
 }
 
+/** Loopback connections in TIME_WAIT (this network namespace), from /proc/net/sockstat; NaN if unreadable. */
+export function timeWaitSockets(): number {
+  try {
+    const m = /^TCP:.* tw (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Pins this process to a CPU list; false when taskset is missing or refuses. */
 export function pinSelf(cpus: string): boolean {
   try {

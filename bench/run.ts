@@ -15,7 +15,7 @@ import { newTotals, openAll, StreamClient } from './clients';
 import type { Reply } from './control';
 import { HealthProbe } from './health';
 import { medianFigures, ratioOf, table, type Figures } from './figures';
-import { cpuMicrosOf, machine, machineJiffies, pinSelf, raiseOpenFileLimit, rssOf, ServerProcess, type ServerKind } from './proc';
+import { cpuMicrosOf, machine, machineJiffies, pinSelf, raiseOpenFileLimit, rssOf, ServerProcess, timeWaitSockets, type ServerKind } from './proc';
 import { idleTable, IDLE_VARIANTS, runIdle, type IdleFigures } from './idle';
 import { expectedFor, SCENARIOS, type Scenario } from './scenarios';
 import { spread } from './stats';
@@ -141,6 +141,26 @@ async function memOf(server: ServerProcess): Promise<{ rss: number; heap: number
   // The server collects garbage first (it runs with --expose-gc), then /proc is read.
   const reply = await server.request({ op: 'mem' }, 'mem', 30_000);
   return { rss: rssOf(server.pid).rss, heap: reply.op === 'mem' ? reply.heapUsed + reply.external : NaN };
+}
+
+/**
+ * Every stream a client drops leaves its port in TIME_WAIT for a minute, and the clients
+ * bind their source address, so the kernel's search for a free port slows down as they
+ * pile up: after two storms (~20 000) both servers' runs took up to twice as long. A run
+ * starts once fewer than TIME_WAIT_CALM remain (a 5 000-stream run leaves 5 000), or after
+ * TIME_WAIT_MAX_MS.
+ */
+const TIME_WAIT_CALM = 6000;
+const TIME_WAIT_MAX_MS = 70_000;
+
+async function settleTimeWait(): Promise<void> {
+  const deadline = performance.now() + TIME_WAIT_MAX_MS;
+  let said = false;
+  while (timeWaitSockets() > TIME_WAIT_CALM && performance.now() < deadline) {
+    if (!said) process.stdout.write(`(waiting for ${timeWaitSockets()} TIME_WAIT sockets to clear) `);
+    said = true;
+    await sleep(1000);
+  }
 }
 
 const DEFAULT_N = 5000;
@@ -388,6 +408,7 @@ async function main(): Promise<void> {
       // Alternate which server goes first so warm-machine effects do not favour one.
       const order = run % 2 === 1 ? opts.servers : [...opts.servers].reverse();
       for (const kind of order) {
+        await settleTimeWait();
         process.stdout.write(`run ${run}/${opts.runs} ${scenario.name} ${kind} ... `);
         const figures = await runScenario(scenario, kind, opts, profileDir);
         runs.push({ run, scenario: scenario.name, server: kind, figures });
