@@ -24,6 +24,8 @@ export interface Scenario {
    * cursor of their open frame; the messages arrive as each stream's backlog.
    */
   storm?: boolean;
+  /** Its figures are openings: the run waits for earlier runs' sockets to leave TIME_WAIT (run.ts). */
+  settle?: boolean;
 }
 
 /** Streams per channel in the many-channels scenario. */
@@ -97,6 +99,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'open',
     what: 'opening cost: N streams opened (200 handshakes in flight), then 1 message to check they all deliver',
+    settle: true,
     subscription: () => 'bench/fan',
     channels: () => ['bench/fan'],
     messages: () => 1,
@@ -109,6 +112,7 @@ export const SCENARIOS: Scenario[] = [
     n: 10_000,
     parallel: 1000,
     storm: true,
+    settle: true,
     subscription: (i, n) => 'storm/r' + (i % stormRooms(n)),
     channels: (n) => Array.from({ length: stormRooms(n) }, (_, k) => 'storm/r' + k),
     messages: (n) => stormRooms(n) * STORM_BACKLOG,
