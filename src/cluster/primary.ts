@@ -123,7 +123,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
       if (!isClusterMessage(raw)) return;
       const msg = raw as ToPrimary;
       if ('ready' in msg) {
-        send(worker, { tag: CLUSTER_TAG, start: { config, index: slot.index, nodeId: slot.nodeId, ipcBroker: ipc } });
+        // With port 0, a worker started after every other one died would get a new port
+        // of its own: replacements take the port the cluster bound first.
+        const settings = address && config.port === 0 ? { ...config, port: address.port } : config;
+        send(worker, { tag: CLUSTER_TAG, start: { config: settings, index: slot.index, nodeId: slot.nodeId, ipcBroker: ipc } });
       } else if ('listening' in msg) {
         address ??= msg.listening;
         log.info({ worker: slot.index, pid: worker.process.pid, node: slot.nodeId }, `worker ${slot.index} listening`);

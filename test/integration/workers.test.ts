@@ -199,6 +199,25 @@ test('a bad --workers value, or workers that cannot listen, stop the CLI with ex
   }
 }, 30_000);
 
+test('PORT=0: when every worker has died at once, the replacements listen on the port the cluster bound first', async () => {
+  const cli = await cluster('memory');
+  const before = workerPids(cli);
+  expect(before.size).toBe(2);
+  for (const pid of before.values()) process.kill(pid, 'SIGKILL');
+  await until(() => {
+    const now = workerPids(cli);
+    return now.size === 2 && [...now.values()].every((pid) => pid > 0 && ![...before.values()].includes(pid));
+  }, 'two replacement workers');
+  // Both slots serve again at the URL the cluster printed when it started.
+  const seen = new Set<string>();
+  for (let i = 0; i < 20 && seen.size < 2; i++) {
+    const p = await pin(cli.url);
+    p.agent.destroy();
+    seen.add(p.node);
+  }
+  expect(seen.size).toBe(2);
+}, CLUSTER_TEST_MS);
+
 describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
   test('a client moved from one worker to the other resumes: every message once, in order', async () => {
     const cli = await cluster(broker);
