@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBroker, type Broker } from '../brokers';
@@ -88,6 +89,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
   const broker: Broker | null = ipc ? new MemoryBroker({ maxCount: config.historySize, maxAgeMs: config.historyTtlMs }) : null;
   const host = broker ? new IpcBrokerHost(broker) : null;
   const base = baseNodeId(config);
+  // Port 0 is resolved once, here: workers asking for port 0 share a listener only while
+  // one of them lives, so replacements started after all had died would get a new port.
+  const workerConfig = config.port === 0 ? { ...config, port: await freePort(config.host) } : config;
   const slots: Slot[] = Array.from({ length: size }, (_, index) => ({ index, worker: null, nodeId: `${base}-w${index}`, deaths: [], restart: null }));
 
   let started = false;
@@ -123,10 +127,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
       if (!isClusterMessage(raw)) return;
       const msg = raw as ToPrimary;
       if ('ready' in msg) {
-        // With port 0, a worker started after every other one died would get a new port
-        // of its own: replacements take the port the cluster bound first.
-        const settings = address && config.port === 0 ? { ...config, port: address.port } : config;
-        send(worker, { tag: CLUSTER_TAG, start: { config: settings, index: slot.index, nodeId: slot.nodeId, ipcBroker: ipc } });
+        send(worker, { tag: CLUSTER_TAG, start: { config: workerConfig, index: slot.index, nodeId: slot.nodeId, ipcBroker: ipc } });
       } else if ('listening' in msg) {
         address ??= msg.listening;
         log.info({ worker: slot.index, pid: worker.process.pid, node: slot.nodeId }, `worker ${slot.index} listening`);
@@ -196,6 +197,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
     failed,
     shutdown,
   };
+}
+
+/** A port `host` can be bound on now (the kernel's choice for port 0). */
+async function freePort(host: string): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port: 0, host }, resolve);
+  });
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
 
 function send(worker: Worker, message: ToWorker): void {
