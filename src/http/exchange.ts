@@ -29,8 +29,8 @@ export interface Exchange {
 /** An Exchange over a bare node:http request, for a target already split at `?`. */
 export class BareExchange implements Exchange {
   readonly state = {};
-  /** Headers this exchange set, so that they can be taken back (`unset`). */
-  private names: string[] | null = null;
+  /** What each header this exchange touched held before, so that `unset` can put it back. */
+  private before: Map<string, number | string | string[] | undefined> | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -56,19 +56,30 @@ export class BareExchange implements Exchange {
   }
 
   set(field: string, value: string): void {
-    (this.names ??= []).push(field);
+    this.remember(field);
     this.res.setHeader(field, value);
   }
 
   append(field: string, value: string): void {
     const prev = this.res.getHeader(field);
-    (this.names ??= []).push(field);
+    this.remember(field);
     this.res.setHeader(field, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value]);
   }
 
-  /** Removes every header this exchange set (the request goes on elsewhere). */
+  /** Puts back every header this exchange changed as it was (the request goes on elsewhere). */
   unset(): void {
-    if (this.names) for (const name of this.names) this.res.removeHeader(name);
-    this.names = null;
+    if (this.before) {
+      for (const [name, value] of this.before) {
+        if (value === undefined) this.res.removeHeader(name);
+        else this.res.setHeader(name, value);
+      }
+    }
+    this.before = null;
+  }
+
+  private remember(field: string): void {
+    const name = field.toLowerCase();
+    const before = (this.before ??= new Map());
+    if (!before.has(name)) before.set(name, this.res.getHeader(name));
   }
 }
