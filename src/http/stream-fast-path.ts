@@ -37,7 +37,14 @@ export function streamFastPath(deps: Deps, opener: StreamOpener, fallback: Liste
       ex.unset();
       return fallback(req, res);
     }
-    opener.start(admission, res);
+    try {
+      opener.start(admission, res);
+    } catch (err) {
+      // Nothing here is expected to throw; if it does, this request ends, not the process.
+      deps.log.error({ err }, 'stream start failed');
+      admission.slot.release();
+      res.destroy();
+    }
   };
 }
 
