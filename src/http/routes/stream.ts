@@ -149,7 +149,8 @@ function makeStreamOpener(deps: Deps): StreamOpener {
 }
 
 /** `GET {prefix}/stream`: the iframe / htmlfile forever frame. */
-export function streamRoutes(router: Router, deps: Deps, opener: StreamOpener = streamOpener(deps)): void {
+export function streamRoutes(router: Router, deps: Deps): void {
+  const opener = streamOpener(deps);
   router.get(deps.config.prefix + '/stream', (ctx) => {
     const admission = opener.admit(ctx);
     // From here on Koa is out of the way: the connection owns the raw response, and
