@@ -15,6 +15,7 @@ import { SocketBudget, openDescriptors, openFileLimit, type SocketRefusal } from
 import { TokenBuckets } from './http/rate';
 import { collectStats, type Stats } from './http/routes/ops';
 import { createViews } from './http/views';
+import { warmUp } from './http/warm';
 import { Hub } from './hub';
 import { createLogger, type Logger } from './log';
 import { packageRoot } from './paths';
@@ -145,6 +146,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
   };
   // The bridge is read (and compressed) now, so a missing build fails here, not on a page.
   loadBridgeAsset(root);
+  warmUp(deps.views, root);
   return {
     push,
     deps,
