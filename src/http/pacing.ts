@@ -29,22 +29,29 @@ export function pacedListener(handle: Listener, urgent: (req: IncomingMessage) =
     handle(req, res);
   };
 
-  const drain = (): void => {
+  // Each waiting request is handled once the one before it has finished its microtasks
+  // (a stream's subscription, its first write), so the budget counts them: handled all in
+  // one go, their microtasks would run after the budget was spent, and a turn lasted
+  // several budgets.
+  const drain = async (): Promise<void> => {
     turnStart = performance.now();
     while (next < waiting.length && performance.now() - turnStart < budgetMs) {
       const [req, res] = waiting[next];
       waiting[next++] = undefined as unknown as [IncomingMessage, ServerResponse];
       // A client that gave up while it waited has nothing left to answer.
-      if (!req.socket.destroyed) handle(req, res);
+      if (req.socket.destroyed) continue;
+      handle(req, res);
+      await afterMicrotasks();
     }
     if (next < waiting.length) {
-      setImmediate(drain);
+      setImmediate(startDrain);
     } else {
       waiting.length = 0;
       next = 0;
     }
     turnStart = -1;
   };
+  const startDrain = (): void => void drain();
 
   return (req, res) => {
     if (urgent(req)) {
@@ -52,8 +59,17 @@ export function pacedListener(handle: Listener, urgent: (req: IncomingMessage) =
     } else if (waiting.length === 0 && (turnStart < 0 || performance.now() - turnStart < budgetMs)) {
       run(req, res);
     } else {
-      if (waiting.length === 0) setImmediate(drain);
+      if (waiting.length === 0) setImmediate(startDrain);
       waiting.push([req, res]);
     }
   };
+}
+
+/**
+ * Resolves after every microtask queued so far, and every one those queue, has run: a
+ * microtask queued now asks for a tick, and Node runs ticks only once the microtask queue
+ * is empty.
+ */
+function afterMicrotasks(): Promise<void> {
+  return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
 }

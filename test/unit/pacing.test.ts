@@ -66,4 +66,38 @@ describe('pacedListener', () => {
     listener(...request('/d'));
     expect(handled).toEqual(['/a', '/b', '/c', '/d']);
   });
+
+  it('counts the microtasks a waiting request starts against the budget of its turn', async () => {
+    // Like a stream opening: little synchronous work, then a subscription that goes on in
+    // microtasks and costs 2 ms there.
+    let turn = 0;
+    const turns: number[] = [];
+    const listener = pacedListener(
+      () => {
+        void Promise.resolve()
+          .then(() => undefined)
+          .then(() => {
+            burn(2);
+            turns.push(turn);
+          });
+      },
+      () => false,
+      10,
+    );
+    // Requests arrive one I/O callback after another: each one's microtasks run before the next.
+    for (let i = 0; i < 40; i++) {
+      listener(...request('/s' + i));
+      await Promise.resolve();
+    }
+    for (let i = 0; i < 100 && turns.length < 40; i++) {
+      turn++;
+      await nextTurn();
+    }
+    expect(turns).toHaveLength(40);
+    // About five 2 ms requests fit in a 10 ms budget; none of the turns holds many more.
+    const perTurn = new Map<number, number>();
+    for (const t of turns) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(8);
+    expect(perTurn.size).toBeGreaterThan(3);
+  });
 });
