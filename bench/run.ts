@@ -200,7 +200,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     // The server's own CPU time per opening (after warm-up): the steady figure for what an
     // open costs, where wall time also carries the generator and a shared machine's noise.
     const openCpuMicros = n > warm ? (cpuMicrosOf(server.pid) - openCpu0) / (n - warm) : NaN;
-    health.stop();
+    await health.stop();
     await sleep(500);
     const memAfter = n > warm ? await memOf(server) : memBefore;
     const rssAfter = memAfter.rss;
@@ -297,7 +297,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       healthzMaxMs: health.maxMs,
     };
   } finally {
-    health.stop();
+    await health.stop();
     for (const c of clients) c.close();
     await server.stop();
   }
@@ -341,7 +341,7 @@ async function runStorm(
   const errors = await openAll(clients, port, streamPath, parallel, 60_000, (c) => (resumes && c.cursor ? '&since=' + encodeURIComponent(c.cursor) : ''));
   while (totals.delivered < expected && performance.now() - t0 < 60_000) await sleep(5);
   const stormMs = performance.now() - t0;
-  health.stop();
+  await health.stop();
   const serverCpu = cpuMicrosOf(server.pid) - cpu0;
   if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams refused on reconnecting, e.g. ${errors[0]}`);
   const lat = spread(totals.latency);
