@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type nunjucks from 'nunjucks';
+import type { Registry } from 'prom-client';
 import type { Broker } from './brokers';
 import { ConfigError, type Config } from './config';
 import type { Stats } from './http/routes/ops';
@@ -25,6 +26,8 @@ export interface PushframeServer {
   readonly log: Logger;
   /** The embedded pushframe this server runs (publish, embed, stats). */
   readonly pushframe: Pushframe;
+  /** The prom-client registry `GET /metrics` serves: an application may add its own metrics to it. */
+  readonly metrics: Registry;
   /** `http://host:port` as bound (port 0 resolved). */
   readonly url: string;
   readonly port: number;
@@ -42,6 +45,9 @@ export interface StartOptions extends Partial<Config> {
   /** Adds the application's own middleware and routes to the Koa app, after pushframe's
    * (which answer only under the prefix, `/healthz`, `/metrics` and, with `demo`, `/`). */
   setup?: (app: Koa, context: SetupContext) => void | Promise<void>;
+  /** What `GET /metrics` answers instead of this server's own registry (a cluster worker
+   * answers with every worker's, see cluster/metrics.ts). */
+  metricsText?: () => Promise<string>;
 }
 
 /** What an application's `setup` gets besides the Koa app. */
@@ -89,13 +95,14 @@ function sweepIdleWhileDraining(server: http.Server): NodeJS.Timeout {
 
 /** pushframe's own server: createPushframe's routes plus health, metrics and the demo, listening. */
 export async function startServer(options: StartOptions = {}): Promise<PushframeServer> {
-  const { setup, ...rest } = options;
+  const { setup, metricsText, ...rest } = options;
   if (rest.workers !== undefined && rest.workers !== '1') {
     throw new ConfigError('startServer runs one process; for several workers use startCluster (or the --workers flag)');
   }
   const core = await createCore(rest);
   const { push, deps } = core;
   const { config } = deps;
+  if (metricsText) deps.metricsText = metricsText;
   const app = core.createHostApp({ ops: true, demo: config.demo });
   if (setup) {
     try {
@@ -138,6 +145,7 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
     http: server,
     log: push.log,
     pushframe: push,
+    metrics: deps.metrics.registry,
     url,
     port: address.port,
     stats: () => push.stats(),

@@ -8,6 +8,7 @@ import { IpcBrokerHost, channelPort } from '../brokers/ipc';
 import { ConfigError, resolveConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../log';
 import { CLUSTER_TAG, isClusterMessage, type ToPrimary, type ToWorker } from './messages';
+import { clusterMetricsText, type MetricJson, type WorkerMetrics } from './metrics';
 
 /** A worker that dies is replaced after this, doubling with each death in the last minute… */
 const RESTART_MIN_MS = 100;
@@ -17,6 +18,8 @@ const RESTART_MAX_MS = 5_000;
 const MAX_CRASHES_PER_MINUTE = 10;
 /** Workers get their own shutdown deadline plus this before the primary kills them. */
 const SHUTDOWN_MARGIN_MS = 2_000;
+/** How long a scrape waits for each worker's figures; one that does not answer is left out (and counted). */
+const METRICS_WAIT_MS = 2_000;
 
 /** A worker could not start (its broker unreachable, the port taken): the cluster does not start either. */
 export class WorkerStartError extends Error {
@@ -107,6 +110,31 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
     startFailed = reject;
   });
   const exits = new Set<Promise<void>>();
+  let nextCollection = 0;
+  const collecting = new Map<number, (json: MetricJson[] | null) => void>();
+
+  /** One worker's series, or null if it has none to give within METRICS_WAIT_MS. */
+  const metricsOf = (slot: Slot, worker: Worker): Promise<WorkerMetrics | null> =>
+    new Promise((resolve) => {
+      const id = ++nextCollection;
+      const timer = setTimeout(() => done(null), METRICS_WAIT_MS);
+      const done = (json: MetricJson[] | null): void => {
+        clearTimeout(timer);
+        collecting.delete(id);
+        resolve(json === null ? null : { node: slot.nodeId, metrics: json });
+      };
+      collecting.set(id, done);
+      send(worker, { tag: CLUSTER_TAG, collectMetrics: id });
+    });
+
+  /** `GET /metrics` reached a worker: every live worker's series, labelled by node. */
+  const gatherMetrics = async (): Promise<string> => {
+    const live = slots.filter((s) => s.worker?.isConnected());
+    const answers = await Promise.all(live.map((s) => metricsOf(s, s.worker as Worker)));
+    const answered = answers.filter((a): a is WorkerMetrics => a !== null);
+    if (answered.length < live.length) log.warn({ running: live.length, answered: answered.length }, 'some workers gave no metrics in time');
+    return clusterMetricsText(answered, live.length);
+  };
 
   const fork = (slot: Slot): void => {
     slot.restart = null;
@@ -134,6 +162,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
         if (!started && ++listening === size) allListening();
       } else if ('failed' in msg) {
         failure = msg.failed;
+      } else if ('metricsWanted' in msg) {
+        const id = msg.metricsWanted;
+        gatherMetrics().then(
+          (text) => send(worker, { tag: CLUSTER_TAG, metricsText: { id, text } }),
+          (err: Error) => send(worker, { tag: CLUSTER_TAG, metricsText: { id, error: err.message } }),
+        );
+      } else if ('metrics' in msg) {
+        collecting.get(msg.metrics.id)?.(msg.metrics.json);
       }
     });
   };

@@ -6,11 +6,17 @@
 import { IpcBroker, channelPort } from '../brokers/ipc';
 import { createLogger } from '../log';
 import { startServer, type PushframeServer } from '../server';
-import { CLUSTER_TAG, isClusterMessage, type ToPrimary, type ToWorker, type WorkerStart } from './messages';
+import { CLUSTER_TAG, isClusterMessage, type MetricsAnswer, type ToPrimary, type ToWorker, type WorkerStart } from './messages';
+import type { MetricJson } from './metrics';
+
+/** How long a scrape of `GET /metrics` waits for the primary to gather every worker's. */
+const CLUSTER_METRICS_WAIT_MS = 5_000;
 
 const port = channelPort(process);
 let server: PushframeServer | null = null;
 let stopping = false;
+let nextAsk = 0;
+const asking = new Map<number, (answer: MetricsAnswer) => void>();
 
 function tell(message: ToPrimary, then?: () => void): void {
   if (!process.send || !process.connected) {
@@ -30,6 +36,7 @@ async function start(settings: WorkerStart): Promise<void> {
       nodeId,
       logger,
       brokerInstance: ipcBroker ? new IpcBroker(port) : undefined,
+      metricsText: clusterMetrics,
     });
   } catch (err) {
     tell({ tag: CLUSTER_TAG, failed: (err as Error)?.message ?? String(err) }, () => process.exit(1));
@@ -41,6 +48,33 @@ async function start(settings: WorkerStart): Promise<void> {
   }
   logger.debug({ node: nodeId }, 'worker serving');
   tell({ tag: CLUSTER_TAG, listening: { url: server.url, port: server.port } });
+}
+
+/**
+ * `GET /metrics` through the shared port reaches one worker: it answers with every
+ * worker's series, which the primary gathers (cluster/metrics.ts).
+ */
+function clusterMetrics(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const id = ++nextAsk;
+    const timer = setTimeout(() => {
+      asking.delete(id);
+      reject(new Error(`the cluster's primary did not answer a metrics request within ${CLUSTER_METRICS_WAIT_MS} ms`));
+    }, CLUSTER_METRICS_WAIT_MS);
+    asking.set(id, (answer) => {
+      clearTimeout(timer);
+      asking.delete(id);
+      if ('text' in answer) resolve(answer.text);
+      else reject(new Error(answer.error));
+    });
+    tell({ tag: CLUSTER_TAG, metricsWanted: id });
+  });
+}
+
+/** This worker's own series, for the primary gathering them; none (null) without a server or when collecting fails. */
+async function collectMetrics(id: number): Promise<void> {
+  const json = server ? await server.metrics.getMetricsAsJSON().then((m) => m as unknown as MetricJson[], () => null) : null;
+  tell({ tag: CLUSTER_TAG, metrics: { id, json } });
 }
 
 /** The same drain as a single process: streams get their reconnect instruction with jitter. */
@@ -64,6 +98,8 @@ port.onMessage((raw) => {
   const msg = raw as ToWorker;
   if ('start' in msg) void start(msg.start);
   else if ('shutdown' in msg) stop();
+  else if ('collectMetrics' in msg) void collectMetrics(msg.collectMetrics);
+  else if ('metricsText' in msg) asking.get(msg.metricsText.id)?.(msg.metricsText);
 });
 port.onClose(() => stop());
 process.on('SIGTERM', () => stop());

@@ -27,6 +27,8 @@ export interface Deps {
   /** Publish rate per client; null when publishRate is 0 (unlimited). */
   publishBuckets: TokenBuckets | null;
   metrics: Metrics;
+  /** `GET /metrics` answers with this instead of `metrics.registry` (a cluster worker's: every worker's). */
+  metricsText?: () => Promise<string>;
   /** The `_sys/stats` sampler (its recent samples feed the demo dashboard). */
   sysStats?: SysStats;
 }

@@ -312,4 +312,36 @@ describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
     expect(sample.nodes?.find((n) => n.node === a.node)?.connections).toBe(2);
     expect(sample.nodes?.find((n) => n.node === b.node)?.connections).toBe(1);
   }, CLUSTER_TEST_MS);
+
+  test('GET /metrics through the shared port, whichever worker takes it, has every worker\'s series labelled with its node', async () => {
+    const cli = await cluster(broker, { PUSHFRAME_NODE_ID: 'edge' });
+    const a = await pin(cli.url);
+    const b = await pinTo(cli.url, (node) => node !== a.node);
+    agents.push(a.agent, b.agent);
+    // Two publishes through one worker, one through the other, and a stream on the first.
+    for (const p of [a, a, b]) expect(await post(p.agent, `${cli.url}/pushframe/publish/m/x`, '{"n":1}')).toBe(202);
+    await open(await pinTo(cli.url, (node) => node === a.node), cli.url, 'channels=m/x');
+    for (const p of [a, b]) {
+      const r = await get(p.agent, `${cli.url}/metrics`);
+      expect(r.status).toBe(200);
+      const lines = r.body.split('\n');
+      expect(lines).toEqual(expect.arrayContaining(['pushframe_cluster_workers{state="running"} 2', 'pushframe_cluster_workers{state="answered"} 2']));
+      expect(lines.filter((l) => l.startsWith('pushframe_messages_published_total{')).sort()).toEqual(
+        [`pushframe_messages_published_total{node="${a.node}"} 2`, `pushframe_messages_published_total{node="${b.node}"} 1`].sort(),
+      );
+      expect(lines).toContain(`pushframe_connections{transport="iframe",node="${a.node}"} 1`);
+      expect(lines.filter((l) => l.startsWith('pushframe_publish_duration_seconds_count{')).length).toBe(2);
+      // Each metric is one family (its HELP and TYPE once, then every worker's samples).
+      const types = lines.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
+      expect(types.length).toBeGreaterThan(20);
+      expect(new Set(types).size).toBe(types.length);
+      const familyOf = (sample: string): number => {
+        const name = sample.split(/[{ ]/)[0];
+        return types.findIndex((t) => name === t || name === t + '_bucket' || name === t + '_sum' || name === t + '_count');
+      };
+      const families = lines.filter((l) => l.length > 0 && !l.startsWith('#')).map(familyOf);
+      expect(families).not.toContain(-1);
+      expect(families).toEqual([...families].sort((x, y) => x - y));
+    }
+  }, CLUSTER_TEST_MS);
 });

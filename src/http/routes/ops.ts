@@ -18,7 +18,7 @@ export function hostOpsRoutes(router: Router, deps: Deps): void {
   router.get('/metrics', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.type = deps.metrics.registry.contentType;
-    ctx.body = await deps.metrics.registry.metrics();
+    ctx.body = await (deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics());
   });
 }
 
