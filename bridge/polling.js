@@ -174,6 +174,11 @@
         var d = data(ev);
         if (d) sink.c(String(d.cursor));
       }, false);
+      // The server's heartbeats are events: script sees them, so the watchdog notices a
+      // path that died under an EventSource the browser still holds open.
+      es.addEventListener('heartbeat', function () {
+        sink.h();
+      }, false);
       es.addEventListener('reconnect', function (ev) {
         sink.r(Number(ev.data));
       }, false);
@@ -188,13 +193,8 @@
       es.onerror = function () {
         stream.ended();
       };
-      // Heartbeats are comments, which script cannot see: an open EventSource is alive.
-      var beat = window.setInterval(function () {
-        if (es && es.readyState === 1) sink.h();
-      }, 1000);
       return {
         stop: function () {
-          window.clearInterval(beat);
           if (es) {
             es.onmessage = es.onerror = null;
             es.close();

@@ -12,7 +12,9 @@ import type { StreamFormat } from './stream';
  *   event: checkpoint / id: <cursor> / data: {"cursor":"…"}   a compact cursor covering
  *                                       everything so far (after a resume's resets and
  *                                       backlog, and whenever the cursor would grow)
- *   :                                   heartbeat (a comment)
+ *   event: heartbeat / data: {}         after heartbeatMs of silence: an event, not a
+ *                                       comment, so that a page's script sees it and its
+ *                                       watchdog can tell a live stream from a dead path
  *   retry: <ms> / event: reconnect / data: <ms>              planned end (recycle, shutdown)
  *   event: fail / data: {"code":"…","message":"…"}           then the stream ends
  *
@@ -87,7 +89,7 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
       return out;
     },
     checkpoint: checkpointEvent,
-    heartbeat: ':\n\n',
+    heartbeat: 'event: heartbeat\ndata: {}\n\n',
     // EventSource itself reconnects after `retry` once the stream ends; the event tells
     // the bridge (which reconnects on its own, with its cursor) that this end is planned.
     reconnect: (delayMs) => {

@@ -195,6 +195,16 @@ async function survive(
   }
 }
 
+/**
+ * The server holds a black-holed stream until TCP gives up on it, minutes later, and with
+ * it a slot of its browser's budget (maxStreamsPerBrowser, 2): the `pf_browser` cookie is
+ * per host, so every later test's same-origin pages in that browser would be capped.
+ * Closing the proxy ends the dead paths now, as time would.
+ */
+async function letDeadPathsGo(proxy: TcpProxy): Promise<void> {
+  await proxy.close();
+}
+
 async function openAll(samePage: ((channel: string) => string) | null, crossPage: (channel: string) => string, prefix: string): Promise<Open[]> {
   return Promise.all(
     browsers.flatMap((b) =>
@@ -218,6 +228,22 @@ describe('a dead stream, with the server\'s default heartbeat and the bridge\'s 
     // connections pass. (An idle keep-alive socket frozen too would take the reconnect
     // and hold it until the open deadline: docs/bridge.md.)
     await survive(opened, publishLocal, () => route.proxy.blackhole((path) => path.startsWith('/pushframe/stream')), 'black hole');
+    await letDeadPathsGo(route.proxy);
+  }, 60_000);
+
+  it('SSE (opt-in, `transports: [\'sse\']`), black hole: noticed and resumed within 10 s, nothing lost', async () => {
+    const route = await site.route();
+    const opened = await openAll(
+      (channel) => route.samePage(channel, ['sse']),
+      (channel) => route.crossPage(channel, ['sse']),
+      'sse-blackhole',
+    );
+    for (const o of opened) {
+      const ev = await events(o.page);
+      expect({ what: `${o.name} ${o.origin}`, transport: ev[0].detail.name }).toEqual({ what: `${o.name} ${o.origin}`, transport: 'sse' });
+    }
+    await survive(opened, publishLocal, () => route.proxy.blackhole((path) => path.startsWith('/pushframe/events')), 'SSE black hole');
+    await letDeadPathsGo(route.proxy);
   }, 60_000);
 
   it('cut (every connection reset): noticed and resumed within 10 s, nothing lost', async () => {

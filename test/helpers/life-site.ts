@@ -15,8 +15,9 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy';
  * DEFAULT settings from a button's click handler, whenever the test clicks it. Every
  * message and lifecycle event is recorded with the page's clock (the machine's).
  */
-export function lifePage(pushUrl: string, channel: string): string {
-  const options = `{ url: ${JSON.stringify(pushUrl + '/pushframe')}, channels: [${JSON.stringify(channel)}] }`;
+export function lifePage(pushUrl: string, channel: string, transports?: string[]): string {
+  const chosen = transports ? `, transports: ${JSON.stringify(transports)}` : '';
+  const options = `{ url: ${JSON.stringify(pushUrl + '/pushframe')}, channels: [${JSON.stringify(channel)}]${chosen} }`;
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe: connect on click</title>
 <script src="${pushUrl}/pushframe/pushframe.js"></script>
@@ -83,10 +84,10 @@ function cspPage(nonce: string, embed: object): string {
 
 export interface LifeRoute {
   proxy: TcpProxy;
-  /** A page on the push server's own origin, everything through the proxy. */
-  samePage(channel: string): string;
+  /** A page on the push server's own origin, everything through the proxy; `transports` as the page passes them to connect(). */
+  samePage(channel: string, transports?: string[]): string;
   /** A page on another origin (127.0.0.2) whose push server is reached through the proxy. */
-  crossPage(channel: string): string;
+  crossPage(channel: string, transports?: string[]): string;
 }
 
 export interface LifeSite {
@@ -94,12 +95,23 @@ export interface LifeSite {
   /** The origin of the pages on 127.0.0.2 (to allow on push servers started elsewhere). */
   crossOrigin: string;
   /** A page on 127.0.0.2 whose push server is `pushUrl` (http://127.0.0.1:port). */
-  crossPageFor(pushUrl: string, channel: string): string;
+  crossPageFor(pushUrl: string, channel: string, transports?: string[]): string;
   /** A fresh TCP proxy in front of the site (one per scenario: its faults hit all its connections). */
   route(): Promise<LifeRoute>;
   /** A buffering proxy in front of the site, serving the strict-CSP page at /csp?channel=…. */
   buffering(): Promise<BufferingProxy>;
   close(): Promise<void>;
+}
+
+/** `&transports=a,b` for a page that passes `transports` to connect(); nothing for the default ladder. */
+function transportsQuery(transports: string[] | undefined): string {
+  return transports ? '&transports=' + transports.join(',') : '';
+}
+
+/** The transports a page was asked for: transport names only, or none (the default). */
+function transportsOf(url: URL): string[] | undefined {
+  const list = url.searchParams.get('transports');
+  return list !== null && /^[a-z]+(,[a-z]+)*$/.test(list) ? list.split(',') : undefined;
 }
 
 function listen(server: http.Server, host: string): Promise<string> {
@@ -124,7 +136,7 @@ export async function startLifeSite(): Promise<LifeSite> {
       res.end();
       return;
     }
-    sendHtml(res, lifePage(push, url.searchParams.get('channel') ?? 'test'));
+    sendHtml(res, lifePage(push, url.searchParams.get('channel') ?? 'test', transportsOf(url)));
   });
   const crossOrigin = await listen(pages, '127.0.0.2');
   const push = await startTestServer({ allowedOrigins: [crossOrigin] });
@@ -132,7 +144,7 @@ export async function startLifeSite(): Promise<LifeSite> {
   const front = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const channel = url.searchParams.get('channel') ?? 'test';
-    if (url.pathname === '/life') return sendHtml(res, lifePage('', channel));
+    if (url.pathname === '/life') return sendHtml(res, lifePage('', channel, transportsOf(url)));
     if (url.pathname === '/csp') {
       const nonce = randomBytes(18).toString('base64');
       void embedContext(push.hub, [channel]).then((embed) =>
@@ -146,8 +158,8 @@ export async function startLifeSite(): Promise<LifeSite> {
   const frontUrl = await listen(front, '127.0.0.1');
   const frontPort = Number(new URL(frontUrl).port);
   const closers: (() => Promise<void>)[] = [];
-  const crossPageFor = (pushUrl: string, channel: string): string =>
-    `${crossOrigin}/life?channel=${encodeURIComponent(channel)}&push=${encodeURIComponent(pushUrl)}`;
+  const crossPageFor = (pushUrl: string, channel: string, transports?: string[]): string =>
+    `${crossOrigin}/life?channel=${encodeURIComponent(channel)}&push=${encodeURIComponent(pushUrl)}${transportsQuery(transports)}`;
   return {
     push,
     crossOrigin,
@@ -157,8 +169,8 @@ export async function startLifeSite(): Promise<LifeSite> {
       closers.push(() => proxy.close());
       return {
         proxy,
-        samePage: (channel) => `${proxy.url}/life?channel=${encodeURIComponent(channel)}`,
-        crossPage: (channel) => crossPageFor(proxy.url, channel),
+        samePage: (channel, transports) => `${proxy.url}/life?channel=${encodeURIComponent(channel)}${transportsQuery(transports)}`,
+        crossPage: (channel, transports) => crossPageFor(proxy.url, channel, transports),
       };
     },
     async buffering() {

@@ -425,7 +425,7 @@ async function sseStreamSample(): Promise<void> {
     await push.hub.publish('stocks/aex', { p: 12.5 });
     await readTill(/"channel":"stocks\/aex"/, 5000);
     // The heartbeat comes after the default 4 s of silence.
-    await readTill(/\n\n:\n\n$/, 8000);
+    await readTill(/\n\nevent: heartbeat\ndata: \{\}\n\n$/, 8000);
     const done = push.close();
     closed = true;
     await readTill(/event: reconnect\ndata: \d+\n\n$/, 5000);

@@ -100,12 +100,14 @@ describe('GET /pushframe/events (server-sent events)', () => {
     expect(again.events.map((e) => e.event)).toEqual(['ready']);
   });
 
-  it('keeps an idle stream alive with comment heartbeats', async () => {
+  it('keeps an idle stream alive with heartbeat events, which script sees (comments it would not)', async () => {
     const c = await open('channels=quiet');
     await c.waitForEvent('ready');
-    const before = c.comments;
-    await c.waitFor((x) => x.comments >= before + 2, 2000, 'two heartbeats');
-    expect(c.body).toContain('\n:\n\n');
+    const beats = (): number => c.events.filter((e) => e.event === 'heartbeat').length;
+    await c.waitFor(() => beats() >= 2, 2000, 'two heartbeats');
+    expect(c.body).toContain('\n\nevent: heartbeat\ndata: {}\n\n');
+    // Nothing but the padding is a comment.
+    expect(c.comments).toBe(1);
   });
 
   it('rejects a malformed Last-Event-ID with 400 bad_cursor', async () => {

@@ -456,15 +456,24 @@ describe('bridge: the opt-in sse transport', () => {
     expect(c.cursor()).toBe('E~1,a@2');
   });
 
-  it('stays alive while EventSource holds the connection (heartbeats are invisible comments)', () => {
+  it('stays alive on heartbeat events; silence on a connection EventSource still holds open is a stall', () => {
     const c = connect({ channels: ['a'], transports: ['sse'] });
     settle();
     const es = live();
     es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
-    jest.advanceTimersByTime(10000);
+    for (let i = 0; i < 10; i++) {
+      jest.advanceTimersByTime(1000);
+      es.emit('heartbeat', '{}');
+    }
     expect(live()).toBe(es);
     expect(of('error')).toEqual([]);
     expect(c.state).toBe('open');
+    // The path dies; EventSource does not notice (readyState stays OPEN), the watchdog does.
+    jest.advanceTimersByTime(1000 + 2000 + 100);
+    expect(of('error')).toEqual([expect.objectContaining({ code: 'stalled' })]);
+    expect(es.closed).toBe(true);
+    settle();
+    expect(since(live())).toBe('E~1');
   });
 
   it('takes checkpoints, and reconnects itself with its cursor on a planned end and after an error', () => {
