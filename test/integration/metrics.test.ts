@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import type { PushframeServer } from '../../src';
 import { StreamClient } from '../helpers/stream-client';
 import { publish, startTestServer } from '../helpers/server';
@@ -91,5 +92,12 @@ describe('GET /metrics', () => {
     expect(sample(text, 'pushframe_client_sockets')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'pushframe_client_socket_budget')).not.toBe(0);
     expect(sample(text, 'pushframe_queued_bytes')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('serves an application\'s own metrics added to the server\'s registry, on that server only', async () => {
+    const orders = new Counter({ name: 'shop_orders_total', help: 'Orders placed.', registers: [a.metrics] });
+    orders.inc(2);
+    expect(sample((await get(`${a.url}/metrics`)).body, 'shop_orders_total')).toBe(2);
+    expect(sample((await get(`${b.url}/metrics`)).body, 'shop_orders_total')).toBeUndefined();
   });
 });
