@@ -9,6 +9,7 @@ import { ConfigError, resolveConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../log';
 import { CLUSTER_TAG, isClusterMessage, type ToPrimary, type ToWorker } from './messages';
 import { clusterMetricsText, type MetricJson, type WorkerMetrics } from './metrics';
+import { Requests } from './requests';
 
 /** A worker that dies is replaced after this, doubling with each death in the last minute… */
 const RESTART_MIN_MS = 100;
@@ -110,22 +111,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
     startFailed = reject;
   });
   const exits = new Set<Promise<void>>();
-  let nextCollection = 0;
-  const collecting = new Map<number, (json: MetricJson[] | null) => void>();
+  const collections = new Requests<MetricJson[] | null>();
 
   /** One worker's series, or null if it has none to give within METRICS_WAIT_MS. */
-  const metricsOf = (slot: Slot, worker: Worker): Promise<WorkerMetrics | null> =>
-    new Promise((resolve) => {
-      const id = ++nextCollection;
-      const timer = setTimeout(() => done(null), METRICS_WAIT_MS);
-      const done = (json: MetricJson[] | null): void => {
-        clearTimeout(timer);
-        collecting.delete(id);
-        resolve(json === null ? null : { node: slot.nodeId, metrics: json });
-      };
-      collecting.set(id, done);
-      send(worker, { tag: CLUSTER_TAG, collectMetrics: id });
-    });
+  const metricsOf = async (slot: Slot, worker: Worker): Promise<WorkerMetrics | null> => {
+    const json = await collections.ask((id) => send(worker, { tag: CLUSTER_TAG, collectMetrics: id }), METRICS_WAIT_MS);
+    return json ? { node: slot.nodeId, metrics: json } : null;
+  };
 
   /** `GET /metrics` reached a worker: every live worker's series, labelled by node. */
   const gatherMetrics = async (): Promise<string> => {
@@ -169,7 +161,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Pushfr
           (err: Error) => send(worker, { tag: CLUSTER_TAG, metricsText: { id, error: err.message } }),
         );
       } else if ('metrics' in msg) {
-        collecting.get(msg.metrics.id)?.(msg.metrics.json);
+        collections.settle(msg.metrics.id, msg.metrics.json);
       }
     });
   };

@@ -8,6 +8,7 @@ import { createLogger } from '../log';
 import { startServer, type PushframeServer } from '../server';
 import { CLUSTER_TAG, isClusterMessage, type MetricsAnswer, type ToPrimary, type ToWorker, type WorkerStart } from './messages';
 import type { MetricJson } from './metrics';
+import { Requests } from './requests';
 
 /** How long a scrape of `GET /metrics` waits for the primary to gather every worker's. */
 const CLUSTER_METRICS_WAIT_MS = 5_000;
@@ -15,8 +16,7 @@ const CLUSTER_METRICS_WAIT_MS = 5_000;
 const port = channelPort(process);
 let server: PushframeServer | null = null;
 let stopping = false;
-let nextAsk = 0;
-const asking = new Map<number, (answer: MetricsAnswer) => void>();
+const metricsAsks = new Requests<MetricsAnswer>();
 
 function tell(message: ToPrimary, then?: () => void): void {
   if (!process.send || !process.connected) {
@@ -54,21 +54,11 @@ async function start(settings: WorkerStart): Promise<void> {
  * `GET /metrics` through the shared port reaches one worker: it answers with every
  * worker's series, which the primary gathers (cluster/metrics.ts).
  */
-function clusterMetrics(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const id = ++nextAsk;
-    const timer = setTimeout(() => {
-      asking.delete(id);
-      reject(new Error(`the cluster's primary did not answer a metrics request within ${CLUSTER_METRICS_WAIT_MS} ms`));
-    }, CLUSTER_METRICS_WAIT_MS);
-    asking.set(id, (answer) => {
-      clearTimeout(timer);
-      asking.delete(id);
-      if ('text' in answer) resolve(answer.text);
-      else reject(new Error(answer.error));
-    });
-    tell({ tag: CLUSTER_TAG, metricsWanted: id });
-  });
+async function clusterMetrics(): Promise<string> {
+  const answer = await metricsAsks.ask((id) => tell({ tag: CLUSTER_TAG, metricsWanted: id }), CLUSTER_METRICS_WAIT_MS);
+  if (answer === undefined) throw new Error(`the cluster's primary did not answer a metrics request within ${CLUSTER_METRICS_WAIT_MS} ms`);
+  if ('text' in answer) return answer.text;
+  throw new Error(answer.error);
 }
 
 /** This worker's own series, for the primary gathering them; none (null) without a server or when collecting fails. */
@@ -99,7 +89,7 @@ port.onMessage((raw) => {
   if ('start' in msg) void start(msg.start);
   else if ('shutdown' in msg) stop();
   else if ('collectMetrics' in msg) void collectMetrics(msg.collectMetrics);
-  else if ('metricsText' in msg) asking.get(msg.metricsText.id)?.(msg.metricsText);
+  else if ('metricsText' in msg) metricsAsks.settle(msg.metricsText.id, msg.metricsText);
 });
 port.onClose(() => stop());
 process.on('SIGTERM', () => stop());
