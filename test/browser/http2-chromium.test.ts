@@ -92,6 +92,26 @@ test('12 tabs of one browser profile all load and stay live over http2 (they sha
   await Promise.all(tabs.map((t) => t.close()));
 }, 60_000);
 
+test('SSE (opt-in) with the defaults through nginx: two tabs of one profile stay open on heartbeat events past the watchdog deadline', async () => {
+  const tabs = [await context.newPage(), await context.newPage()];
+  await Promise.all(tabs.map((t) => openAndClick(t, `${defaults.nginx.httpsUrl}/page?channel=h2/ssequiet&transports=sse`)));
+  for (const t of tabs) await waitInPage(t, "window.__conn.state === 'open'", 'an open connection in each tab', 10_000);
+  // Quiet for longer than the bridge's deadline with the defaults (heartbeatMs 4 s + stallGraceMs 2 s):
+  // only the server's heartbeat events flow, and a lost or buffered one would show as a stall.
+  await sleep(7500);
+  for (let n = 0; n < 10; n++) await defaults.push.hub.publish('h2/ssequiet', { n });
+  for (const t of tabs) await waitInPage(t, 'window.__got.length >= 10', '10 messages in each tab', 5000);
+  await sleep(200);
+  for (const t of tabs) {
+    const r = await record(t);
+    expect(r.transport).toBe('sse');
+    expect(r.got.map((g) => g.data.n)).toEqual(Array.from({ length: 10 }, (_, k) => k));
+    expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
+    expect(r.events.filter((e) => e.type === 'open')).toHaveLength(1);
+  }
+  await Promise.all(tabs.map((t) => t.close()));
+}, 30_000);
+
 test('forever frame, long-poll and SSE through http2 with shortened timers: heartbeats pass, streams recycle and resume', async () => {
   const ladders = ['iframe', 'longpoll', 'sse'];
   const pages = await Promise.all(ladders.map(() => context.newPage()));
