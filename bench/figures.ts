@@ -7,6 +7,11 @@ export interface Figures {
   openMs: number;
   /** Server CPU time per stream opened (after the warm-up streams), microseconds. */
   openCpuMicros: number;
+  /** The same over the first and the second half of those openings. */
+  openCpuFirstMicros: number;
+  openCpuLaterMicros: number;
+  /** The second half, main thread only (without V8's compiler and collector helpers). */
+  openCpuLaterMainMicros: number;
   rssBeforeMiB: number;
   /** With every stream open and idle, after a full collection. */
   rssAfterMiB: number;
@@ -61,6 +66,9 @@ export const ROWS: Row[] = [
   { key: 'streams', label: 'streams open', digits: 0, ratio: false },
   { key: 'openMs', label: 'time to open them (ms)', digits: 0, ratio: true },
   { key: 'openCpuMicros', label: 'server CPU per stream opened (us)', digits: 1, ratio: true },
+  { key: 'openCpuFirstMicros', label: '  first half of the openings (us)', digits: 1, ratio: true },
+  { key: 'openCpuLaterMicros', label: '  second half (us)', digits: 1, ratio: true },
+  { key: 'openCpuLaterMainMicros', label: '  second half, main thread (us)', digits: 1, ratio: true },
   { key: 'stormMs', label: 'storm: all back with backlog (ms)', digits: 0, ratio: true },
   { key: 'refused', label: 'storm: reconnects refused', digits: 0, ratio: false },
   { key: 'healthzMaxMs', label: '/healthz slowest answer (ms)', digits: 1, ratio: true },

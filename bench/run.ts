@@ -43,6 +43,10 @@ interface Options {
   pin: boolean;
   /** Give up waiting for deliveries after this long without progress. */
   stallMs: number;
+  /** Streams opened and closed before a run's own: a server process that has already served them. */
+  rehearse: number;
+  /** Extra flags for the server processes' node (e.g. --perf-basic-prof for perf). */
+  nodeFlags: string[];
   out: string;
 }
 
@@ -63,6 +67,9 @@ const USAGE = `usage: npm run bench -- [flags]
   --profile         write V8 CPU profiles of the server processes (bench/results/profiles/)
   --pin             server on CPU 0, generator on CPU 1 (default: the scheduler places
                     them; pinning did not make runs on a 2-core machine steadier)
+  --rehearse K      open and close K streams before each run: the figures are then those
+                    of a process that has served K openings (its code compiled by V8)
+  --node-flags F    extra node flags for the server processes, e.g. --perf-basic-prof
   --stall-ms MS     stop waiting after this long without a delivery (default 5000)
   --out DIR         where results go (default bench/results)`;
 
@@ -83,6 +90,8 @@ function parseOptions(argv: string[]): Options {
     profile: false,
     pin: false,
     stallMs: 5000,
+    rehearse: 0,
+    nodeFlags: [],
     out: path.resolve(__dirname, '..', '..', 'bench', 'results'),
   };
   const int = (flag: string, text: string | undefined, min: number): number => {
@@ -103,6 +112,8 @@ function parseOptions(argv: string[]): Options {
       case '--stall-ms': opts.stallMs = int(flag, value(), 100); break;
       case '--idle-ms': opts.idleMs = Math.min(120_000, int(flag, value(), 1000)); break;
       case '--profile': opts.profile = true; break;
+      case '--rehearse': opts.rehearse = int(flag, value(), 0); break;
+      case '--node-flags': opts.nodeFlags = (value() ?? '').split(' ').filter((f) => f.length > 0); break;
       case '--pin': opts.pin = os.availableParallelism() >= 2; break;
       case '--out': opts.out = path.resolve(value() ?? '.'); break;
       case '--scenario': {
@@ -170,6 +181,11 @@ const WORKERS_M = 200;
 const DEFAULT_PARALLEL = 200;
 const streamsOf = (scenario: Scenario, opts: Options): number => opts.n ?? scenario.n ?? DEFAULT_N;
 
+/** A server's CPU time so far, every thread and the main thread alone (microseconds). */
+function cpuNow(pid: number): { all: number; main: number } {
+  return { all: cpuMicrosOf(pid), main: cpuMicrosOf(pid, pid) };
+}
+
 async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, profileDir: string | null): Promise<Figures> {
   const n = streamsOf(scenario, opts);
   const parallel = opts.parallel ?? scenario.parallel ?? DEFAULT_PARALLEL;
@@ -177,7 +193,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
   const rate = opts.rate ?? scenario.rate;
   const burst = opts.burst ?? scenario.burst;
   const channels = scenario.channels(n);
-  const { server, port, path: streamPath } = await ServerProcess.start(kind, profileDir, opts.pin ? '0' : null);
+  const { server, port, path: streamPath } = await ServerProcess.start(kind, profileDir, opts.pin ? '0' : null, {}, opts.nodeFlags);
   const totals = newTotals();
   const clients = Array.from({ length: n }, (_, i) => new StreamClient(scenario.subscription(i, n), totals));
   // /healthz asked all along the openings and the storm: how responsive the server stays.
@@ -186,6 +202,12 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     // A few streams first, so that code and caches warmed by the first connections
     // are not charged to the per-stream memory figure.
     const warm = Math.min(100, Math.max(1, Math.floor(n / 10)));
+    if (opts.rehearse > 0) {
+      const extra = Array.from({ length: opts.rehearse }, (_, i) => new StreamClient(scenario.subscription(i, n), newTotals()));
+      await openAll(extra, port, streamPath, parallel, 60_000);
+      for (const c of extra) c.close();
+      await sleep(1000);
+    }
     await health.start();
     const t0 = performance.now();
     const errors = await openAll(clients.slice(0, warm), port, streamPath, parallel, 30_000);
@@ -194,18 +216,27 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     const memBefore = await memOf(server);
     const rssBefore = memBefore.rss;
     const t1 = performance.now();
-    const openCpu0 = cpuMicrosOf(server.pid);
-    errors.push(...(await openAll(clients.slice(warm), port, streamPath, parallel, 60_000)));
+    // The server's own CPU time per opening (after warm-up), where wall time also carries
+    // the generator and a shared machine's noise. Taken for each half of the openings, and
+    // for the main thread alone: in the first half V8 still compiles the opening's code
+    // (on helper threads) and runs it unoptimized, which a fresh process pays once.
+    const mid = warm + Math.floor((n - warm) / 2);
+    const openCpu0 = cpuNow(server.pid);
+    errors.push(...(await openAll(clients.slice(warm, mid), port, streamPath, parallel, 60_000)));
+    const openCpu1 = cpuNow(server.pid);
+    errors.push(...(await openAll(clients.slice(mid), port, streamPath, parallel, 60_000)));
+    const openCpu2 = cpuNow(server.pid);
     const openMs = warmMs + performance.now() - t1;
-    // The server's own CPU time per opening (after warm-up): the steady figure for what an
-    // open costs, where wall time also carries the generator and a shared machine's noise.
-    const openCpuMicros = n > warm ? (cpuMicrosOf(server.pid) - openCpu0) / (n - warm) : NaN;
+    const openCpuMicros = n > warm ? (openCpu2.all - openCpu0.all) / (n - warm) : NaN;
+    const openCpuFirstMicros = mid > warm ? (openCpu1.all - openCpu0.all) / (mid - warm) : NaN;
+    const openCpuLaterMicros = n > mid ? (openCpu2.all - openCpu1.all) / (n - mid) : NaN;
+    const openCpuLaterMainMicros = n > mid ? (openCpu2.main - openCpu1.main) / (n - mid) : NaN;
     await health.stop();
     await sleep(500);
     const memAfter = n > warm ? await memOf(server) : memBefore;
     const rssAfter = memAfter.rss;
     if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams failed to open, e.g. ${errors[0]}`);
-    if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, openCpuMicros, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
+    if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, openCpuMicros, openCpuFirstMicros, openCpuLaterMicros, openCpuLaterMainMicros, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
 
     const expectedBySub = new Map<string, number>();
     let expected = 0;
@@ -263,6 +294,9 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       openFailures: errors.length,
       openMs,
       openCpuMicros,
+      openCpuFirstMicros,
+      openCpuLaterMicros,
+      openCpuLaterMainMicros,
       rssBeforeMiB: rssBefore / 2 ** 20,
       rssAfterMiB: rssAfter / 2 ** 20,
       rssPerStreamKiB: n > warm ? (rssAfter - rssBefore) / (n - warm) / 1024 : NaN,
@@ -321,7 +355,7 @@ async function runStorm(
   health: HealthProbe,
   parallel: number,
   opts: Options,
-): Promise<Omit<Figures, 'streams' | 'openFailures' | 'openMs' | 'openCpuMicros' | 'rssBeforeMiB' | 'rssAfterMiB' | 'rssPerStreamKiB' | 'heapPerStreamKiB'>> {
+): Promise<Omit<Figures, 'streams' | 'openFailures' | 'openMs' | 'openCpuMicros' | 'openCpuFirstMicros' | 'openCpuLaterMicros' | 'openCpuLaterMainMicros' | 'rssBeforeMiB' | 'rssAfterMiB' | 'rssPerStreamKiB' | 'heapPerStreamKiB'>> {
   const n = clients.length;
   const count = opts.m ?? scenario.messages(n);
   const channels = scenario.channels(n);
