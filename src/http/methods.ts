@@ -63,7 +63,7 @@ export function headOfLongLived(config: Config): Koa.Middleware {
   return (ctx, next) => {
     if (ctx.method !== 'HEAD' || !Object.prototype.hasOwnProperty.call(headers, ctx.path)) return next();
     readSubscription(ctx, config);
-    const jsonp = ctx.path === config.prefix + '/poll' && queryOf(ctx).callback !== undefined;
+    const jsonp = ctx.path === config.prefix + '/poll' && queryOf(ctx).has('callback');
     ctx.set(jsonp ? POLL_JSONP_HEADERS : headers[ctx.path]);
     ctx.status = 200;
     return undefined;

@@ -32,7 +32,7 @@ export function readSubscription(ctx: Exchange, config: Config, options: Subscri
   const query = queryOf(ctx);
   const corsOrigin = checkOriginHeader(ctx, config);
   const entries = parseChannelEntries(query, config.maxChannels);
-  const patterns = [...new Set(entries.map((e) => e.pattern))];
+  const patterns = entries.length === 1 ? [entries[0].pattern] : [...new Set(entries.map((e) => e.pattern))];
   const cursor = options.parseCursor ? options.parseCursor(ctx) : parseSince(query);
   const now = options.now ?? Date.now();
   const token = single(query, 'token');

@@ -2,12 +2,12 @@ import { parseQuery, type Query } from '../../src/http/query';
 
 /** What URLSearchParams makes of a query string, repeated names as arrays. */
 function reference(querystring: string): Query {
-  const out: Query = Object.create(null) as Query;
+  const out: Query = new Map();
   for (const [name, value] of new URLSearchParams(querystring)) {
-    const had = out[name];
-    if (had === undefined) out[name] = value;
+    const had = out.get(name);
+    if (had === undefined) out.set(name, value);
     else if (Array.isArray(had)) had.push(value);
-    else out[name] = [had, value];
+    else out.set(name, [had, value]);
   }
   return out;
 }

@@ -33,7 +33,7 @@ export function publishRoutes(router: Router, deps: Deps): void {
     } catch {
       throw new PushframeError('bad_json', 'The body is not valid JSON.');
     }
-    const keyParam = queryOf(ctx).key;
+    const keyParam = queryOf(ctx).get('key');
     const key = typeof keyParam === 'string' && keyParam !== '' ? keyParam : undefined;
     if (key !== undefined && key.length > 200) throw new PushframeError('bad_request', 'The "key" parameter is at most 200 characters.');
     let serialized: SerializedData;
