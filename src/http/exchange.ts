@@ -26,11 +26,16 @@ export interface Exchange {
   append(field: string, value: string): void;
 }
 
-/** An Exchange over a bare node:http request, for a target already split at `?`. */
+/**
+ * An Exchange over a bare node:http request, for a target already split at `?`. The
+ * response headers its checks set (a new browser's cookie) are kept here, not on the
+ * response: they go out with the stream's head in one writeHead, or are dropped when a
+ * check refuses and the request goes on to the Koa app as it came.
+ */
 export class BareExchange implements Exchange {
   readonly state = {};
-  /** What each header this exchange touched held before, so that `unset` can put it back. */
-  private before: Map<string, number | string | string[] | undefined> | null = null;
+  /** Response headers set so far, as writeHead takes a list: name, value, name, value. */
+  private setHeaders: string[] | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -56,30 +61,20 @@ export class BareExchange implements Exchange {
   }
 
   set(field: string, value: string): void {
-    this.remember(field);
-    this.res.setHeader(field, value);
+    const list = this.setHeaders;
+    if (list !== null) {
+      const name = field.toLowerCase();
+      for (let i = list.length - 2; i >= 0; i -= 2) if (list[i].toLowerCase() === name) list.splice(i, 2);
+    }
+    this.append(field, value);
   }
 
   append(field: string, value: string): void {
-    const prev = this.res.getHeader(field);
-    this.remember(field);
-    this.res.setHeader(field, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value]);
+    (this.setHeaders ??= []).push(field, value);
   }
 
-  /** Puts back every header this exchange changed as it was (the request goes on elsewhere). */
-  unset(): void {
-    if (this.before) {
-      for (const [name, value] of this.before) {
-        if (value === undefined) this.res.removeHeader(name);
-        else this.res.setHeader(name, value);
-      }
-    }
-    this.before = null;
-  }
-
-  private remember(field: string): void {
-    const name = field.toLowerCase();
-    const before = (this.before ??= new Map());
-    if (!before.has(name)) before.set(name, this.res.getHeader(name));
+  /** The response headers set so far (name, value, ...), or null when none was. */
+  get responseHeaders(): readonly string[] | null {
+    return this.setHeaders;
   }
 }

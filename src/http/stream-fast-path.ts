@@ -34,11 +34,11 @@ export function streamFastPath(deps: Deps, opener: StreamOpener, fallback: Liste
       checkHost(ex, config);
       admission = opener.admit(ex);
     } catch {
-      ex.unset();
+      // The headers the checks set stayed with `ex`: the response is as it came.
       return fallback(req, res);
     }
     try {
-      opener.start(admission, res);
+      opener.start(admission, res, ex.responseHeaders);
     } catch (err) {
       // Nothing here is expected to throw; if it does, this request ends, not the process.
       deps.log.error({ err }, 'stream start failed');

@@ -159,3 +159,35 @@ it('answers a stream past the per-address limit alike, and lets the stream it re
     for (const socket of open) socket.destroy();
   }
 });
+
+it("keeps an application's own headers and cookie beside a new browser's cookie, and on a refusal", async () => {
+  // An application that sets its own headers, then hands the request to pushframe's handler().
+  const handler = push.handler();
+  const app = applyStreamSettings(
+    http.createServer(streamServerOptions(push.config), (req, res) => {
+      res.setHeader('X-App', 'kept');
+      res.setHeader('Set-Cookie', 'session=s; Path=/');
+      handler(req, res);
+    }),
+    push.config,
+  );
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (app.address() as AddressInfo).port;
+    const stream = await ask(port, get('/pushframe/stream?channels=a'));
+    expect(stream.status).toBe(200);
+    expect(stream.headers['x-app']).toBe('kept');
+    expect(stream.headers['set-cookie'].split('\n')).toEqual([
+      'session=s; Path=/',
+      expect.stringMatching(/^pf_browser=[A-Za-z0-9_-]{22}; Path=\/pushframe; HttpOnly; SameSite=Lax$/),
+    ]);
+    expect(stream.headers['content-security-policy']).toBeDefined();
+    const refused = await ask(port, get('/pushframe/stream?channels=a%20b'));
+    expect(refused.status).toBe(400);
+    expect(refused.headers['x-app']).toBe('kept');
+    expect(refused.headers['set-cookie']).toBe('session=s; Path=/');
+  } finally {
+    app.closeAllConnections();
+    await new Promise((resolve) => app.close(resolve));
+  }
+});

@@ -36,14 +36,20 @@ export interface StreamAdmission {
 interface Opening {
   readonly preamble: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** The same headers as a list (name, value, ...), to be joined with a request's own. */
+  readonly headerList: readonly string[];
 }
 
 /** Opening a forever-frame stream, in two steps: the checks, then the response. */
 export interface StreamOpener {
   /** Every check of a stream request, in order, ending with its connection slot; throws the refusal. */
   admit(ex: Exchange): StreamAdmission;
-  /** Sends the head and starts the stream on `res`; the subscription follows. */
-  start(admission: StreamAdmission, res: ServerResponse): void;
+  /**
+   * Sends the head and starts the stream on `res`; the subscription follows.
+   * `setHeaders`: response headers the checks set but did not put on `res` (a bare
+   * Exchange's), as a list: name, value, ...
+   */
+  start(admission: StreamAdmission, res: ServerResponse, setHeaders?: readonly string[] | null): void;
 }
 
 const openers = new WeakMap<Deps, StreamOpener>();
@@ -68,13 +74,15 @@ function makeStreamOpener(deps: Deps): StreamOpener {
     const key = nonce === undefined ? t + '|' + frame + '|' + (origin ?? '') + '|' + (domain ?? '') : null;
     let opening = key === null ? undefined : openings.get(key);
     if (opening === undefined) {
+      const headers = {
+        ...STREAM_HEADERS,
+        'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
+        ...legacyFramingHeader(origin, t),
+      };
       opening = {
         preamble: padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES),
-        headers: {
-          ...STREAM_HEADERS,
-          'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
-          ...legacyFramingHeader(origin, t),
-        },
+        headers,
+        headerList: Object.entries(headers).flat(),
       };
       if (key !== null) {
         if (openings.size >= OPENING_CACHE_SIZE) openings.delete(openings.keys().next().value as string);
@@ -115,9 +123,9 @@ function makeStreamOpener(deps: Deps): StreamOpener {
     return { patterns, cursor, grantExpiresAt, transport: t, nonce, ip: info.ip, opening, slot };
   };
 
-  const start = (admission: StreamAdmission, res: ServerResponse): void => {
+  const start = (admission: StreamAdmission, res: ServerResponse, setHeaders?: readonly string[] | null): void => {
     const { patterns, cursor, grantExpiresAt, nonce, ip, slot } = admission;
-    res.writeHead(200, admission.opening.headers);
+    res.writeHead(200, headWith(res, admission.opening, setHeaders ?? null));
     res.socket?.setNoDelay(true);
     const format = formats[admission.transport];
     const opts = nonce === undefined ? options : { ...options, scriptTag: `<script nonce="${nonce}">` };
@@ -159,6 +167,20 @@ export function streamRoutes(router: Router, deps: Deps): void {
     releaseKoaContext(ctx.res);
     opener.start(admission, ctx.res);
   });
+}
+
+/**
+ * The head's headers: the opening's, plus those the checks set aside (a new browser's
+ * cookie), as one list. Given headers only, writeHead renders them as they come; headers
+ * already on the response (an application's, set before pushframe's handler) make it
+ * merge by name instead, which would replace a cookie rather than add one. Then the
+ * set-aside headers are appended to the response first, as a Koa context does.
+ */
+function headWith(res: ServerResponse, opening: Opening, setHeaders: readonly string[] | null): Readonly<Record<string, string>> | string[] {
+  if (setHeaders === null) return opening.headers;
+  if (res.getHeaderNames().length === 0) return opening.headerList.concat(setHeaders);
+  for (let i = 0; i < setHeaders.length; i += 2) res.appendHeader(setHeaders[i], setHeaders[i + 1]);
+  return opening.headers;
 }
 
 /** The legacy document.domain path: only the request's host or one of its parents. */
