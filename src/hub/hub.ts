@@ -128,17 +128,17 @@ export class Hub {
       const resets: string[] = sameEpoch ? [] : [...patterns];
       let backlog: Message[] = [];
       if (sameEpoch) {
-        const found = await Promise.all(patterns.map((p) => this.broker.history(p, start)));
+        const found = patterns.length === 1 ? [await this.broker.history(patterns[0], start)] : await Promise.all(patterns.map((p) => this.broker.history(p, start)));
         for (const f of found) {
           for (const r of f.resets) if (!resets.includes(r)) resets.push(r);
           for (const m of f.messages) backlog.push(m);
         }
         // Stable sort: per-channel order is kept, channels interleave by id.
-        backlog.sort((a, b) => compareIds(a.id, b.id));
+        if (backlog.length > 1) backlog.sort((a, b) => compareIds(a.id, b.id));
       }
       if (entry.closed) return;
       const newest = new Map<string, string>();
-      backlog = backlog.filter((m) => isNewer(newest, m));
+      if (backlog.length > 0) backlog = backlog.filter((m) => isNewer(newest, m));
       const fromHistory = backlog.length;
       // Live messages held meanwhile carry watermarks (Message.covers): every message up to
       // the highest one is in history or held here, so the checkpoint's base may rise to it.
