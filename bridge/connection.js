@@ -56,6 +56,7 @@
     this.probeFrom_ = -1; // the polling rung a probe of the streams came from
     this.pathCheckMs = positive(options, 'pathCheckMs');
     this.streamed_ = false;     // a stream has opened on this connection: no path check
+    this.replaces_ = '';        // the last opened stream's token: the next stream replaces it
     this.positionDone_ = null;  // drops a pending path-check poll
     this.pathTimer_ = null;
 
@@ -394,8 +395,9 @@
     this.schedule_(this.backoff_());
   };
 
-  proto.opened_ = function (stream, cursor, heartbeatMs) {
+  proto.opened_ = function (stream, cursor, heartbeatMs, token) {
     stream.opened_ = true;
+    this.replaces_ = token;
     if (!transports[stream.transport].polling) this.streamed_ = true;
     this.state = 'open';
     this.failures_ = 0;

@@ -157,14 +157,14 @@
       return !!window.EventSource;
     },
     start: function (stream) {
-      var es = new window.EventSource(stream.endpoint('events', ''));
+      var es = new window.EventSource(stream.endpoint('events', stream.replacing()));
       var sink = stream.sink;
       function data(ev) {
         try { return parseJson(ev.data); } catch (e) { return null; }
       }
       es.addEventListener('ready', function (ev) {
         var d = data(ev);
-        if (d) sink.o(String(d.cursor), Number(d.heartbeatMs));
+        if (d) sink.o(String(d.cursor), Number(d.heartbeatMs), d.stream);
       }, false);
       es.addEventListener('reset', function (ev) {
         var d = data(ev);

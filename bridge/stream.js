@@ -19,7 +19,17 @@
     var q = '&t=' + type + '&f=' + this.id;
     if (c.cross_) q += '&origin=' + encodeURIComponent(pageOrigin());
     if (c.documentDomain) q += '&d=' + encodeURIComponent(c.documentDomain);
-    return this.endpoint('stream', q);
+    return this.endpoint('stream', q + this.replacing());
+  };
+
+  /**
+   * `&replaces=` and the token of the last stream that opened on this connection: the
+   * server ends that stream if it still holds it (a path that died keeps it there for
+   * minutes, with its share of the browser's streams).
+   */
+  Stream.prototype.replacing = function () {
+    var token = this.conn_.replaces_;
+    return token ? '&replaces=' + encodeURIComponent(token) : '';
   };
 
   Stream.prototype.endpoint = function (path, extra) {
@@ -92,9 +102,9 @@
     }
 
     return {
-      o: function (cursor, heartbeatMs) {
+      o: function (cursor, heartbeatMs, token) {
         if (!live()) return;
-        conn.opened_(stream, String(cursor), Number(heartbeatMs));
+        conn.opened_(stream, String(cursor), Number(heartbeatMs), token ? String(token) : '');
       },
       m: function () {
         var a = arguments;

@@ -7,6 +7,7 @@ import { createApp, koaMiddleware, nodeHandler, type HostRoutes, type NodeHandle
 import type { Deps } from './http/deps';
 import { loadBridgeAsset } from './http/bridge-asset';
 import { embedContext, type EmbedContext } from './http/embed';
+import { ReplaceableStreams } from './http/replacing';
 import { BrowserBudget } from './http/browsers';
 import { proxyTrust } from './http/client';
 import { ConnectionLimits } from './http/limits';
@@ -111,6 +112,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     draining: { value: false },
     limits,
     budget,
+    replaceable: new ReplaceableStreams(),
     publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
     metrics,
   };

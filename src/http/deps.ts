@@ -7,6 +7,7 @@ import type { ConnectionRegistry } from '../transports';
 import type { BrowserBudget } from './browsers';
 import type { ConnectionLimits } from './limits';
 import type { Metrics } from './metrics';
+import type { ReplaceableStreams } from './replacing';
 import type { TokenBuckets } from './rate';
 
 /** What the HTTP layer is wired with: plain objects built by server.ts. */
@@ -24,6 +25,8 @@ export interface Deps {
   limits: ConnectionLimits;
   /** Long-lived requests per browser (maxStreamsPerBrowser). */
   budget: BrowserBudget;
+  /** Held streams a later request of their browser may end (`replaces=`). */
+  replaceable: ReplaceableStreams;
   /** Publish rate per client; null when publishRate is 0 (unlimited). */
   publishBuckets: TokenBuckets | null;
   metrics: Metrics;

@@ -145,6 +145,9 @@ export function admitHeld(ctx: Exchange, deps: Deps): HeldSlot {
     ctx.set('Connection', 'close');
     throw new PushframeError('shutting_down');
   }
+  // A stream this request replaces (its page gave up on it) gives its slots back first.
+  const replaces = single(queryOf(ctx), 'replaces');
+  if (replaces !== undefined) deps.replaceable.replace(replaces);
   const ip = client(ctx, deps.config).ip;
   try {
     deps.limits.enter(ip);

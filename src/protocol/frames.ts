@@ -40,8 +40,8 @@ export function textMessagesFrame(args: string): string {
   return OPEN + 'j(' + args + CLOSE;
 }
 
-export function openFrame(cursor: string, heartbeatMs: number): string {
-  return OPEN + 'o("' + cursor + '",' + heartbeatMs + CLOSE;
+export function openFrame(cursor: string, heartbeatMs: number, token?: string): string {
+  return OPEN + 'o("' + cursor + '",' + heartbeatMs + (token === undefined ? '' : ',"' + token + '"') + CLOSE;
 }
 
 export function checkpointFrame(cursor: string): string {

@@ -50,8 +50,8 @@ const frameOf = (msg: Message): string => framesOf([msg]);
 export function foreverFrameFormat(name: 'iframe' | 'htmlfile', heartbeatMs: number): StreamFormat {
   return {
     name,
-    open(info: OpenInfo): string {
-      const out = openFrame(info.cursor, heartbeatMs);
+    open(info: OpenInfo, token?: string): string {
+      const out = openFrame(info.cursor, heartbeatMs, token);
       return info.resets.length > 0 ? out + resetFrame(info.resets) : out;
     },
     // Both forever-frame transports share one cache entry: the bytes are the same.

@@ -62,9 +62,9 @@ function event(msg: Message, cursor: Cursor): string {
 export function sseFormat(heartbeatMs: number): StreamFormat {
   return {
     name: 'sse',
-    open(info: OpenInfo): string {
+    open(info: OpenInfo, token?: string): string {
       let out = 'retry: ' + SSE_RETRY_MS + '\nevent: ready\nid: ' + info.cursor + '\n';
-      out += 'data: {"cursor":"' + info.cursor + '","heartbeatMs":' + heartbeatMs + '}\n\n';
+      out += 'data: {"cursor":"' + info.cursor + '","heartbeatMs":' + heartbeatMs + (token === undefined ? '' : ',"stream":"' + token + '"') + '}\n\n';
       if (info.resets.length > 0) out += 'event: reset\ndata: ["' + info.resets.join('","') + '"]\n\n';
       return out;
     },

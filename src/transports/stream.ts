@@ -14,8 +14,9 @@ export interface StreamFormat {
   /** Name of the transport; also the key of its cached encodings on a Message. */
   readonly name: string;
   /** The open frame and resets; the backlog follows in `backlog` (or `batch`) slices,
-   * with checkpoints at the hub's marks and after it. */
-  open(info: OpenInfo): string;
+   * with checkpoints at the hub's marks and after it. `token`: the stream's name for the
+   * request that replaces it (`replaces=`, src/http/replacing.ts), when it has one. */
+  open(info: OpenInfo, token?: string): string;
   /** One message; cached on the message where possible, so every connection writes the
    * same string. Records the message in `cursor`, the client's cursor kept here. */
   message(msg: Message, cursor: Cursor): string;
@@ -97,6 +98,8 @@ export class StreamConnection implements Subscriber, Flushable, Beating {
   private recycling = false;
   /** The wheel's tick of the last write: the wheel beats this stream after an interval of silence. */
   wroteAt = 0;
+  /** Sent in the open frame: the request that replaces this stream names it. */
+  replaceToken: string | undefined = undefined;
   private readonly wheel: HeartbeatWheel;
   private readonly onDrain = (): void => {
     this.blocked = false;
@@ -149,7 +152,7 @@ export class StreamConnection implements Subscriber, Flushable, Beating {
     // message written, replaced at each mark.
     this.cursor = parseCursor(info.cursor);
     this.watermark = info.watermark ?? null;
-    this.write(this.tagged(this.format.open(info)));
+    this.write(this.tagged(this.format.open(info, this.replaceToken)));
     this.replay = info.backlog;
     this.replayAt = 0;
     this.replayMarks = info.marks ?? NO_MARKS;
@@ -373,6 +376,13 @@ export class StreamConnection implements Subscriber, Flushable, Beating {
       sink.on('close', () => clearTimeout(linger));
     }
     this.close(reason);
+  }
+
+  /** Its page gave up on it and opened another (`replaces=`): nothing more can reach it. */
+  abandon(): void {
+    if (this.closed) return;
+    this.sink.destroy();
+    this.close('replaced');
   }
 
   /** The client cannot keep up: cut it; it resumes from its cursor on reconnect. */

@@ -196,14 +196,18 @@ async function survive(
 }
 
 /**
- * The server holds a black-holed stream until TCP gives up on it, minutes later, and with
- * it a slot of its browser's budget (maxStreamsPerBrowser, 2): the `pf_browser` cookie is
- * per host, so every later test's same-origin pages in that browser would be capped.
- * Closing the proxy ends the dead paths now, as time would.
+ * Each page's new stream named the one it gave up on (`replaces=`), and the server ended
+ * those: without that, it would hold every black-holed stream until TCP gives up on it,
+ * minutes later, with its slot of the browser's budget (maxStreamsPerBrowser, 2; the
+ * `pf_browser` cookie is per host, so every later test's same-origin pages in that
+ * browser would be capped). Then the proxy goes, with the sockets it still holds.
  */
-async function letDeadPathsGo(proxy: TcpProxy): Promise<void> {
+async function expectDeadPathsReplaced(proxy: TcpProxy, opened: Open[], replacedBefore: number): Promise<void> {
+  expect({ replaced: replacedNow() - replacedBefore }).toEqual({ replaced: opened.length });
   await proxy.close();
 }
+
+const replacedNow = (): number => site.push.stats().drops.replaced ?? 0;
 
 async function openAll(samePage: ((channel: string) => string) | null, crossPage: (channel: string) => string, prefix: string): Promise<Open[]> {
   return Promise.all(
@@ -224,11 +228,12 @@ describe('a dead stream, with the server\'s default heartbeat and the bridge\'s 
   it('black hole (the path stops forwarding without closing): noticed and resumed within 10 s, nothing lost', async () => {
     const route = await site.route();
     const opened = await openAll(route.samePage, route.crossPage, 'blackhole');
+    const replaced = replacedNow();
     // The streams' flows die, as when a NAT or firewall forgets long-lived flows; new
     // connections pass. (An idle keep-alive socket frozen too would take the reconnect
     // and hold it until the open deadline: docs/bridge.md.)
     await survive(opened, publishLocal, () => route.proxy.blackhole((path) => path.startsWith('/pushframe/stream')), 'black hole');
-    await letDeadPathsGo(route.proxy);
+    await expectDeadPathsReplaced(route.proxy, opened, replaced);
   }, 60_000);
 
   it('SSE (opt-in, `transports: [\'sse\']`), black hole: noticed and resumed within 10 s, nothing lost', async () => {
@@ -242,8 +247,9 @@ describe('a dead stream, with the server\'s default heartbeat and the bridge\'s 
       const ev = await events(o.page);
       expect({ what: `${o.name} ${o.origin}`, transport: ev[0].detail.name }).toEqual({ what: `${o.name} ${o.origin}`, transport: 'sse' });
     }
+    const replaced = replacedNow();
     await survive(opened, publishLocal, () => route.proxy.blackhole((path) => path.startsWith('/pushframe/events')), 'SSE black hole');
-    await letDeadPathsGo(route.proxy);
+    await expectDeadPathsReplaced(route.proxy, opened, replaced);
   }, 60_000);
 
   it('cut (every connection reset): noticed and resumed within 10 s, nothing lost', async () => {

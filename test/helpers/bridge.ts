@@ -9,7 +9,7 @@ export const BRIDGE_MIN_SOURCE = readFileSync(BRIDGE_MIN_PATH, 'utf8');
 
 /** The protocol's callback object `p` as a stream document sees it. */
 export interface FrameCallbacks {
-  o(cursor: string, heartbeatMs: number): void;
+  o(cursor: string, heartbeatMs: number, token?: string): void;
   m(...triplets: unknown[]): void;
   j(...triplets: unknown[]): void;
   c(cursor: string): void;

@@ -321,6 +321,7 @@ function wireShape(text: string): string {
   return text
     .replace(/[A-Za-z0-9]+~\d+(,[^"\s,@]+@\d+)*/g, '<cursor>')
     .replace(/"id":"\d+"/g, '"id":"<id>"')
+    .replace(/"stream":"[A-Za-z0-9_-]{22}"/g, '"stream":"<token>"')
     .replace(/\["([^"]+)","\d+",/g, '["$1","<id>",');
 }
 
@@ -813,6 +814,8 @@ async function protocolFrames(): Promise<void> {
       '^' +
         form
           .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+          // `[...]`: an optional part.
+          .replace(/\\\[(.*?)\\\]/g, '(?:$1)?')
           .replace(/"<[a-z]+>"/g, '"(?:[^"\\\\]|\\\\.)*"')
           .replace(/<(heartbeatMs|delayMs)>/g, '\\d+')
           .replace(/<data>/g, '.+?')

@@ -42,7 +42,7 @@ describe('GET /pushframe/stream', () => {
     expect(c.preamble.length).toBeLessThan(2300);
     expect(c.preamble.slice(0, 120)).toContain('<meta charset="utf-8">');
     expect(c.preamble).toContain('parent.Pushframe._frame("0")');
-    expect(c.frames[0]).toEqual({ type: 'o', args: [expect.stringMatching(/^[A-Za-z0-9]+~\d+$/), 200] });
+    expect(c.frames[0]).toEqual({ type: 'o', args: [expect.stringMatching(/^[A-Za-z0-9]+~\d+$/), 200, expect.stringMatching(/^[A-Za-z0-9_-]{22}$/)] });
   });
 
   it('streams each message as one script chunk, exactly as on the wire', async () => {

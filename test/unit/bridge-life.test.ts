@@ -163,6 +163,31 @@ describe('the default watchdog', () => {
     expect(c.state).toBe('open');
   });
 
+  it('names the stream it gave up on in the next one (replaces=), so the server can end it', () => {
+    connect({ channels: ['a'], transports: ['iframe'] });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    expect(streamParams(first).replaces).toBeUndefined();
+    sinkOf(first).o('E~1', 4000, 'T'.repeat(22));
+    jest.advanceTimersByTime(6000 + 1000);
+    expect(of('error')).toEqual([expect.objectContaining({ code: 'stalled' })]);
+    const second = only();
+    expect(streamParams(second).replaces).toBe('T'.repeat(22));
+    // A stream that never opened told no token: its retry names the same one.
+    jest.advanceTimersByTime(10_000 + 4000);
+    const third = only();
+    expect(third).not.toBe(second);
+    expect(streamParams(third).replaces).toBe('T'.repeat(22));
+    // Once the new stream opened, it is the one named; a server without tokens, none.
+    sinkOf(third).o('E~1', 4000, 'U'.repeat(22));
+    jest.advanceTimersByTime(6000 + 1000);
+    const fourth = only();
+    expect(streamParams(fourth).replaces).toBe('U'.repeat(22));
+    sinkOf(fourth).o('E~1', 4000);
+    jest.advanceTimersByTime(6000 + 1000);
+    expect(streamParams(only()).replaces).toBeUndefined();
+  });
+
   it('gives a connecting stream openTimeoutMs (10 s) before it counts as a timeout', () => {
     connect({ channels: ['a'], transports: ['iframe'] });
     jest.advanceTimersByTime(9999);
