@@ -26,8 +26,6 @@ const TOKEN = /^[A-Za-z0-9_-]{22}$/;
  */
 export class ReplaceableStreams {
   private readonly held = new Map<string, Abandonable>();
-  /** Streams ended because a later request replaced them. */
-  replaced = 0;
 
   /** Registers a held stream; returns the token its open frame carries. */
   add(stream: Abandonable): string {
@@ -50,11 +48,6 @@ export class ReplaceableStreams {
     const stream = this.held.get(token);
     if (stream === undefined) return;
     this.held.delete(token);
-    this.replaced++;
     stream.abandon();
-  }
-
-  get size(): number {
-    return this.held.size;
   }
 }
