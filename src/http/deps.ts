@@ -25,7 +25,7 @@ export interface Deps {
   limits: ConnectionLimits;
   /** Long-lived requests per browser (maxStreamsPerBrowser). */
   budget: BrowserBudget;
-  /** Held streams a later request of their browser may end (`replaces=`). */
+  /** Held streams, by the token the request that replaces one names (`replaces=`). */
   replaceable: ReplaceableStreams;
   /** Publish rate per client; null when publishRate is 0 (unlimited). */
   publishBuckets: TokenBuckets | null;
