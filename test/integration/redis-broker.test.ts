@@ -85,7 +85,10 @@ describe('redis broker', () => {
     await c.until(() => c.got.length === 1, 'delivery before the outage');
 
     await redis.kill();
-    await until(() => !a.status().ready && !b.status().ready, 'status to notice the outage');
+    // Each of a broker's two connections notices the outage on its own socket's close,
+    // in either order: wait for both of a's.
+    const down = (): string => a.status().detail ?? '';
+    await until(() => !b.status().ready && /command connection/.test(down()) && /subscriber connection/.test(down()), 'status to notice the outage');
     const started = Date.now();
     await expect(b.publish('live/1', '2')).rejects.toBeInstanceOf(BrokerUnavailableError);
     await expect(a.position()).rejects.toBeInstanceOf(BrokerUnavailableError);
