@@ -80,8 +80,9 @@ function cookie(header: string, name: string): string | undefined {
 }
 
 /**
- * 16 random bytes as base64url (22 characters). Drawn from a pool filled 256 ids at a time: one
- * randomBytes call per id cost about 25 µs, a tenth of what opening a stream costs.
+ * 16 random bytes as base64url (22 characters). Drawn from a pool filled 256 ids at a
+ * time: one randomBytes call per id cost about 25 µs, a tenth of what opening a stream
+ * costs.
  */
 const ID_BYTES = 16;
 const pool = Buffer.alloc(ID_BYTES * 256);

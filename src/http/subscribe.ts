@@ -5,6 +5,7 @@ import { PushframeError } from '../errors';
 import type { Cursor } from '../protocol';
 import type { Deps } from './deps';
 import { client } from './client';
+import type { Abandonable } from './replacing';
 import { checkOriginHeader } from './origins';
 import { MAX_GRANTS, parseChannelEntries, parseSince, single, type ChannelEntry, queryOf } from './query';
 
@@ -111,11 +112,13 @@ export function watchGrantExpiry(expiresAt: number | undefined, onExpiry: () => 
 
 /**
  * A long-lived request's place: a connection slot (draining, total and per-IP limits)
- * and, where the browser's budget applies (maxStreamsPerBrowser), its share of that. One
- * object per held request rather than a closure per limit: it lives as long as the stream.
+ * and, where the browser's budget applies (maxStreamsPerBrowser), its share of that; for
+ * a stream, the token a later request may replace it by. One object per held request
+ * rather than a closure per limit: it lives as long as the stream.
  */
 export class HeldSlot {
   private released = false;
+  private token: string | undefined = undefined;
 
   constructor(
     private readonly deps: Deps,
@@ -125,10 +128,20 @@ export class HeldSlot {
     readonly capped: boolean,
   ) {}
 
+  /**
+   * Lets a later request end `stream` by naming the returned token (`replaces=`);
+   * undefined for a capped request, which ends after its backlog anyway.
+   */
+  replaceable(stream: Abandonable): string | undefined {
+    if (!this.capped) this.token = this.deps.replaceable.add(stream);
+    return this.token;
+  }
+
   /** Gives the slots back; safe to call more than once. */
   release(): void {
     if (this.released) return;
     this.released = true;
+    if (this.token !== undefined) this.deps.replaceable.delete(this.token);
     if (this.browser !== null) this.deps.budget.leave(this.browser);
     this.deps.limits.leave(this.ip);
   }

@@ -15,7 +15,7 @@ import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
  * still names the cursor the page started with.
  */
 export function eventsRoutes(router: Router, deps: Deps): void {
-  const { config, hub, connections, log, replaceable } = deps;
+  const { config, hub, connections, log } = deps;
   const options = {
     heartbeatMs: config.heartbeatMs,
     maxStreamBytes: config.maxStreamBytes,
@@ -49,11 +49,9 @@ export function eventsRoutes(router: Router, deps: Deps): void {
       hub.unsubscribe(c);
       slot.release();
       stopWatch();
-      if (c.replaceToken !== undefined) replaceable.delete(c.replaceToken);
     });
     connections.add(conn);
-    // A capped stream ends after its backlog anyway: nothing to replace.
-    if (!slot.capped) conn.replaceToken = replaceable.add(conn);
+    conn.replaceToken = slot.replaceable(conn);
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     conn.start(ssePreamble());
     hub.subscribe(conn, patterns, cursor).then(() => {

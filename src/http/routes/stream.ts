@@ -62,7 +62,7 @@ export function streamOpener(deps: Deps): StreamOpener {
 }
 
 function makeStreamOpener(deps: Deps): StreamOpener {
-  const { config, hub, connections, views, log, replaceable } = deps;
+  const { config, hub, connections, views, log } = deps;
   const formats = {
     iframe: foreverFrameFormat('iframe', config.heartbeatMs),
     htmlfile: foreverFrameFormat('htmlfile', config.heartbeatMs),
@@ -135,12 +135,10 @@ function makeStreamOpener(deps: Deps): StreamOpener {
       hub.unsubscribe(c);
       slot.release();
       stopWatch();
-      if (c.replaceToken !== undefined) replaceable.delete(c.replaceToken);
       log.debug({ transport: format.name, ip }, 'stream closed');
     });
     connections.add(conn);
-    // A capped stream ends after its backlog anyway: nothing to replace.
-    if (!slot.capped) conn.replaceToken = replaceable.add(conn);
+    conn.replaceToken = slot.replaceable(conn);
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
     conn.start(admission.opening.preamble);
