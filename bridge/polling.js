@@ -131,8 +131,10 @@
         if (stopped || stream.dead_) return;
         var id = stream.id + '_' + (++pollSeq);
         // The first poll of an attempt is answered at once (with any backlog): it is
-        // the attempt's open, which the open deadline watches.
-        drop = jsonp(stream.conn_, id, stream.endpoint('poll', (first ? '&open=1' : '') + pollQuery(stream.conn_, id)), answered, function () {
+        // the attempt's open, which the open deadline watches. It names the stream the
+        // connection gave up on, if any (a dead stream path is why it polls).
+        var open = first ? '&open=1' + stream.replacing() : '';
+        drop = jsonp(stream.conn_, id, stream.endpoint('poll', open + pollQuery(stream.conn_, id)), answered, function () {
           drop = null;
           if (!stopped) stream.ended();
         });

@@ -5,7 +5,9 @@ import net from 'node:net';
  * can fail the way networks do:
  * - `blackhole(which)`: open connections stop forwarding both ways and stay open (a
  *   NAT or firewall that forgot the flow, a laptop that changed networks): no FIN, no
- *   RST. `which` picks them by the path of the last request they carried.
+ *   RST. `which` picks them by the path of the last request they carried. With
+ *   `{ later: true }`, every later request `which` picks is swallowed the same way,
+ *   before it reaches a server (a path that lets no stream through any more).
  * - `cut()`: every open connection is reset, both sides (a proxy that drops its sockets).
  * New connections after either pass normally. Upstreams are tried in order; one that
  * refuses (a crashed node) is skipped, as a load balancer's health check would.
@@ -15,7 +17,7 @@ export interface TcpProxy {
   readonly url: string;
   /** Connections open through the proxy right now. */
   readonly open: number;
-  blackhole(which?: (path: string) => boolean): void;
+  blackhole(which?: (path: string) => boolean, options?: { later?: boolean }): void;
   cut(): void;
   close(): Promise<void>;
 }
@@ -30,6 +32,16 @@ interface Pair {
 
 export async function startTcpProxy(upstreamPorts: () => number[]): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
+  /** Requests to swallow from now on (`blackhole(which, { later: true })`). */
+  let swallow: ((path: string) => boolean) | null = null;
+
+  function freeze(p: Pair): void {
+    p.frozen = true;
+    p.client.unpipe();
+    p.server?.unpipe();
+    p.client.pause();
+    p.server?.pause();
+  }
 
   function connectUpstream(ports: number[], done: (s: net.Socket | null) => void): void {
     const port = ports[0];
@@ -48,9 +60,18 @@ export async function startTcpProxy(upstreamPorts: () => number[]): Promise<TcpP
 
   const server = net.createServer((client) => {
     const pair: Pair = { client, server: null, frozen: false, path: '' };
+    // Requests are forwarded by hand rather than piped, so that one to be swallowed
+    // is held back whole.
     client.on('data', (c: Buffer) => {
       const m = /^[A-Z]+ (\S+) HTTP\/1\.[01]\r\n/.exec(c.subarray(0, 2048).toString('latin1'));
-      if (m) pair.path = m[1];
+      if (m) {
+        pair.path = m[1];
+        if (!pair.frozen && swallow?.(pair.path)) freeze(pair);
+      }
+      if (!pair.frozen && pair.server && !pair.server.write(c)) client.pause();
+    });
+    client.on('end', () => {
+      if (!pair.frozen) pair.server?.end();
     });
     pairs.add(pair);
     client.pause();
@@ -71,7 +92,9 @@ export async function startTcpProxy(upstreamPorts: () => number[]): Promise<TcpP
       pair.server = up;
       up.on('error', drop);
       up.on('close', drop);
-      client.pipe(up);
+      up.on('drain', () => {
+        if (!pair.frozen) client.resume();
+      });
       up.pipe(client);
       client.resume();
     });
@@ -87,15 +110,9 @@ export async function startTcpProxy(upstreamPorts: () => number[]): Promise<TcpP
       for (const p of pairs) if (!p.frozen) n++;
       return n;
     },
-    blackhole(which = () => true) {
-      for (const p of pairs) {
-        if (p.frozen || !which(p.path)) continue;
-        p.frozen = true;
-        p.client.unpipe();
-        p.server?.unpipe();
-        p.client.pause();
-        p.server?.pause();
-      }
+    blackhole(which = () => true, { later = false } = {}) {
+      for (const p of pairs) if (!p.frozen && which(p.path)) freeze(p);
+      if (later) swallow = which;
     },
     cut() {
       for (const p of [...pairs]) {

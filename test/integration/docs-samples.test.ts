@@ -638,6 +638,11 @@ Object.assign(RUNNERS, {
   async 'fallbacks-poll-request'() {
     const { server } = await pageServer();
     const position = (await (await fetch(server.url + '/pushframe/poll?channels=news,stocks/*')).json()) as { cursor: string };
+    // A stream the client gave up on: its token is in its ready event.
+    const given = await fetch(server.url + '/pushframe/events?channels=news');
+    const ready = await readUntil(given, (t) => /"stream":"[^"]+"/.test(t));
+    const token = /"stream":"([^"]+)"/.exec(ready)![1];
+    const replacedBefore = server.stats().drops.replaced ?? 0;
     const line = sample('fallbacks-poll-request');
     expect(line).toMatch(/^GET /);
     const path = line
@@ -645,12 +650,14 @@ Object.assign(RUNNERS, {
       .replace('<p1>,<p2>', 'news,stocks/*')
       .replace('<cursor>', encodeURIComponent(position.cursor))
       .replace('[&open=1]', '&open=1')
+      .replace('[&replaces=<token>]', '&replaces=' + token)
       .replace('[&callback=<name>]', '&callback=Pushframe._poll.pos2');
     expect(path).not.toMatch(/[<>[\]]/);
     const res = await fetch(server.url + path);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
     expect(await res.text()).toMatch(/^\/\*\*\/Pushframe\._poll\.pos2\(\{"cursor":/);
+    expect((server.stats().drops.replaced ?? 0) - replacedBefore).toBe(1);
   },
   'fallbacks-poll-answer'() {
     pollAnswers ??= pollAnswerSamples();

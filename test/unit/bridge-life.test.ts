@@ -188,6 +188,28 @@ describe('the default watchdog', () => {
     expect(streamParams(only()).replaces).toBeUndefined();
   });
 
+  it('falling to long-poll after the stream path died, names the dead stream in its first poll only', () => {
+    connect({ channels: ['a'], transports: ['iframe', 'longpoll'] });
+    jest.advanceTimersByTime(0);
+    // The poll beside the first stream (it gives the connection a position) is not an open.
+    for (const s of scripts()) s.remove();
+    sinkOf(only()).o('E~1', 4000, 'T'.repeat(22));
+    // Stalled (4 s + 2 s), then a retry that shows nothing within openTimeoutMs: long-poll.
+    jest.advanceTimersByTime(6000 + 1000);
+    expect(of('error')).toEqual([expect.objectContaining({ code: 'stalled' })]);
+    expect(scripts()).toHaveLength(0);
+    jest.advanceTimersByTime(10_000);
+    expect(of('error')).toEqual([expect.objectContaining({ code: 'stalled' }), expect.objectContaining({ code: 'timeout' })]);
+    expect(frames()).toHaveLength(0);
+    const [poll] = scripts();
+    expect(streamParams(poll)).toMatchObject({ open: '1', replaces: 'T'.repeat(22), since: 'E~1' });
+    Pushframe._poll[streamParams(poll).callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 25000 });
+    jest.advanceTimersByTime(4);
+    const [next] = scripts();
+    expect(next).not.toBe(poll);
+    expect(streamParams(next).replaces).toBeUndefined();
+  });
+
   it('gives a connecting stream openTimeoutMs (10 s) before it counts as a timeout', () => {
     connect({ channels: ['a'], transports: ['iframe'] });
     jest.advanceTimersByTime(9999);
