@@ -55,7 +55,7 @@
     this.probeTimer_ = null;
     this.probeFrom_ = -1; // the polling rung a probe of the streams came from
     this.pathCheckMs = positive(options, 'pathCheckMs');
-    this.streamed_ = false;     // a stream has opened on this connection: no path check
+    this.streamed_ = false;     // a stream opened on this path since it last died: no path check
     this.replaces_ = '';        // the last opened stream's token: the next stream replaces it
     this.positionDone_ = null;  // drops a pending path-check poll
     this.pathTimer_ = null;
@@ -390,6 +390,7 @@
     this.halt_();
     this.emit_('error', { code: code, message: message });
     if (this.state === 'closed') return;
+    this.streamed_ = false; // another network, or a sleep: the path is to be proven again
     this.attempt_ = 0;
     this.state = 'reconnecting';
     this.schedule_(this.backoff_());
@@ -427,7 +428,8 @@
    * to long-poll loses nothing published in the meantime. And a complete answer that
    * arrives while the stream shows nothing is the mark of a proxy that holds streams
    * back: the stream gets max(pathCheckMs, 2x the poll's round trip) more, then the
-   * connection falls to long-poll. No polling rung below: nothing to decide.
+   * connection falls to long-poll. Sent until a stream opens, and again after an open
+   * stream's path died. No polling rung below: nothing to decide.
    */
   proto.checkPath_ = function (stream) {
     var self = this;
@@ -527,6 +529,9 @@
     this.halt_();
     this.emit_('error', { code: code, message: message });
     if (this.state === 'closed') return;
+    // A path that carried a stream died: the next stream has to prove the path again (a
+    // network that changed may now hold streams back).
+    if (code === 'stalled') this.streamed_ = false;
     if (code === 'timeout' && !stream.opened_ && this.probeFrom_ < 0) this.skipToPolling_();
     this.fallback_(stream, this.backoff_());
   };

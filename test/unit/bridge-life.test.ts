@@ -188,18 +188,27 @@ describe('the default watchdog', () => {
     expect(streamParams(only()).replaces).toBeUndefined();
   });
 
-  it('falling to long-poll after the stream path died, names the dead stream in its first poll only', () => {
+  it('after an open stream\'s path died, proves the path again: a retry that shows nothing falls to long-poll, whose first poll names the dead stream', () => {
     connect({ channels: ['a'], transports: ['iframe', 'longpoll'] });
     jest.advanceTimersByTime(0);
-    // The poll beside the first stream (it gives the connection a position) is not an open.
+    // The poll beside the first stream gives the connection a position; once the stream
+    // opened, reconnects send none.
     for (const s of scripts()) s.remove();
     sinkOf(only()).o('E~1', 4000, 'T'.repeat(22));
-    // Stalled (4 s + 2 s), then a retry that shows nothing within openTimeoutMs: long-poll.
+    // Stalled (4 s + 2 s), then a retry within 1 s: with a poll beside it again.
     jest.advanceTimersByTime(6000 + 1000);
-    expect(of('error')).toEqual([expect.objectContaining({ code: 'stalled' })]);
-    expect(scripts()).toHaveLength(0);
-    jest.advanceTimersByTime(10_000);
-    expect(of('error')).toEqual([expect.objectContaining({ code: 'stalled' }), expect.objectContaining({ code: 'timeout' })]);
+    const stalled = expect.objectContaining({ code: 'stalled' });
+    expect(of('error')).toEqual([stalled]);
+    const [check] = scripts();
+    expect(streamParams(check).since).toBeUndefined(); // answered at once
+    expect(streamParams(check).replaces).toBeUndefined();
+    Pushframe._poll[streamParams(check).callback.replace('Pushframe._poll.', '')]({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 25000 });
+    // The stream shows nothing for pathCheckMs (1 s) after the answer: long-poll.
+    jest.advanceTimersByTime(999);
+    expect(frames()).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(of('error')).toEqual([stalled, { code: 'timeout', message: expect.stringMatching(/buffers streams/) }]);
+    jest.advanceTimersByTime(1); // a timer set during a fake tick with 0 ms runs 1 ms later
     expect(frames()).toHaveLength(0);
     const [poll] = scripts();
     expect(streamParams(poll)).toMatchObject({ open: '1', replaces: 'T'.repeat(22), since: 'E~1' });
@@ -208,6 +217,17 @@ describe('the default watchdog', () => {
     const [next] = scripts();
     expect(next).not.toBe(poll);
     expect(streamParams(next).replaces).toBeUndefined();
+  });
+
+  it('a planned reconnect of an open stream (p.r) sends no poll beside the next one', () => {
+    connect({ channels: ['a'], transports: ['iframe', 'longpoll'] });
+    jest.advanceTimersByTime(0);
+    for (const s of scripts()) s.remove();
+    sinkOf(only()).o('E~1', 4000);
+    sinkOf(only()).r(0);
+    jest.advanceTimersByTime(100);
+    expect(frames()).toHaveLength(1);
+    expect(scripts()).toHaveLength(0);
   });
 
   it('gives a connecting stream openTimeoutMs (10 s) before it counts as a timeout', () => {
