@@ -20,6 +20,8 @@ export class ServerProcess {
   private constructor(
     readonly kind: ServerKind,
     private readonly child: ChildProcess,
+    /** Where --cpu-prof writes this server's profile, or null without --profile. */
+    readonly profilePath: string | null,
   ) {
     child.on('message', (raw) => this.onReply(raw as Reply));
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -37,8 +39,9 @@ export class ServerProcess {
     nodeFlags: readonly string[] = [],
   ): Promise<{ server: ServerProcess; port: number; path: string }> {
     const execArgv = ['--expose-gc', ...nodeFlags];
+    const profileName = `${kind}-${Date.now()}.cpuprofile`;
     // Sampled every 100 us (V8's default is 1 ms): an opening takes a few hundred.
-    if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`);
+    if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profileDir, '--cpu-prof-name', profileName);
     const entry = path.join(__dirname, ENTRY[kind]);
     const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
     // taskset execs node in place, so the IPC channel fork would set up is inherited as is.
@@ -47,7 +50,7 @@ export class ServerProcess {
       cpus === null
         ? fork(entry, [], { execArgv, stdio, env: childEnv })
         : spawn('taskset', ['-c', cpus, process.execPath, ...execArgv, entry], { stdio, env: childEnv });
-    const server = new ServerProcess(kind, child);
+    const server = new ServerProcess(kind, child, profileDir === null ? null : path.join(profileDir, profileName));
     const ready = await server.next('ready', 20_000);
     if (ready.op !== 'ready') throw new Error('unexpected reply');
     return { server, port: ready.port, path: ready.path };

@@ -1,9 +1,12 @@
 /**
- * `node dist/bench/profile.js FILE.cpuprofile [TOP]`: the functions with the most self
- * time in a V8 CPU profile (what `npm run bench -- --profile` writes), and the share
- * of each source file, so that a hot path can be read without a browser.
+ * `node dist/bench/profile.js FILE.cpuprofile [TOP] [--window first|later]`: the
+ * functions with the most self time in a V8 CPU profile (what `npm run bench --
+ * --profile` writes), and the share of each source file, so that a hot path can be read
+ * without a browser. `--window` counts only the samples taken during the first or the
+ * second half of the measured openings (FILE.window.json, written by the bench), not
+ * the server's start, warm-up, rehearsal or teardown.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 interface Node {
   id: number;
@@ -13,9 +16,12 @@ interface Node {
 
 interface Profile {
   nodes: Node[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
+
+type Window = Record<'first' | 'later', [number, number]>;
 
 function shortUrl(url: string): string {
   const i = url.lastIndexOf('/dist/');
@@ -26,15 +32,30 @@ function shortUrl(url: string): string {
 }
 
 function main(): void {
-  const [file, topText] = process.argv.slice(2);
-  if (!file) throw new Error('usage: node dist/bench/profile.js FILE.cpuprofile [TOP]');
+  const args = process.argv.slice(2);
+  const w = args.indexOf('--window');
+  const part = w === -1 ? null : args.splice(w, 2)[1];
+  const [file, topText] = args;
+  if (!file || (part !== null && part !== 'first' && part !== 'later')) {
+    throw new Error('usage: node dist/bench/profile.js FILE.cpuprofile [TOP] [--window first|later]');
+  }
   const top = Number(topText ?? 30);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  let from = -Infinity;
+  let to = Infinity;
+  if (part !== null) {
+    const windowFile = file + '.window.json';
+    if (!existsSync(windowFile)) throw new Error(`no ${windowFile}: the scenario measured no openings`);
+    [from, to] = (JSON.parse(readFileSync(windowFile, 'utf8')) as Window)[part];
+  }
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   let total = 0;
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < from || at > to) continue;
     self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + dt);
     total += dt;
   }

@@ -222,10 +222,14 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     // (on helper threads) and runs it unoptimized, which a fresh process pays once.
     const mid = warm + Math.floor((n - warm) / 2);
     const openCpu0 = cpuNow(server.pid);
+    const at0 = monotonicMicros();
     errors.push(...(await openAll(clients.slice(warm, mid), port, streamPath, parallel, 60_000)));
     const openCpu1 = cpuNow(server.pid);
+    const at1 = monotonicMicros();
     errors.push(...(await openAll(clients.slice(mid), port, streamPath, parallel, 60_000)));
     const openCpu2 = cpuNow(server.pid);
+    // Beside the profile: when each half of the openings ran, for `profile.js --window`.
+    if (server.profilePath !== null) writeFileSync(server.profilePath + '.window.json', JSON.stringify({ first: [at0, at1], later: [at1, monotonicMicros()] }));
     const openMs = warmMs + performance.now() - t1;
     const openCpuMicros = n > warm ? (openCpu2.all - openCpu0.all) / (n - warm) : NaN;
     const openCpuFirstMicros = mid > warm ? (openCpu1.all - openCpu0.all) / (mid - warm) : NaN;
@@ -533,3 +537,11 @@ main().catch((err: Error) => {
   console.error(err.message);
   process.exit(1);
 });
+
+/**
+ * Microseconds on the monotonic clock, which V8's CPU profiles in other processes of this
+ * machine also use for their timestamps.
+ */
+function monotonicMicros(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
