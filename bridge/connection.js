@@ -551,6 +551,11 @@
     }
   };
 
+  /** The server ended `stream` itself (p.r, p.e): no later request needs to replace it. */
+  proto.serverEnded_ = function (stream) {
+    if (stream.opened_ && this.stream_ === stream) this.replaces_ = '';
+  };
+
   proto.recycle_ = function (stream, delay) {
     var self = this;
     self.clearTimers_();

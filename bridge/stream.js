@@ -137,12 +137,14 @@
       r: function (delayMs) {
         if (!live()) return;
         stream.dead_ = true;
+        conn.serverEnded_(stream);
         var delay = Number(delayMs);
         conn.recycle_(stream, delay >= 0 ? delay : 0);
       },
       e: function (code, message) {
         if (!live()) return;
         stream.dead_ = true;
+        conn.serverEnded_(stream);
         conn.serverError_(stream, String(code), String(message));
       }
     };

@@ -24,6 +24,9 @@ import { SysStats } from './sysstats';
 import { ConnectionRegistry } from './transports';
 
 /** Settings that belong to a listening server (startServer's), not to an embedded pushframe. */
+
+/** A broker note that asks the other nodes to end the stream a `replaces=` token names. */
+const REPLACE_NOTE = 'replace ';
 export type ServerOnlyKey = 'port' | 'host' | 'maxHeaderBytes' | 'demo' | 'workers';
 
 export interface PushframeOptions extends Partial<Omit<Config, ServerOnlyKey>> {
@@ -101,6 +104,12 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     (address) => proxyTrust(config).trusts(address, 0),
   );
   metrics = new Metrics(hub, connections, limits, budget, sockets);
+  // A page's next request may reach another node than its dead stream: tokens this
+  // node does not hold go to the others as notes.
+  const replaceable = new ReplaceableStreams((token) => broker.notify(REPLACE_NOTE + token));
+  broker.setNoteSink((note) => {
+    if (note.startsWith(REPLACE_NOTE)) replaceable.replaceHeld(note.slice(REPLACE_NOTE.length));
+  });
   const deps: Deps = {
     config,
     hub,
@@ -112,7 +121,7 @@ export async function createCore(options: PushframeOptions & Partial<Config> = {
     draining: { value: false },
     limits,
     budget,
-    replaceable: new ReplaceableStreams(),
+    replaceable,
     publishBuckets: config.publishRate > 0 ? new TokenBuckets(config.publishRate) : null,
     metrics,
   };

@@ -39,6 +39,14 @@ export interface Broker {
   unwatch(pattern: string): void;
   /** Where delivered messages go: the hub. Set once, before any watch. */
   setSink(sink: (msg: Message) => void): void;
+  /**
+   * Sends `note` to the note sink of every other process on this broker's backend (not
+   * to this one's): what one node tells the others, such as "end the stream this token
+   * names, if you hold it". Best effort: no id, no history, no client ever sees it.
+   */
+  notify(note: string): void;
+  /** Where notes from other processes go. */
+  setNoteSink(sink: (note: string) => void): void;
   /** Broker state for /stats and /healthz. */
   status(): BrokerStatus;
   close(): Promise<void>;

@@ -20,12 +20,16 @@ const TOKEN = /^[A-Za-z0-9_-]{22}$/;
  * the server ends the old stream before counting the new request's slots.
  *
  * The token is the whole proof: 128 random bits that only the stream's own body carried
- * to its page, good for one use. No cookie is asked for, since a cross-site embed sends
+ * to its page, good for one use. A token this process does not hold goes to the other
+ * nodes (and workers), since a balancer may have sent the page's next request elsewhere:
+ * `tellOthers` is wired to the broker's notes, and a note comes back in `replaceHeld`. No cookie is asked for, since a cross-site embed sends
  * none, and its dead streams hold slots too; whoever could read the token could read the
  * stream, and ending a stream only makes its page resume from its cursor.
  */
 export class ReplaceableStreams {
   private readonly held = new Map<string, Abandonable>();
+
+  constructor(private readonly tellOthers: (token: string) => void = () => undefined) {}
 
   /** Registers a held stream; returns the token its open frame carries. */
   add(stream: Abandonable): string {
@@ -40,14 +44,21 @@ export class ReplaceableStreams {
   }
 
   /**
-   * Ends the stream `token` names, if it is still held: a page cannot tell whether its
-   * old stream is, and an unknown token changes nothing. Throws on a malformed token.
+   * Ends the stream `token` names, if it is still held here or on another node: a page
+   * cannot tell whether its old stream is, and an unknown token changes nothing. Throws
+   * on a malformed token.
    */
   replace(token: string): void {
     if (!TOKEN.test(token)) throw new PushframeError('bad_request', 'The "replaces" parameter is a stream token: 22 characters of [A-Za-z0-9_-].');
+    if (!this.replaceHeld(token)) this.tellOthers(token);
+  }
+
+  /** Ends the stream `token` names if this process holds it (another node's note); says whether it did. */
+  replaceHeld(token: string): boolean {
     const stream = this.held.get(token);
-    if (stream === undefined) return;
+    if (stream === undefined) return false;
     this.held.delete(token);
     stream.abandon();
+    return true;
   }
 }

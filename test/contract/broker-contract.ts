@@ -232,6 +232,17 @@ export function describeBroker(name: string, harness: BrokerHarness): void {
       expect(h.messages.map((m) => m.id)).toEqual([after]);
     });
 
+    test('a note goes to the other processes only: a node does not hear its own', async () => {
+      const a = await make();
+      const heard: string[] = [];
+      a.setNoteSink((note) => heard.push(note));
+      await a.position();
+      a.notify('replace x');
+      await a.position();
+      await sleep(SETTLE_MS);
+      expect(heard).toEqual([]);
+    });
+
     if (!harness.peer) return;
     const peer = async (b: Broker) => {
       const other = await (harness.peer as (b: Broker) => Promise<Broker>)(b);
@@ -240,6 +251,27 @@ export function describeBroker(name: string, harness: BrokerHarness): void {
     };
 
     describe('distributed', () => {
+      test('a note from one node reaches every other node once, and not its sender', async () => {
+        const a = await make();
+        const b = await peer(a);
+        const c = await peer(a);
+        const heard = new Map<Broker, string[]>([a, b, c].map((n) => [n, []]));
+        for (const n of [a, b, c]) n.setNoteSink((note) => heard.get(n)!.push(note));
+        // Each node has spoken to the backend since: its note subscription is live.
+        await Promise.all([a, b, c].map((n) => n.position()));
+        a.notify('replace from-a');
+        b.notify('replace from-b');
+        const deadline = Date.now() + 3000;
+        while ([a, b, c].some((n) => heard.get(n)!.length < 1 + (n === c ? 1 : 0)) && Date.now() < deadline) await sleep(5);
+        await sleep(SETTLE_MS);
+        expect({ a: heard.get(a), b: heard.get(b), c: [...heard.get(c)!].sort() }).toEqual({
+          a: ['replace from-b'],
+          b: ['replace from-a'],
+          c: ['replace from-a', 'replace from-b'],
+        });
+      });
+
+
       test('two nodes share the epoch, the ids and the history', async () => {
         const a = await make();
         const b = await peer(a);

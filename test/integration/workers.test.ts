@@ -238,6 +238,17 @@ describe.each(['memory', 'redis'])('--workers 2 on the %s broker', (broker) => {
     expectEveryMessageOnce([first.client, second.client], N);
   }, CLUSTER_TEST_MS);
 
+  test('a stream named by replaces= on the other worker ends there (its page moved on)', async () => {
+    const cli = await cluster(broker);
+    const dead = await open(await pin(cli.url), cli.url, 'channels=a');
+    const token = dead.client.frames.find((f) => f.type === 'o')!.args[2] as string;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const next = await open(await pinTo(cli.url, (node) => node !== dead.node), cli.url, `channels=a&replaces=${token}`);
+    expect(next.node).not.toBe(dead.node);
+    await dead.client.waitForEnd(5000);
+    expect(next.client.ended).toBe(false);
+  }, CLUSTER_TEST_MS);
+
   test('SIGKILL of one worker: its clients resume elsewhere without loss, and the primary replaces it', async () => {
     const cli = await cluster(broker);
     const N = 200;

@@ -219,15 +219,20 @@ describe('the default watchdog', () => {
     expect(streamParams(next).replaces).toBeUndefined();
   });
 
-  it('a planned reconnect of an open stream (p.r) sends no poll beside the next one', () => {
+  it('a stream the server ended itself (p.r, p.e) is not named by the next one, which gets no poll beside it', () => {
     connect({ channels: ['a'], transports: ['iframe', 'longpoll'] });
     jest.advanceTimersByTime(0);
     for (const s of scripts()) s.remove();
-    sinkOf(only()).o('E~1', 4000);
+    sinkOf(only()).o('E~1', 4000, 'T'.repeat(22));
     sinkOf(only()).r(0);
     jest.advanceTimersByTime(100);
-    expect(frames()).toHaveLength(1);
     expect(scripts()).toHaveLength(0);
+    expect(streamParams(only()).replaces).toBeUndefined();
+    sinkOf(only()).o('E~1', 4000, 'U'.repeat(22));
+    sinkOf(only()).e('internal', 'Something failed on the server.');
+    jest.advanceTimersByTime(2000);
+    expect(of('error')).toEqual([expect.objectContaining({ code: 'internal' })]);
+    expect(streamParams(only()).replaces).toBeUndefined();
   });
 
   it('gives a connecting stream openTimeoutMs (10 s) before it counts as a timeout', () => {

@@ -24,6 +24,7 @@ export class IpcBroker implements Broker {
   private readonly pending = new Map<number, Pending>();
   private calls = 0;
   private sink: (msg: Message) => void = () => {};
+  private noteSink: (note: string) => void = () => {};
   private epochText: Promise<string> | null = null;
   private closed = false;
   private gone = false;
@@ -76,6 +77,14 @@ export class IpcBroker implements Broker {
     this.sink = sink;
   }
 
+  notify(note: string): void {
+    this.post({ note });
+  }
+
+  setNoteSink(sink: (note: string) => void): void {
+    this.noteSink = sink;
+  }
+
   status(): BrokerStatus {
     const ready = !this.gone && !this.closed && this.port.connected();
     return ready ? { kind: this.kind, ready, detail: 'held by the primary process' } : { kind: this.kind, ready, detail: 'the primary process is gone' };
@@ -89,7 +98,7 @@ export class IpcBroker implements Broker {
     this.fail(new BrokerUnavailableError('the broker is closed'));
   }
 
-  private post(body: { watch: string } | { unwatch: string } | { bye: true }): void {
+  private post(body: { watch: string } | { unwatch: string } | { note: string } | { bye: true }): void {
     if (this.closed || this.gone) return;
     this.port.send({ tag: IPC_TAG, client: this.client, ...body });
   }
@@ -114,6 +123,10 @@ export class IpcBroker implements Broker {
     for (const item of (raw as ToClient).items) {
       if ('d' in item) {
         this.sink(item.d);
+        continue;
+      }
+      if ('note' in item) {
+        this.noteSink(item.note);
         continue;
       }
       const pending = this.pending.get(item.n);

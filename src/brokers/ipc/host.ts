@@ -40,6 +40,10 @@ class Endpoint {
     this.push(item);
   }
 
+  note(note: string): void {
+    this.push({ note });
+  }
+
   private push(item: Item): void {
     this.outbox.push(item);
     if (this.flushing) return;
@@ -58,8 +62,9 @@ class Endpoint {
 
 /**
  * The primary's side of the IPC broker: serves the calls of IpcBrokers in other processes
- * from one broker (ids, history and epoch live here), and forwards each message the
- * broker delivers to every endpoint watching a matching pattern.
+ * from one broker (ids, history and epoch live here), forwards each message the broker
+ * delivers to every endpoint watching a matching pattern, and each note of one endpoint
+ * to all the others (and to the broker's other processes, if it has any).
  */
 export class IpcBrokerHost {
   private readonly endpoints = new Map<IpcPort, Map<string, Endpoint>>();
@@ -70,6 +75,7 @@ export class IpcBrokerHost {
         for (const endpoint of byClient.values()) if (endpoint.wants(msg.channel)) endpoint.deliver(msg);
       }
     });
+    broker.setNoteSink((note) => this.relay(note, null));
   }
 
   /** Serves the IpcBrokers on the other end of `port` until it closes. */
@@ -84,6 +90,7 @@ export class IpcBrokerHost {
       if ('call' in msg) this.serve(endpoint, msg.n, msg.call);
       else if ('watch' in msg) this.watch(endpoint, msg.watch);
       else if ('unwatch' in msg) this.unwatch(endpoint, msg.unwatch);
+      else if ('note' in msg) this.note(endpoint, msg.note);
       else if ('bye' in msg) this.drop(endpoint);
     };
     port.onMessage(listener);
@@ -133,6 +140,19 @@ export class IpcBrokerHost {
     if (n <= 1) endpoint.patterns.delete(pattern);
     else endpoint.patterns.set(pattern, n - 1);
     this.broker.unwatch(pattern);
+  }
+
+  private note(from: Endpoint, note: string): void {
+    if (typeof note !== 'string') return;
+    this.relay(note, from);
+    this.broker.notify(note);
+  }
+
+  /** A note to every endpoint but the one it came from. */
+  private relay(note: string, from: Endpoint | null): void {
+    for (const byClient of this.endpoints.values()) {
+      for (const endpoint of byClient.values()) if (endpoint !== from) endpoint.note(note);
+    }
   }
 
   /** An endpoint that left gives back its watches. */

@@ -21,10 +21,15 @@ export type ToHost =
   | { tag: typeof IPC_TAG; client: string; n: number; call: Call }
   | { tag: typeof IPC_TAG; client: string; watch: string }
   | { tag: typeof IPC_TAG; client: string; unwatch: string }
+  | { tag: typeof IPC_TAG; client: string; note: string }
   | { tag: typeof IPC_TAG; client: string; bye: true };
 
-/** What the host sends one client, in the order it happened: deliveries and replies. */
-export type Item = { d: WireMessage } | { n: number; ok: unknown } | { n: number; err: { message: string; code?: string } };
+/** What the host sends one client, in the order it happened: deliveries, notes from other clients and replies. */
+export type Item =
+  | { d: WireMessage }
+  | { note: string }
+  | { n: number; ok: unknown }
+  | { n: number; err: { message: string; code?: string } };
 
 /** Everything for one client from one turn of the host's event loop, in one IPC message. */
 export type ToClient = { tag: typeof IPC_TAG; client: string; items: Item[] };

@@ -141,6 +141,12 @@ export class MemoryBroker implements Broker {
     this.sink = sink;
   }
 
+  notify(): void {
+    // One process: no other node to tell (a cluster's workers talk through IpcBrokerHost).
+  }
+
+  setNoteSink(): void {}
+
   status(): BrokerStatus {
     return { kind: 'memory', ready: true, channels: this.channels.size };
   }

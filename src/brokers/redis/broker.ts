@@ -77,6 +77,9 @@ export class RedisBroker implements Broker {
   private readonly limits: HistoryLimits;
   private readonly commandTimeoutMs: number;
   private sink: (msg: Message) => void = () => {};
+  private noteSink: ((note: string) => void) | null = null;
+  /** Names this node in its notes, so that it skips its own. */
+  private readonly origin = randomBytes(6).toString('hex');
   /** Redis subscription name -> the pushframe patterns it carries -> local watch count. */
   private readonly interest = new Map<string, Map<string, number>>();
   /** Newest id delivered per channel, for ids past `lastLive` only (older entries are
@@ -348,6 +351,19 @@ export class RedisBroker implements Broker {
     this.sink = sink;
   }
 
+  notify(note: string): void {
+    if (this.closed) return;
+    // Best effort, like the note itself: while Redis is away it is not sent.
+    this.cmd.publish(this.keys.notes, this.origin + ' ' + note).catch(() => undefined);
+  }
+
+  setNoteSink(sink: (note: string) => void): void {
+    const first = this.noteSink === null;
+    this.noteSink = sink;
+    if (!first) return;
+    this.sub.subscribe(this.keys.notes).catch((err: unknown) => this.log.error({ err: message(err), subscription: this.keys.notes }, 'redis subscribe failed'));
+  }
+
   status(): BrokerStatus {
     const ready = this.cmd.status === 'ready' && this.sub.status === 'ready';
     const parts: string[] = [];
@@ -375,6 +391,11 @@ export class RedisBroker implements Broker {
   }
 
   private receive(subscription: string, payload: string): void {
+    if (subscription === this.keys.notes) {
+      const space = payload.indexOf(' ');
+      if (space !== -1 && payload.slice(0, space) !== this.origin) this.noteSink?.(payload.slice(space + 1));
+      return;
+    }
     const carried = this.interest.get(subscription);
     if (!carried) return; // arrived after the last local subscriber left
     const msg = decodePayload(payload);

@@ -23,6 +23,8 @@ export class Keys {
   readonly streamPrefix: string;
   /** Prefix of the pub/sub channels. */
   readonly pubsubPrefix: string;
+  /** The pub/sub channel of notes between nodes (Broker.notify), outside the prefix above. */
+  readonly notes: string;
 
   constructor(readonly namespace: string) {
     this.epoch = namespace + 'epoch';
@@ -32,6 +34,7 @@ export class Keys {
     this.forgotten = namespace + 'forgotten';
     this.streamPrefix = namespace + 's:';
     this.pubsubPrefix = namespace + 'm:';
+    this.notes = namespace + 'notes';
   }
 
   stream(channel: string): string {
