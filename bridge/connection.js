@@ -56,7 +56,7 @@
     this.probeFrom_ = -1; // the polling rung a probe of the streams came from
     this.pathCheckMs = positive(options, 'pathCheckMs');
     this.streamed_ = false;     // a stream opened on this path since it last died: no path check
-    this.replaces_ = '';        // the last opened stream's token: the next stream replaces it
+    this.replaces_ = '';        // the last opened stream's token (until the server ends it): the next one replaces it
     this.positionDone_ = null;  // drops a pending path-check poll
     this.pathTimer_ = null;
 

@@ -23,10 +23,10 @@ import { packageRoot } from './paths';
 import { SysStats } from './sysstats';
 import { ConnectionRegistry } from './transports';
 
-/** Settings that belong to a listening server (startServer's), not to an embedded pushframe. */
-
 /** A broker note that asks the other nodes to end the stream a `replaces=` token names. */
 const REPLACE_NOTE = 'replace ';
+
+/** Settings that belong to a listening server (startServer's), not to an embedded pushframe. */
 export type ServerOnlyKey = 'port' | 'host' | 'maxHeaderBytes' | 'demo' | 'workers';
 
 export interface PushframeOptions extends Partial<Omit<Config, ServerOnlyKey>> {

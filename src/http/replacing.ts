@@ -20,11 +20,13 @@ const TOKEN = /^[A-Za-z0-9_-]{22}$/;
  * the server ends the old stream before counting the new request's slots.
  *
  * The token is the whole proof: 128 random bits that only the stream's own body carried
- * to its page, good for one use. A token this process does not hold goes to the other
- * nodes (and workers), since a balancer may have sent the page's next request elsewhere:
- * `tellOthers` is wired to the broker's notes, and a note comes back in `replaceHeld`. No cookie is asked for, since a cross-site embed sends
+ * to its page, good for one use. No cookie is asked for, since a cross-site embed sends
  * none, and its dead streams hold slots too; whoever could read the token could read the
  * stream, and ending a stream only makes its page resume from its cursor.
+ *
+ * A token this process does not hold goes to the other nodes and workers, since a
+ * balancer may have sent the page's next request elsewhere: `tellOthers` is wired to the
+ * broker's notes, and their notes come back in `replaceHeld`.
  */
 export class ReplaceableStreams {
   private readonly held = new Map<string, Abandonable>();

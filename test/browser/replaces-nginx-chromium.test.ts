@@ -1,6 +1,6 @@
 import type { PushframeServer, StartOptions } from '../../src';
 import { launchChromium, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
-import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
+import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
 import { startTestServer } from '../helpers/server';
@@ -107,12 +107,5 @@ test('streams dead between the browser and nginx end on their node when the page
     publishing = false;
     await publisher;
   }
-  const total = n;
-  for (const p of pages) await waitInPage(p, `window.__got.length >= ${total}`, `${total} messages`, 10_000);
-  await sleep(300);
-  for (const p of pages) {
-    const r = await record(p);
-    expect(r.got.map((g) => g.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
-    expect(r.transport).toBe('iframe');
-  }
+  for (const r of await expectEveryMessage(pages, n)) expect(r.transport).toBe('iframe');
 }, 60_000);

@@ -1,6 +1,6 @@
 import type { PushframeServer, StartOptions } from '../../src';
 import { launchChromium, waitInPage, type TestBrowser } from '../helpers/browsers';
-import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
+import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
 import { startTestServer } from '../helpers/server';
@@ -91,12 +91,8 @@ test('a rolling restart, one node after the other, while pages stream: no pushfr
   publishing = false;
   await publisher;
   const total = n;
-  for (const p of pages) await waitInPage(p, `window.__got.length >= ${total}`, `${total} messages`, 10_000);
-  await sleep(300);
-  for (const p of pages) {
-    const r = await record(p);
+  for (const r of await expectEveryMessage(pages, total)) {
     expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
-    expect(r.got.map((g) => g.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
     expect(r.transport).toBe('iframe');
   }
   process.stdout.write(`rolling restart: streams moved ${JSON.stringify(moved)}, drained in ${JSON.stringify(drained)} ms, ${total} messages, no errors\n`);

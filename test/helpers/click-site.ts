@@ -96,3 +96,16 @@ export async function openAndClick(p: TestPage, url: string, loadTimeoutMs = 100
 export function record(p: TestPage): Promise<PageRecord> {
   return p.evaluate<PageRecord>('({ got: window.__got, events: window.__events, transport: window.__conn ? window.__conn.transport : "" })');
 }
+
+/**
+ * Waits (bounded) until every page has `total` messages, then checks that each got
+ * `{ n }` for n = 0..total-1, in order, once each; returns what each page recorded.
+ */
+export async function expectEveryMessage(pages: TestPage[], total: number): Promise<PageRecord[]> {
+  for (const p of pages) await waitInPage(p, `window.__got.length >= ${total}`, `${total} messages`, 10_000);
+  // Anything extra (a repeat) would arrive within this.
+  await new Promise((r) => setTimeout(r, 300));
+  const records = await Promise.all(pages.map(record));
+  for (const r of records) expect(r.got.map((g) => g.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
+  return records;
+}
