@@ -148,7 +148,9 @@ function parseOptions(argv: string[]): Options {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function memOf(server: ServerProcess): Promise<{ rss: number; heap: number }> {
+async function memOf(server: ServerProcess, collect = true): Promise<{ rss: number; heap: number }> {
+  // Without a collection the figures would count garbage: none then.
+  if (!collect) return { rss: NaN, heap: NaN };
   // The server collects garbage first (it runs with --expose-gc), then /proc is read.
   const reply = await server.request({ op: 'mem' }, 'mem', 30_000);
   return { rss: rssOf(server.pid).rss, heap: reply.op === 'mem' ? reply.heapUsed + reply.external : NaN };
@@ -213,7 +215,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     const errors = await openAll(clients.slice(0, warm), port, streamPath, parallel, 30_000);
     const warmMs = performance.now() - t0;
     await sleep(300);
-    const memBefore = await memOf(server);
+    const memBefore = await memOf(server, !scenario.noCollection);
     const rssBefore = memBefore.rss;
     const t1 = performance.now();
     // The server's own CPU time per opening (after warm-up), where wall time also carries
@@ -237,7 +239,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     const openCpuLaterMainMicros = n > mid ? (openCpu2.main - openCpu1.main) / (n - mid) : NaN;
     await health.stop();
     await sleep(500);
-    const memAfter = n > warm ? await memOf(server) : memBefore;
+    const memAfter = n > warm ? await memOf(server, !scenario.noCollection) : memBefore;
     const rssAfter = memAfter.rss;
     if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams failed to open, e.g. ${errors[0]}`);
     if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, openCpuMicros, openCpuFirstMicros, openCpuLaterMicros, openCpuLaterMainMicros, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
