@@ -27,10 +27,9 @@ export interface Scenario {
   /** Its figures are openings: the run waits for earlier runs' sockets to leave TIME_WAIT (run.ts). */
   settle?: boolean;
   /**
-   * No forced collection before the measured openings, and so no memory figures. A full
-   * collection just before them changes the cost of both servers' next openings, and
-   * unequally: on this machine the bare server's steady openings cost 290 us after one
-   * and 190 without, pushframe's 318 and 294 (BENCHMARKS.md).
+   * No forced collection before the measured openings, and so no memory figures: a full
+   * collection just before them changes both servers' next openings, unequally
+   * (BENCHMARKS.md, "open: without a forced collection before the openings").
    */
   noCollection?: boolean;
 }
