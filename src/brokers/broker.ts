@@ -8,6 +8,18 @@ export interface Backlog {
   resets: string[];
 }
 
+/**
+ * What a broker whose ids and history live in this process (the memory broker) answers at
+ * once: the same as epoch(), position() and history(), without a promise. With it the hub
+ * opens a subscription in the turn it was asked for, and a stream's open frame goes out
+ * with its head, instead of after three rounds of awaiting answers already known.
+ */
+export interface ImmediateReads {
+  epoch(): string;
+  position(): string;
+  history(pattern: string, cursor: Cursor): Backlog;
+}
+
 export interface PublishOptions {
   /** Keep-latest key (conflation): see Message.key. */
   key?: string;
@@ -47,6 +59,9 @@ export interface Broker {
   notify(note: string): void;
   /** Where notes from other processes go. */
   setNoteSink(sink: (note: string) => void): void;
+  /** Set when this broker's reads need no waiting (ImmediateReads); a broker that asks
+   * another process (Redis, a cluster's primary) leaves it undefined. */
+  readonly immediate?: ImmediateReads;
   /** Broker state for /stats and /healthz. */
   status(): BrokerStatus;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Broker, PublishOptions } from '../brokers/broker';
+import type { Backlog, Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
 import { CHECKPOINT_ENTRIES, advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, maxId, raiseBase, serializeData, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
@@ -41,6 +41,9 @@ interface Entry {
   stamp: number;
   closed: boolean;
 }
+
+/** What subscribe() returns when the subscriber opened before it returned. */
+const SUBSCRIBED: Promise<void> = Promise.resolve();
 
 export interface HubOptions {
   /** Largest message (serialized JSON) accepted, in bytes. */
@@ -109,67 +112,108 @@ export class Hub {
   /**
    * Registers a subscriber for `patterns`. Live messages are held while history after
    * `cursor` is read; then `open` gets the backlog and the subscriber goes live, so a
-   * resuming client misses nothing and sees nothing twice.
+   * resuming client misses nothing and sees nothing twice. With a broker whose reads need
+   * no waiting (Broker.immediate), `open` is called before this returns.
    */
-  async subscribe(sub: Subscriber, patterns: readonly string[], cursor?: Cursor): Promise<void> {
-    for (const p of patterns) if (!isPattern(p)) throw new PushframeError('bad_pattern');
-    if (this.entries.has(sub)) throw new Error('subscriber is already subscribed');
+  subscribe(sub: Subscriber, patterns: readonly string[], cursor?: Cursor): Promise<void> {
+    try {
+      for (const p of patterns) if (!isPattern(p)) throw new PushframeError('bad_pattern');
+      if (this.entries.has(sub)) throw new Error('subscriber is already subscribed');
+      const now = this.broker.immediate;
+      if (now === undefined) return this.subscribeLater(sub, patterns, cursor);
+      const epoch = now.epoch();
+      const start: Cursor = cursor ?? { epoch, base: now.position(), channels: new Map() };
+      const entry = this.register(sub, patterns);
+      try {
+        const found = start.epoch !== epoch ? null : patterns.length === 1 ? [now.history(patterns[0], start)] : patterns.map((p) => now.history(p, start));
+        this.open(entry, start, epoch, now.position(), found);
+      } catch (err) {
+        this.unsubscribe(sub);
+        throw err;
+      }
+      return SUBSCRIBED;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** subscribe() over a broker that answers later: each read is awaited. */
+  private async subscribeLater(sub: Subscriber, patterns: readonly string[], cursor: Cursor | undefined): Promise<void> {
     // A fresh subscription starts from a position asked for at once, before anything
     // else, and reads history from there like a resume: nothing published after the
     // call can slip between that position and the live feed.
     const [epoch, base] = await Promise.all([this.broker.epoch(), cursor ? null : this.broker.position()]);
     const start: Cursor = cursor ?? { epoch, base: base as string, channels: new Map() };
-    const entry: Entry = { sub, patterns, buffer: [], stamp: 0, closed: false };
-    this.entries.set(sub, entry);
-    for (const p of patterns) if (this.matcher.add(p, entry)) this.broker.watch(p);
+    const entry = this.register(sub, patterns);
     try {
       const position = await this.broker.position();
-      const sameEpoch = start.epoch === epoch;
-      const resets: string[] = sameEpoch ? [] : [...patterns];
-      let backlog: Message[] = [];
-      if (sameEpoch) {
-        const found = patterns.length === 1 ? [await this.broker.history(patterns[0], start)] : await Promise.all(patterns.map((p) => this.broker.history(p, start)));
-        for (const f of found) {
-          for (const r of f.resets) if (!resets.includes(r)) resets.push(r);
-          for (const m of f.messages) backlog.push(m);
-        }
-        // Stable sort: per-channel order is kept, channels interleave by id.
-        if (backlog.length > 1) backlog.sort((a, b) => compareIds(a.id, b.id));
+      let found: Backlog[] | null = null;
+      if (start.epoch === epoch) {
+        found = patterns.length === 1 ? [await this.broker.history(patterns[0], start)] : await Promise.all(patterns.map((p) => this.broker.history(p, start)));
       }
       if (entry.closed) return;
-      const newest = new Map<string, string>();
-      if (backlog.length > 0) backlog = backlog.filter((m) => isNewer(newest, m));
-      const fromHistory = backlog.length;
-      // Live messages held meanwhile carry watermarks (Message.covers): every message up to
-      // the highest one is in history or held here, so the checkpoint's base may rise to it.
-      let covered: string | null = null;
-      for (const m of entry.buffer as Message[]) {
-        if (m.covers !== undefined && (covered === null || compareIds(m.covers, covered) > 0)) covered = m.covers;
-        if (sameEpoch && compareIds(m.id, lastSeen(start, m.channel)) <= 0) continue;
-        if (isNewer(newest, m)) backlog.push(m);
-      }
-      entry.buffer = null;
-      this.messagesOut += backlog.length;
-      // A client's base never goes back (a resume from a fresher cursor than `position`).
-      const base = sameEpoch ? maxId(position, start.base) : position;
-      const after: Cursor = { epoch, base, channels: new Map(sameEpoch ? start.channels : []) };
-      for (const m of backlog) advance(after, m.channel, m.id);
-      if (covered !== null) raiseBase(after, covered);
-      const checkpoint = formatCursor(after);
-      const quiet = resets.length === 0 && backlog.length === 0;
-      const info: OpenInfo = {
-        cursor: quiet ? checkpoint : formatCursor(start),
-        resets,
-        backlog,
-        checkpoint: quiet ? null : checkpoint,
-        watermark: this.watermark,
-      };
-      if (sameEpoch && fromHistory > CHECKPOINT_ENTRIES) info.marks = backlogMarks(start, backlog, fromHistory, position);
-      sub.open(info);
+      this.open(entry, start, epoch, position, found);
     } catch (err) {
       this.unsubscribe(sub);
       throw err;
     }
+  }
+
+  /** Adds the subscriber to the matcher, holding live messages until it opens. */
+  private register(sub: Subscriber, patterns: readonly string[]): Entry {
+    const entry: Entry = { sub, patterns, buffer: [], stamp: 0, closed: false };
+    this.entries.set(sub, entry);
+    for (const p of patterns) if (this.matcher.add(p, entry)) this.broker.watch(p);
+    return entry;
+  }
+
+  /**
+   * Opens a registered subscriber: the backlog is what history `found` after `start`
+   * (null: another epoch, every pattern resets) and the live messages held meanwhile;
+   * `position` was taken after it registered.
+   */
+  private open(entry: Entry, start: Cursor, epoch: string, position: string, found: readonly Backlog[] | null): void {
+    const { sub, patterns } = entry;
+    const sameEpoch = found !== null;
+    const resets: string[] = sameEpoch ? [] : [...patterns];
+    let backlog: Message[] = [];
+    if (found !== null) {
+      for (const f of found) {
+        for (const r of f.resets) if (!resets.includes(r)) resets.push(r);
+        for (const m of f.messages) backlog.push(m);
+      }
+      // Stable sort: per-channel order is kept, channels interleave by id.
+      if (backlog.length > 1) backlog.sort((a, b) => compareIds(a.id, b.id));
+    }
+    const newest = new Map<string, string>();
+    if (backlog.length > 0) backlog = backlog.filter((m) => isNewer(newest, m));
+    const fromHistory = backlog.length;
+    // Live messages held meanwhile carry watermarks (Message.covers): every message up to
+    // the highest one is in history or held here, so the checkpoint's base may rise to it.
+    let covered: string | null = null;
+    for (const m of entry.buffer as Message[]) {
+      if (m.covers !== undefined && (covered === null || compareIds(m.covers, covered) > 0)) covered = m.covers;
+      if (sameEpoch && compareIds(m.id, lastSeen(start, m.channel)) <= 0) continue;
+      if (isNewer(newest, m)) backlog.push(m);
+    }
+    entry.buffer = null;
+    this.messagesOut += backlog.length;
+    // A client's base never goes back (a resume from a fresher cursor than `position`).
+    const base = sameEpoch ? maxId(position, start.base) : position;
+    const after: Cursor = { epoch, base, channels: new Map(sameEpoch ? start.channels : []) };
+    for (const m of backlog) advance(after, m.channel, m.id);
+    if (covered !== null) raiseBase(after, covered);
+    const checkpoint = formatCursor(after);
+    const quiet = resets.length === 0 && backlog.length === 0;
+    const info: OpenInfo = {
+      cursor: quiet ? checkpoint : formatCursor(start),
+      resets,
+      backlog,
+      checkpoint: quiet ? null : checkpoint,
+      watermark: this.watermark,
+    };
+    if (sameEpoch && fromHistory > CHECKPOINT_ENTRIES) info.marks = backlogMarks(start, backlog, fromHistory, position);
+    sub.open(info);
   }
 
   /** The broker's watermark: messages reach subscribers synchronously from its sink. */

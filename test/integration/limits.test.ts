@@ -131,7 +131,9 @@ describe('publish rate', () => {
 describe('an error after the first byte', () => {
   it('becomes a p.e frame, then the stream ends', async () => {
     const broker = new MemoryBroker({ maxCount: 10, maxAgeMs: 60_000 });
+    // A broker that asks another process (as Redis does), and whose answer is a failure.
     const failing = Object.assign(Object.create(broker) as MemoryBroker, {
+      immediate: undefined,
       epoch: () => Promise.reject(new BrokerUnavailableError('redis is down')),
     });
     const server = await startTestServer({ brokerInstance: failing });

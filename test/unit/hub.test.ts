@@ -17,11 +17,21 @@ class Recorder implements Subscriber {
   }
 }
 
-function setup(maxCount = 1000, maxAgeMs = 60_000, now: () => number = Date.now) {
+/**
+ * `later`: the memory broker without its immediate reads, so that the hub awaits each
+ * read as it does over Redis or a cluster's primary, and publishing can race them.
+ */
+function setup({ later = false } = {}, maxCount = 1000, maxAgeMs = 60_000, now: () => number = Date.now) {
   const broker = new MemoryBroker({ maxCount, maxAgeMs }, now);
+  if (later) Object.defineProperty(broker, 'immediate', { value: undefined });
   const hub = new Hub(broker, { maxMessageBytes: 1024 });
   return { broker, hub };
 }
+
+const READS: [string, boolean][] = [
+  ['answer at once', false],
+  ['answer later', true],
+];
 
 describe('hub fan-out', () => {
   it('delivers to exact, * and ** subscribers, once each', async () => {
@@ -80,9 +90,9 @@ describe('hub fan-out', () => {
   });
 });
 
-describe('resume from history', () => {
+describe.each(READS)('resume from history, over a broker whose reads %s', (_name, later) => {
   it('replays exactly what the cursor has not seen, for exact and wildcard subscriptions', async () => {
-    const { hub, broker } = setup();
+    const { hub, broker } = setup({ later });
     const first = new Recorder();
     await hub.subscribe(first, ['s/*', 'n']);
     await hub.publish('s/a', 'a1');
@@ -102,7 +112,7 @@ describe('resume from history', () => {
   });
 
   it('sends a reset, not a silent gap, when history was trimmed past the cursor', async () => {
-    const { hub, broker } = setup(3);
+    const { hub, broker } = setup({ later }, 3);
     const first = new Recorder();
     await hub.subscribe(first, ['a', 'b']);
     const cursor = first.info!.cursor;
@@ -118,7 +128,7 @@ describe('resume from history', () => {
 
   it('trims by age too', async () => {
     let now = 1_000_000;
-    const { hub, broker } = setup(100, 1000, () => now);
+    const { hub, broker } = setup({ later }, 100, 1000, () => now);
     const first = new Recorder();
     await hub.subscribe(first, ['a']);
     const cursor = first.info!.cursor;
@@ -134,7 +144,7 @@ describe('resume from history', () => {
   });
 
   it('resets every subscription for a cursor from another epoch (a restarted memory broker)', async () => {
-    const { hub, broker } = setup();
+    const { hub, broker } = setup({ later });
     await hub.publish('a', 1);
     const again = new Recorder();
     await hub.subscribe(again, ['a', 'b/*'], parseCursor('otherepoch~5'));
@@ -144,7 +154,7 @@ describe('resume from history', () => {
   });
 
   it('loses and duplicates nothing published while history is being read', async () => {
-    const { hub, broker } = setup();
+    const { hub, broker } = setup({ later });
     const first = new Recorder();
     await hub.subscribe(first, ['a']);
     const cursor = parseCursor(first.info!.cursor);
@@ -161,7 +171,7 @@ describe('resume from history', () => {
   });
 
   it('opens a resume with the client\'s own cursor and checkpoints after the backlog', async () => {
-    const { hub, broker } = setup();
+    const { hub, broker } = setup({ later });
     const first = new Recorder();
     await hub.subscribe(first, ['a', 'b']);
     const old = first.info!.cursor;
@@ -184,7 +194,7 @@ describe('resume from history', () => {
   });
 
   it('does not lose a message published while a fresh subscription is being set up', async () => {
-    const { hub, broker } = setup();
+    const { hub, broker } = setup({ later });
     const r = new Recorder();
     const subscribing = hub.subscribe(r, ['a']);
     const racing = hub.publish('a', 'early');
@@ -195,7 +205,7 @@ describe('resume from history', () => {
   });
 
   it('hands back a cursor whose base covers the replay', async () => {
-    const { hub, broker } = setup();
+    const { hub, broker } = setup({ later });
     await hub.publish('a', 1);
     const r = new Recorder();
     await hub.subscribe(r, ['a']);
@@ -229,5 +239,19 @@ describe('keep-latest', () => {
     const list = [m('1', 'k'), m('2'), m('3', 'k'), m('4', 'j'), m('5')];
     conflate(list);
     expect(list.map((x) => x.id)).toEqual(['2', '3', '4', '5']);
+  });
+});
+
+describe('a broker whose reads answer at once', () => {
+  it('opens the subscriber before subscribe() returns, and a refusal still comes as a rejection', async () => {
+    const { hub, broker } = setup();
+    await hub.publish('a', 1);
+    const r = new Recorder();
+    const subscribing = hub.subscribe(r, ['a'], parseCursor(broker.immediate.epoch() + '~0'));
+    expect(r.data).toEqual([1]);
+    await subscribing;
+    await expect(hub.subscribe(new Recorder(), ['bad pattern'])).rejects.toMatchObject({ code: 'bad_pattern' });
+    await expect(hub.subscribe(r, ['a'])).rejects.toThrow('already subscribed');
+    await broker.close();
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Backlog, Broker, BrokerStatus, HistoryLimits, PublishOptions } from '../broker';
+import type { Backlog, Broker, BrokerStatus, HistoryLimits, ImmediateReads, PublishOptions } from '../broker';
 import { compareIds, isWildcard, lastSeen, maxId, type Cursor, type Message } from '../../protocol';
 import { Ring } from './ring';
 import { ChannelTree } from './tree';
@@ -43,6 +43,13 @@ export class MemoryBroker implements Broker {
     this.sweeper.unref();
   }
 
+  /** Every read is from this process's memory. */
+  readonly immediate: ImmediateReads = {
+    epoch: () => this.id,
+    position: () => String(this.counter),
+    history: (pattern, cursor) => this.historyNow(pattern, cursor),
+  };
+
   async epoch(): Promise<string> {
     return this.id;
   }
@@ -75,6 +82,10 @@ export class MemoryBroker implements Broker {
   }
 
   async history(pattern: string, cursor: Cursor): Promise<Backlog> {
+    return this.historyNow(pattern, cursor);
+  }
+
+  private historyNow(pattern: string, cursor: Cursor): Backlog {
     const backlog: Backlog = { messages: [], resets: [] };
     if (!isWildcard(pattern)) {
       this.replay(pattern, cursor, backlog);
