@@ -9,6 +9,7 @@ import { ConfigError, type Config } from './config';
 import type { Stats } from './http/routes/ops';
 import type { Hub } from './hub';
 import type { Logger } from './log';
+import { healthFastPath, isHealthCheck } from './http/health-fast-path';
 import { pacedListener } from './http/pacing';
 import { streamOpener } from './http/routes/stream';
 import { streamFastPath } from './http/stream-fast-path';
@@ -72,11 +73,6 @@ const LISTEN_BACKLOG = 4096;
  */
 const TURN_BUDGET_MS = 10;
 
-function isHealthCheck(req: http.IncomingMessage): boolean {
-  const url = req.url ?? '';
-  return url === '/healthz' || url.startsWith('/healthz?');
-}
-
 /** While draining, how often connections that finished a response are closed. */
 const DRAIN_SWEEP_MS = 20;
 
@@ -112,8 +108,8 @@ export async function startServer(options: StartOptions = {}): Promise<Pushframe
       throw err;
     }
   }
-  // Stream openings skip Koa (http/stream-fast-path.ts); everything else is the app's.
-  const handle = streamFastPath(deps, streamOpener(deps), app.callback());
+  // Stream openings and health checks skip Koa (http/*-fast-path.ts); everything else is the app's.
+  const handle = healthFastPath(deps, streamFastPath(deps, streamOpener(deps), app.callback()));
   const listener = pacedListener(handle, isHealthCheck, TURN_BUDGET_MS);
   const server = applyStreamSettings(http.createServer(streamServerOptions(config), listener), config);
   core.sockets.attach(server);

@@ -5,7 +5,7 @@ import { BareExchange } from './exchange';
 import { checkQueryBounds } from './query';
 import type { StreamAdmission, StreamOpener } from './routes/stream';
 
-type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Opening a stream is what a node does most when its clients come back at once (a
@@ -49,6 +49,6 @@ export function streamFastPath(deps: Deps, opener: StreamOpener, fallback: Liste
 }
 
 /** A request that announces a body: the chain answers it (and closes the connection unread). */
-function hasBody(req: IncomingMessage): boolean {
+export function hasBody(req: IncomingMessage): boolean {
   return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }

@@ -1,12 +1,13 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { applyStreamSettings, createPushframe, streamServerOptions, type Pushframe, type PushframeServer } from '../../src';
+import { MemoryBroker, applyStreamSettings, createPushframe, streamServerOptions, type Pushframe, type PushframeServer } from '../../src';
 import { startTestServer } from '../helpers/server';
 
 /**
- * pushframe's own server opens streams around Koa (src/http/stream-fast-path.ts); an
- * application's Koa app opens them through the route. Every request below goes to both,
+ * pushframe's own server opens streams around Koa (src/http/stream-fast-path.ts), and
+ * answers health checks around it (src/http/health-fast-path.ts); an application's Koa
+ * app opens streams through the route. Every request below goes to both,
  * byte for byte as written here, and both must answer alike: the same status, the same
  * headers, the same body up to the open frame (whose cursor names each broker's epoch).
  */
@@ -46,10 +47,11 @@ function ask(port: number, head: string): Promise<Answer> {
         done();
         return;
       }
-      // An answer with a length is complete once its body is in (the connection stays open).
+      // An answer with a length is complete once its body is in (the connection stays
+      // open); an answer to HEAD, once its head is.
       const split = text.indexOf('\r\n\r\n');
       const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, split + 2));
-      if (split !== -1 && (length ? Buffer.byteLength(text.slice(split + 4)) >= Number(length[1]) : head.startsWith('HEAD'))) done();
+      if (split !== -1 && (head.startsWith('HEAD') || (length !== null && Buffer.byteLength(text.slice(split + 4)) >= Number(length[1])))) done();
     });
     socket.on('end', done);
     socket.on('error', reject);
@@ -190,4 +192,61 @@ it("keeps an application's own headers and cookie beside a new browser's cookie,
     app.closeAllConnections();
     await new Promise((resolve) => app.close(resolve));
   }
+});
+
+/** Health checks as a balancer sends them, and what is left to the Koa route. */
+const HEALTH_CASES: [string, string, number][] = [
+  ['GET', get('/healthz'), 200],
+  ['GET with a query', get('/healthz?from=lb'), 200],
+  ['HEAD', 'HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', 200],
+  ['any host name', 'GET /healthz HTTP/1.1\r\nHost: 10.1.2.3.nip.example\r\n\r\n', 200],
+  ['HTTP/1.0', 'GET /healthz HTTP/1.0\r\n\r\n', 200],
+  ['a body on a GET', 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}', 200],
+  ['POST', 'POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n', 405],
+  ['a longer path', get('/healthz/x'), 404],
+];
+
+/** The same server's Koa app on a port of its own: the answers of the route alone. */
+async function koaOf(server: PushframeServer): Promise<{ port: number; close: () => Promise<void> }> {
+  const viaKoa = http.createServer(server.app.callback());
+  await new Promise<void>((resolve) => viaKoa.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (viaKoa.address() as AddressInfo).port,
+    close: async () => {
+      viaKoa.closeAllConnections();
+      await new Promise((resolve) => viaKoa.close(resolve));
+    },
+  };
+}
+
+describe('health checks around Koa', () => {
+  it.each(HEALTH_CASES)('%s: answered as the Koa route answers it', async (_name, head, status) => {
+    const route = await koaOf(own);
+    try {
+      const direct = comparable(await ask(own.port, head));
+      expect(direct.status).toBe(status);
+      expect(direct).toEqual(comparable(await ask(route.port, head)));
+    } finally {
+      await route.close();
+    }
+  });
+
+  it('answers 503 with the broker\'s detail while the broker is not ready, as the route does', async () => {
+    class DownBroker extends MemoryBroker {
+      override status() {
+        return { kind: 'memory', ready: false, detail: 'down for the test' };
+      }
+    }
+    const down = await startTestServer({ brokerInstance: new DownBroker({ maxCount: 10, maxAgeMs: 60_000 }) });
+    const route = await koaOf(down);
+    try {
+      const direct = comparable(await ask(down.port, get('/healthz')));
+      expect(direct.status).toBe(503);
+      expect(JSON.parse(direct.body)).toEqual({ status: 'degraded', broker: { kind: 'memory', ready: false, detail: 'down for the test' } });
+      expect(direct).toEqual(comparable(await ask(route.port, get('/healthz'))));
+    } finally {
+      await route.close();
+      await down.close();
+    }
+  });
 });

@@ -1,17 +1,29 @@
 import type Router from 'koa-router';
 import { getHeapStatistics } from 'node:v8';
+import type { BrokerStatus } from '../../brokers/broker';
 import type { Deps } from '../deps';
+
+export interface Health {
+  status: 200 | 503;
+  body: { status: 'ok' | 'draining' | 'degraded'; broker: BrokerStatus };
+}
+
+/** What `GET /healthz` answers: 200 while the broker is ready and the node is not draining. */
+export function health(deps: Deps): Health {
+  const broker = deps.hub.broker.status();
+  const ok = broker.ready && !deps.draining.value;
+  return { status: ok ? 200 : 503, body: { status: ok ? 'ok' : deps.draining.value ? 'draining' : 'degraded', broker } };
+}
 
 /** Health and Prometheus metrics: at the host's root, so they belong to a server of its own. */
 export function hostOpsRoutes(router: Router, deps: Deps): void {
-  const { hub } = deps;
-
+  // Usually answered before Koa (health-fast-path.ts); this route answers what that leaves
+  // to the chain (a body sent with the request) and gives other methods their 405.
   router.get('/healthz', (ctx) => {
-    const broker = hub.broker.status();
-    const ok = broker.ready && !deps.draining.value;
-    ctx.status = ok ? 200 : 503;
+    const { status, body } = health(deps);
+    ctx.status = status;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: ok ? 'ok' : deps.draining.value ? 'draining' : 'degraded', broker };
+    ctx.body = body;
   });
 
   // Prometheus scrapes this; it is not under the prefix so one scrape config fits every node.
