@@ -114,15 +114,20 @@ export function single(query: Query, name: string): string | undefined {
   return v;
 }
 
-export function parsePatterns(query: Query, maxChannels: number): string[] {
-  return [...new Set(parseChannelEntries(query, maxChannels).map((e) => e.pattern))];
-}
-
 /** One entry of `channels=`: a pattern, and the grant that authorises it (`pattern!n`). */
 export interface ChannelEntry {
-  pattern: string;
+  readonly pattern: string;
   /** Index into the comma-separated `token=` list; undefined without `!n`. */
-  grant: number | undefined;
+  readonly grant: number | undefined;
+}
+
+/** A checked `channels=` list. Shared by every request that sent the same list: read only. */
+export interface ChannelList {
+  readonly entries: readonly ChannelEntry[];
+  /** The distinct patterns, in order. */
+  readonly patterns: readonly string[];
+  /** Whether an entry names a grant (`!n`): a shared stream's list. */
+  readonly grantRefs: boolean;
 }
 
 /** At most this many grants in one `token=` list (tabs sharing a stream, docs/bridge.md). */
@@ -130,26 +135,47 @@ export const MAX_GRANTS = 32;
 const GRANT_REF = /^(.*)!(\d{1,2})$/;
 
 /**
+ * Lists checked lately, by their text. The pages of one site ask for a handful of lists,
+ * and when their clients all come back at once, each request split and checked the same
+ * list again (several microseconds of every opening in a fresh process). Bounded in count and in the
+ * length of a list kept, so that no client can make it hold much.
+ */
+const REMEMBERED_LISTS = 256;
+const REMEMBERED_LIST_CHARS = 1024;
+const remembered = new Map<string, ChannelList>();
+
+/**
  * The entries of `channels=`. A shared stream carries several tabs' subscriptions: each
  * entry may name, as `!n`, the grant of `token=` that covers it, so a pattern is allowed
  * only by the grant of the tab that asked for it.
  */
-export function parseChannelEntries(query: Query, maxChannels: number): ChannelEntry[] {
+export function parseChannelList(query: Query, maxChannels: number): ChannelList {
   const text = single(query, 'channels');
   if (!text) throw new PushframeError('bad_pattern', 'The "channels" parameter is required, e.g. channels=news,stocks/*');
+  const known = remembered.get(text);
+  if (known !== undefined && known.entries.length <= maxChannels) return known;
   const parts = text.split(',');
   if (parts.length > maxChannels) {
     throw new PushframeError('too_many_channels', `At most ${maxChannels} channels per subscription; got ${parts.length}.`);
   }
-  return parts.map((part) => {
+  let grantRefs = false;
+  const entries = parts.map((part): ChannelEntry => {
     const m = part.indexOf('!') === -1 ? null : GRANT_REF.exec(part);
     const entry = m ? { pattern: m[1], grant: Number(m[2]) } : { pattern: part, grant: undefined };
     if (!isPattern(entry.pattern)) throw new PushframeError('bad_pattern');
     if (entry.grant !== undefined && entry.grant >= MAX_GRANTS) {
       throw new PushframeError('bad_request', `A channel names grant ${entry.grant}; at most ${MAX_GRANTS} grants are accepted.`);
     }
+    if (entry.grant !== undefined) grantRefs = true;
     return entry;
   });
+  const patterns = entries.length === 1 ? [entries[0].pattern] : [...new Set(entries.map((e) => e.pattern))];
+  const list: ChannelList = { entries, patterns, grantRefs };
+  if (text.length <= REMEMBERED_LIST_CHARS) {
+    if (remembered.size >= REMEMBERED_LISTS) remembered.delete(remembered.keys().next().value as string);
+    remembered.set(text, list);
+  }
+  return list;
 }
 
 export function parseSince(query: Query): Cursor | undefined {

@@ -7,10 +7,11 @@ import type { Deps } from './deps';
 import { client } from './client';
 import type { Abandonable } from './replacing';
 import { checkOriginHeader } from './origins';
-import { MAX_GRANTS, parseChannelEntries, parseSince, single, type ChannelEntry, queryOf } from './query';
+import { MAX_GRANTS, parseChannelList, parseSince, single, type ChannelEntry, queryOf } from './query';
 
 export interface Subscription {
-  patterns: string[];
+  /** Shared with other requests that sent the same list: read only. */
+  patterns: readonly string[];
   cursor: Cursor | undefined;
   /** A permitted cross-origin `Origin` header, to echo in CORS headers. */
   corsOrigin: string | undefined;
@@ -32,14 +33,11 @@ export interface SubscriptionOptions {
 export function readSubscription(ctx: Exchange, config: Config, options: SubscriptionOptions = {}): Subscription {
   const query = queryOf(ctx);
   const corsOrigin = checkOriginHeader(ctx, config);
-  const entries = parseChannelEntries(query, config.maxChannels);
-  const patterns = entries.length === 1 ? [entries[0].pattern] : [...new Set(entries.map((e) => e.pattern))];
+  const { entries, patterns, grantRefs } = parseChannelList(query, config.maxChannels);
   const cursor = options.parseCursor ? options.parseCursor(ctx) : parseSince(query);
   const now = options.now ?? Date.now();
   const token = single(query, 'token');
-  const grantExpiresAt = entries.some((e) => e.grant !== undefined)
-    ? authorizeEntries(entries, token, config, now)
-    : authorize(patterns, token, config, now);
+  const grantExpiresAt = grantRefs ? authorizeEntries(entries, token, config, now) : authorize(patterns, token, config, now);
   return { patterns, cursor, corsOrigin, grantExpiresAt };
 }
 
@@ -85,13 +83,24 @@ function verify(config: Config, token: string, now: number): Grant {
  * grant; returns when the grant expires (ms), or undefined when none was needed.
  */
 export function authorize(patterns: readonly string[], token: string | undefined, config: Config, now: number): number | undefined {
-  const needed = privatePatterns(patterns, config.privateChannels);
+  const needed = privateOf(patterns, config.privateChannels);
   if (needed.length === 0) return undefined;
   if (!token) throw new PushframeError('bad_grant', `"${needed[0]}" is private: a grant (token=) is required.`);
   const granted = verify(config, token, now);
   const refused = firstUncovered(needed, granted.patterns);
   if (refused !== null) throw new PushframeError('bad_grant', `The grant does not cover "${refused}".`);
   return granted.expiresAt * 1000;
+}
+
+/** privatePatterns of each remembered channel list (query.ts), per configuration. */
+const privateOfList = new WeakMap<readonly string[], { privateChannels: readonly string[]; needed: readonly string[] }>();
+
+function privateOf(patterns: readonly string[], privateChannels: readonly string[]): readonly string[] {
+  const known = privateOfList.get(patterns);
+  if (known !== undefined && known.privateChannels === privateChannels) return known.needed;
+  const needed = privatePatterns(patterns, privateChannels);
+  privateOfList.set(patterns, { privateChannels, needed });
+  return needed;
 }
 
 /** Longest delay a Node timer takes; a grant lasting longer is left to stream recycling. */

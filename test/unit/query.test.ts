@@ -1,4 +1,6 @@
-import { parseQuery, type Query } from '../../src/http/query';
+import { resolveConfig } from '../../src/config';
+import { parseChannelList, parseQuery, type Query } from '../../src/http/query';
+import { authorize } from '../../src/http/subscribe';
 
 /** What URLSearchParams makes of a query string, repeated names as arrays. */
 function reference(querystring: string): Query {
@@ -43,5 +45,37 @@ describe('parseQuery', () => {
       for (let j = random(24); j > 0; j--) q += alphabet[random(alphabet.length)];
       expect([q, parseQuery(q)]).toEqual([q, reference(q)]);
     }
+  });
+});
+
+describe('parseChannelList', () => {
+  const channels = (text: string): Query => new Map([['channels', text]]);
+
+  it('checks a list once: the same text gives the same checked list', () => {
+    const first = parseChannelList(channels('news,stocks/*,news'), 10);
+    expect(first.patterns).toEqual(['news', 'stocks/*']);
+    expect(first.grantRefs).toBe(false);
+    expect(parseChannelList(channels('news,stocks/*,news'), 10)).toBe(first);
+    expect(parseChannelList(channels('a!0,b!1'), 10)).toMatchObject({ patterns: ['a', 'b'], grantRefs: true });
+  });
+
+  it('refuses a remembered list past a smaller limit, and a bad list every time', () => {
+    parseChannelList(channels('a,b,c'), 10);
+    expect(() => parseChannelList(channels('a,b,c'), 2)).toThrow(expect.objectContaining({ code: 'too_many_channels' }));
+    for (let i = 0; i < 2; i++) expect(() => parseChannelList(channels('a,b c'), 10)).toThrow(expect.objectContaining({ code: 'bad_pattern' }));
+  });
+
+  it("asks each configuration's private channels of a remembered list", () => {
+    const { patterns } = parseChannelList(channels('news,private/x'), 10);
+    const strict = resolveConfig({ privateChannels: ['private/**'], secret: 's'.repeat(32) });
+    const open = resolveConfig({ privateChannels: [] });
+    expect(() => authorize(patterns, undefined, strict, Date.now())).toThrow(expect.objectContaining({ code: 'bad_grant' }));
+    expect(authorize(patterns, undefined, open, Date.now())).toBeUndefined();
+    expect(() => authorize(patterns, undefined, strict, Date.now())).toThrow(expect.objectContaining({ code: 'bad_grant' }));
+  });
+
+  it('does not keep a long list', () => {
+    const long = Array.from({ length: 200 }, (_, i) => 'channel' + i).join(',');
+    expect(parseChannelList(channels(long), 500)).not.toBe(parseChannelList(channels(long), 500));
   });
 });

@@ -27,7 +27,7 @@ export function pollRoutes(router: Router, deps: Deps): void {
   /** Resolves with the answer, or null when the client left first. */
   const hold = (
     ctx: Koa.Context,
-    patterns: string[],
+    patterns: readonly string[],
     cursor: Cursor | undefined,
     since: string,
     grantExpiresAt: number | undefined,

@@ -22,7 +22,7 @@ const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
 
 /** A stream request that passed every check and holds its connection slot. */
 export interface StreamAdmission {
-  readonly patterns: string[];
+  readonly patterns: readonly string[];
   readonly cursor: Cursor | undefined;
   readonly grantExpiresAt: number | undefined;
   readonly transport: 'iframe' | 'htmlfile';
