@@ -72,6 +72,8 @@ export class BrowserBudget {
 }
 
 function cookie(header: string, name: string): string | undefined {
+  // A new browser sends no cookie, or others than this one: nothing to split.
+  if (header.indexOf(name) === -1) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();

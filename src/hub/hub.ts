@@ -1,6 +1,6 @@
 import type { Backlog, Broker, PublishOptions } from '../brokers/broker';
 import { PushframeError } from '../errors';
-import { CHECKPOINT_ENTRIES, advance, compareIds, formatCursor, isChannel, isPattern, lastSeen, matches, maxId, raiseBase, serializeData, type Cursor, type Message } from '../protocol';
+import { CHECKPOINT_ENTRIES, advance, compareIds, copyCursor, formatCursor, isChannel, isPattern, lastSeen, matches, maxId, raiseBase, serializeData, type Cursor, type Message } from '../protocol';
 import { Matcher } from './matcher';
 
 /** What a subscriber learns when its subscription is live. */
@@ -9,6 +9,9 @@ export interface OpenInfo {
    * resume, a fresh one otherwise. If the client is cut off midway through the
    * backlog, this plus the ids it did receive resumes it without a gap. */
   cursor: string;
+  /** `cursor` as an object of this subscriber's own, to keep and update (a subscriber
+   * that tracks the client's cursor need not parse it back). */
+  held?: Cursor;
   /** Channels (or patterns) whose state the client must reload: history has a gap. */
   resets: string[];
   /** Missed messages, oldest first, then those that arrived while history was read. */
@@ -207,6 +210,7 @@ export class Hub {
     const quiet = resets.length === 0 && backlog.length === 0;
     const info: OpenInfo = {
       cursor: quiet ? checkpoint : formatCursor(start),
+      held: copyCursor(quiet ? after : start),
       resets,
       backlog,
       checkpoint: quiet ? null : checkpoint,

@@ -67,6 +67,13 @@ export function formatCursor(cursor: Cursor): string {
   return out;
 }
 
+/** What parseCursor(formatCursor(cursor)) gives, without the text in between: a new object. */
+export function copyCursor(cursor: Cursor): Cursor {
+  const channels = new Map<string, string>();
+  for (const [channel, id] of cursor.channels) if (compareIds(id, cursor.base) > 0) channels.set(channel, id);
+  return { epoch: cursor.epoch, base: cursor.base, channels };
+}
+
 /** The id a channel's messages must exceed to be new to the holder of `cursor`. */
 export function lastSeen(cursor: Cursor, channel: string): string {
   const id = cursor.channels.get(channel);

@@ -54,7 +54,8 @@ export class ChunkedSocketSink implements Sink {
         const head = unsentHead(res);
         // The head Node built (writeHead) and this first chunk as one socket write: through
         // ServerResponse it would be a cork, a nextTick and a four-piece writev.
-        if (head !== null) return socket.write(head + framed(chunk), 'utf8');
+        // A stream's first chunk is its own (its open frame names it): not one to remember.
+        if (head !== null) return socket.write(head + frame(chunk), 'utf8');
       }
       return res.write(chunk, 'utf8');
     }
@@ -157,10 +158,15 @@ function forget(): void {
   forgetting = false;
 }
 
+/** `body` as one HTTP/1.1 chunk. */
+function frame(body: string): string {
+  return Buffer.byteLength(body, 'utf8').toString(16) + '\r\n' + body + '\r\n';
+}
+
 export function framed(body: string): string {
   if (body !== lastBody) {
     lastBody = body;
-    lastFramed = Buffer.byteLength(body, 'utf8').toString(16) + '\r\n' + body + '\r\n';
+    lastFramed = frame(body);
     if (!forgetting) {
       forgetting = true;
       setImmediate(forget);

@@ -150,7 +150,7 @@ export class StreamConnection implements Subscriber, Flushable, Beating {
     if (this.closed || this.opened || this.replay !== null) return;
     // The client's cursor until the backlog is through: its own, plus every backlog
     // message written, replaced at each mark.
-    this.cursor = parseCursor(info.cursor);
+    this.cursor = info.held ?? parseCursor(info.cursor);
     this.watermark = info.watermark ?? null;
     this.write(this.tagged(this.format.open(info, this.replaceToken)));
     this.replay = info.backlog;

@@ -6,6 +6,8 @@ class Recorder implements Subscriber {
   info: OpenInfo | null = null;
   got: Message[] = [];
   open(info: OpenInfo): void {
+    // The cursor object handed over is the one the text names, every time.
+    expect(info.held).toEqual(parseCursor(info.cursor));
     this.info = info;
     this.got.push(...info.backlog);
   }

@@ -1,5 +1,6 @@
 import {
   compareIds,
+  copyCursor,
   formatCursor,
   isChannel,
   isPattern,
@@ -101,6 +102,13 @@ describe('cursors', () => {
     expect(lastSeen(c, 'news')).toBe('120');
     expect(lastSeen(c, 'other')).toBe('120');
     expect(formatCursor(c)).toBe('k3v9~120,stocks/aex@131,user:42/a@121');
+  });
+  it('copies a cursor as formatting and parsing it would', () => {
+    const c = parseCursor('k3v9~120,stocks/aex@131,news@100,user:42/a@121');
+    const copy = copyCursor(c);
+    expect(copy).toEqual(parseCursor(formatCursor(c)));
+    copy.channels.set('more', '140');
+    expect(c.channels.has('more')).toBe(false);
   });
   it.each(['', '~1', 'abc', 'e~x', 'e~1,a', 'e~1,@5', 'e~1,a/../b@3', 'e~1,a@x', 'é~1', 'e~1,a@1@2', 'e'.repeat(33) + '~1'])(
     'rejects %p',
