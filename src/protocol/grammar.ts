@@ -5,8 +5,15 @@
 
 export const CHANNEL_MAX_LENGTH = 200;
 
-/** A concrete channel: `[A-Za-z0-9_.:-]` segments joined by `/`; no `.` or `..` segment. */
-const SEGMENT = /^[A-Za-z0-9_.:-]+$/;
+/**
+ * A concrete channel: `[A-Za-z0-9_.:-]` segments joined by `/`; no `.` or `..` segment.
+ * A pattern may end in a `*` or `**` segment. Whole-name expressions rather than a split
+ * and a test per segment: every stream opening checks its patterns. Linear: no segment
+ * contains the `/` that ends it.
+ */
+const CHANNEL = /^(?:[A-Za-z0-9_.:-]+\/)*[A-Za-z0-9_.:-]+$/;
+const PATTERN = /^(?:[A-Za-z0-9_.:-]+\/)*(?:[A-Za-z0-9_.:-]+|\*\*?)$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /** Broker epochs: short opaque tokens; they appear in cursors and in pages. */
 export const EPOCH = /^[A-Za-z0-9]{1,32}$/;
@@ -14,25 +21,17 @@ export const EPOCH = /^[A-Za-z0-9]{1,32}$/;
 /** Message ids: `N` (memory) or `N-M` (redis stream ids), decimal. */
 export const MESSAGE_ID = /^\d{1,20}(-\d{1,20})?$/;
 
-function validSegments(name: string, allowWildcardTail: boolean): boolean {
-  if (name.length === 0 || name.length > CHANNEL_MAX_LENGTH) return false;
-  const segments = name.split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const s = segments[i];
-    const last = i === segments.length - 1;
-    if (allowWildcardTail && last && (s === '*' || s === '**')) continue;
-    if (!SEGMENT.test(s) || s === '.' || s === '..') return false;
-  }
-  return true;
+function valid(name: string, grammar: RegExp): boolean {
+  return name.length > 0 && name.length <= CHANNEL_MAX_LENGTH && grammar.test(name) && !DOT_SEGMENT.test(name);
 }
 
 export function isChannel(name: unknown): name is string {
-  return typeof name === 'string' && validSegments(name, false);
+  return typeof name === 'string' && valid(name, CHANNEL);
 }
 
 /** A subscription pattern: a channel, or one ending in `/*` (one segment) or `/**` (any depth). */
 export function isPattern(name: unknown): name is string {
-  return typeof name === 'string' && validSegments(name, true);
+  return typeof name === 'string' && valid(name, PATTERN);
 }
 
 export function isWildcard(pattern: string): boolean {

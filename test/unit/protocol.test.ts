@@ -35,6 +35,31 @@ describe('channel grammar', () => {
     expect(isPattern('a/***')).toBe(false);
     expect(isChannel('a/*')).toBe(false);
   });
+  it('agrees with a segment-by-segment reading of the grammar on random names', () => {
+    const SEGMENT = /^[A-Za-z0-9_.:-]+$/;
+    const bySegment = (name: string, wildcardTail: boolean): boolean => {
+      if (name.length === 0 || name.length > 200) return false;
+      const segments = name.split('/');
+      return segments.every((s, i) => {
+        if (wildcardTail && i === segments.length - 1 && (s === '*' || s === '**')) return true;
+        return SEGMENT.test(s) && s !== '.' && s !== '..';
+      });
+    };
+    const alphabet = ['a', 'Z', '0', '_', '.', ':', '-', '/', '*', ' ', '\n', 'é', '..', '**'];
+    let seed = 7;
+    const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const differ: string[] = [];
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let name = '';
+      for (let k = next(12); k >= 0; k--) name += alphabet[next(alphabet.length)];
+      if (next(50) === 0) name = 'x'.repeat(195 + next(10)) + name.slice(0, 3);
+      if (isChannel(name) !== bySegment(name, false) || isPattern(name) !== bySegment(name, true)) differ.push(name);
+      if (isPattern(name)) accepted++;
+    }
+    expect(differ).toEqual([]);
+    expect(accepted).toBeGreaterThan(500); // the names are not all refused
+  });
 });
 
 describe('matching', () => {
