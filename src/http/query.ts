@@ -137,8 +137,8 @@ const GRANT_REF = /^(.*)!(\d{1,2})$/;
 /**
  * Lists checked lately, by their text. The pages of one site ask for a handful of lists,
  * and when their clients all come back at once, each request split and checked the same
- * list again (several microseconds of every opening in a fresh process). Bounded in count and in the
- * length of a list kept, so that no client can make it hold much.
+ * list again (several microseconds of every opening in a fresh process). Bounded in
+ * count and in the length of a list kept, so that no client can make it hold much.
  */
 const REMEMBERED_LISTS = 256;
 const REMEMBERED_LIST_CHARS = 1024;
