@@ -31,12 +31,15 @@ test('per-node channels, and one cluster view that sums them on _sys/stats', asy
   const own = await openStream(base(1), { channels: `${SYS_STATS_CHANNEL}/*` });
   try {
     const samples = (): StatsSample[] => cluster.messages().map((m) => m.data as StatsSample);
+    const naming = (): StatsSample[] => samples().filter((s) => (s.nodes ?? []).length === 2);
+    // Samples taken before node b counted its stream name both nodes too: wait for five,
+    // the last taken once all four streams were open (node a holds 3, node b 1).
     await cluster.until(
-      () => samples().filter((s) => (s.nodes ?? []).length === 2).length >= 5,
+      () => naming().length >= 5 && naming()[naming().length - 1].connections.total === 4,
       5000,
-      'five cluster samples naming both nodes',
+      'five cluster samples naming both nodes, the last with every stream',
     );
-    const both = samples().filter((s) => (s.nodes ?? []).length === 2);
+    const both = naming();
     for (const s of both) {
       expect(s.node).toBe('cluster');
       expect(s.nodes!.map((n) => n.node)).toEqual(['node-a', 'node-b']);
