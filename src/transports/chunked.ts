@@ -22,9 +22,9 @@ type Listener = () => void;
 export class ChunkedSocketSink implements Sink {
   private res: ServerResponse | null;
   private readonly socket: Socket;
-  /** The sink's own listeners while Node's HTTP server holds the socket: they go back on
-   * it once Node's come off. Dropped then (a stream's life is spent released). */
-  private listeners: { event: 'close' | 'drain'; listener: Listener }[] | null = [];
+  /** The sink's own listeners while Node's HTTP server holds the socket: they stay on it
+   * when Node's come off. Dropped then (a stream's life is spent released). */
+  private listeners: Listener[] | null = [];
   /** The head is still to go out, with the first chunk. */
   private headPending = true;
 
@@ -88,13 +88,13 @@ export class ChunkedSocketSink implements Sink {
   on(event: 'close' | 'drain', listener: Listener): this {
     // The socket's own events: the response relays 'drain' only after its own write
     // returned false, and the socket outlives the sink's hold on the response.
-    this.listeners?.push({ event, listener });
+    this.listeners?.push(listener);
     this.socket.on(event, listener);
     return this;
   }
 
   removeListener(event: 'close' | 'drain', listener: Listener): this {
-    const i = this.listeners ? this.listeners.findIndex((l) => l.event === event && l.listener === listener) : -1;
+    const i = this.listeners ? this.listeners.indexOf(listener) : -1;
     if (i !== -1) this.listeners?.splice(i, 1);
     this.socket.removeListener(event, listener);
     return this;
@@ -103,9 +103,8 @@ export class ChunkedSocketSink implements Sink {
   /** Takes the socket from Node's HTTP server, if the connection is still as it was. */
   release(): void {
     const res = this.res;
-    if (res === null || releaseHttp(res) === null) return;
+    if (res === null || releaseHttp(res, this.listeners ?? undefined) === null) return;
     this.res = null;
-    for (const l of this.listeners ?? []) this.socket.on(l.event, l.listener);
     this.listeners = null;
   }
 }

@@ -35,16 +35,28 @@ const freeParser: FreeParser | null = (() => {
   }
 })();
 
+type Listener = (...args: never[]) => unknown;
+const NONE: readonly Listener[] = [];
+
 /** Every event Node's server, ServerResponse and on-finished (Koa) listen to on a socket. */
 const SERVER_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'pause', 'resume'] as const;
 
-type HttpSocket = Socket & { parser?: HttpParserLike | null; _httpMessage?: unknown; server?: Server };
+type HttpSocket = Socket & {
+  parser?: HttpParserLike | null;
+  _httpMessage?: unknown;
+  server?: Server;
+  /** EventEmitter's listener table: a function, or an array of them, per event. */
+  _events?: Record<string, Registered | Registered[] | undefined>;
+};
+
+/** A listener as an emitter holds it: a once-wrapper names the listener it wraps. */
+type Registered = Listener & { listener?: Listener };
 
 /** Listeners that stay on a socket when it is released (they are not Node's HTTP machinery). */
-const kept = new WeakSet<(...args: never[]) => unknown>();
+const kept = new WeakSet<Listener>();
 
 /** Marks `listener` to survive `releaseHttp` (e.g. a budget that counts the socket until it closes). */
-export function keepOnRelease<F extends (...args: never[]) => unknown>(listener: F): F {
+export function keepOnRelease<F extends Listener>(listener: F): F {
   kept.add(listener);
   return listener;
 }
@@ -63,24 +75,19 @@ export function canReleaseHttp(res: ServerResponse): boolean {
 /**
  * Detaches `res`'s socket from Node's HTTP machinery; returns the socket, now with no
  * listeners of its own but 'end' (destroy) and 'error' (ignored: 'close' follows), or
- * null when the connection cannot be released (then nothing was changed). Call it
+ * null when the connection cannot be released (then nothing was changed). Listeners
+ * marked with keepOnRelease, and those in `keep` (the caller's own), stay. Call it
  * outside the request handler's stack (the parser may still be executing there).
  */
-export function releaseHttp(res: ServerResponse): Socket | null {
+export function releaseHttp(res: ServerResponse, keep: readonly Listener[] = NONE): Socket | null {
   // The request must be complete (a GET has no body left to read).
   if (!canReleaseHttp(res) || !res.req.complete) return null;
   const socket = res.socket as HttpSocket;
-  // One by one: removeAllListeners would turn the socket's event table into a
-  // dictionary, 0.7 KiB more per idle stream.
-  for (const event of SERVER_EVENTS) {
-    for (const raw of socket.rawListeners(event)) {
-      const listener = (raw as { listener?: unknown }).listener ?? raw;
-      if (!kept.has(listener as (...args: never[]) => unknown)) socket.removeListener(event, raw as (...args: unknown[]) => void);
-    }
-  }
+  for (let i = 0; i < SERVER_EVENTS.length; i++) dropListeners(socket, SERVER_EVENTS[i], keep);
   (freeParser as FreeParser)(socket.parser as HttpParserLike, res.req, socket);
   res.detachSocket(socket);
-  socket.setTimeout(0);
+  // A server with `timeout` set gave the socket an idle timer; a stream has its heartbeats.
+  if (socket.timeout) socket.setTimeout(0);
   socket.on('error', ignore);
   // The server no longer reads the connection: what the client sends now is discarded,
   // and its end closes the connection (the server was half-open).
@@ -94,6 +101,32 @@ export function releaseHttp(res: ServerResponse): Socket | null {
     socket.on('close', forget);
   }
   return socket;
+}
+
+/**
+ * Removes the listeners of `event` that are not kept, one by one: removeAllListeners
+ * would turn the socket's event table into a dictionary, 0.7 KiB more per idle stream.
+ * The table is read in place (EventEmitter's `_events`) rather than through
+ * rawListeners(), which copies it for each of the events on every stream.
+ */
+function dropListeners(socket: HttpSocket, event: string, keep: readonly Listener[]): void {
+  const value = socket._events?.[event];
+  if (value === undefined) return;
+  if (typeof value === 'function') {
+    if (!isKept(value, keep)) socket.removeListener(event, value as (...args: unknown[]) => void);
+    return;
+  }
+  // From the end: removeListener takes the last match and shifts only what follows it.
+  for (let i = value.length - 1; i >= 0; i--) {
+    const raw = value[i];
+    if (!isKept(raw, keep)) socket.removeListener(event, raw as (...args: unknown[]) => void);
+  }
+}
+
+/** A listener to leave on the socket (a once-wrapper counts as the listener it wraps). */
+function isKept(raw: Registered, keep: readonly Listener[]): boolean {
+  const listener = raw.listener ?? raw;
+  return kept.has(listener) || keep.includes(listener);
 }
 
 /** Destroys every socket released from `server` that is still open (closeAllConnections' counterpart). */
