@@ -45,8 +45,11 @@ interface Entry {
   closed: boolean;
 }
 
-/** What subscribe() returns when the subscriber opened before it returned. */
-const SUBSCRIBED: Promise<void> = Promise.resolve();
+/**
+ * What subscribe() returns when the subscriber opened before it returned: a caller that
+ * compares with it can go on in the same turn instead of a promise reaction later.
+ */
+export const SUBSCRIBED: Promise<void> = Promise.resolve();
 
 export interface HubOptions {
   /** Largest message (serialized JSON) accepted, in bytes. */

@@ -1,2 +1,2 @@
-export { Hub, type HubOptions, type HubStats, type OpenInfo, type Subscriber } from './hub';
+export { Hub, SUBSCRIBED, type HubOptions, type HubStats, type OpenInfo, type Subscriber } from './hub';
 export { Matcher } from './matcher';

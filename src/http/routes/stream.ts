@@ -14,6 +14,7 @@ import { single, queryOf } from '../query';
 import { admitHeld, readSubscription, watchGrantExpiry, type HeldSlot } from '../subscribe';
 import type { Exchange } from '../exchange';
 import type { Cursor } from '../../protocol';
+import { SUBSCRIBED } from '../../hub';
 
 const FRAME_ID = /^[A-Za-z0-9_]{1,32}$/;
 /** Rendered openings kept; pages reuse a handful of frame ids and origins. */
@@ -142,10 +143,13 @@ function makeStreamOpener(deps: Deps): StreamOpener {
     stopWatch = watchGrantExpiry(grantExpiresAt, () => conn.fail('bad_grant', 'The grant has expired; reload the page for a new one.'));
     log.debug({ transport: format.name, ip, channels: patterns.length }, 'stream opened');
     conn.start(admission.opening.preamble);
-    hub.subscribe(conn, patterns, cursor).then(() => {
-      // Over the browser's budget: the open frame and backlog, then come back later.
+    const subscribed = hub.subscribe(conn, patterns, cursor);
+    // Over the browser's budget: the open frame and backlog, then come back later.
+    const afterOpen = (): void => {
       if (slot.capped) conn.reconnect(config.cappedPollMs, 'recycle');
-    }, (err: unknown) => {
+    };
+    if (subscribed === SUBSCRIBED) return afterOpen();
+    subscribed.then(afterOpen, (err: unknown) => {
       // Past the first byte: the error becomes a p.e frame and the stream ends.
       const e = toPushframeError(err);
       if (e.code === 'internal') log.error({ err }, 'stream subscription failed');
@@ -179,7 +183,8 @@ export function streamRoutes(router: Router, deps: Deps): void {
  */
 function headWith(res: ServerResponse, opening: Opening, setHeaders: readonly string[] | null): Readonly<Record<string, string>> | string[] {
   if (setHeaders === null) return opening.headers;
-  if (res.getHeaderNames().length === 0) return opening.headerList.concat(setHeaders);
+  // Spread, not concat: concat leaves V8's generated code for a call into its runtime.
+  if (res.getHeaderNames().length === 0) return [...opening.headerList, ...setHeaders];
   for (let i = 0; i < setHeaders.length; i += 2) res.appendHeader(setHeaders[i], setHeaders[i + 1]);
   return opening.headers;
 }
