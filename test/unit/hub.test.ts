@@ -1,5 +1,5 @@
 import { MemoryBroker, conflate } from '../../src/brokers';
-import { Hub, type OpenInfo, type Subscriber } from '../../src/hub';
+import { Hub, SUBSCRIBED, type OpenInfo, type Subscriber } from '../../src/hub';
 import { parseCursor, type Message } from '../../src/protocol';
 
 class Recorder implements Subscriber {
@@ -251,9 +251,26 @@ describe('a broker whose reads answer at once', () => {
     const r = new Recorder();
     const subscribing = hub.subscribe(r, ['a'], parseCursor(broker.immediate.epoch() + '~0'));
     expect(r.data).toEqual([1]);
+    // The settled promise callers compare with to go on in the same turn.
+    expect(subscribing).toBe(SUBSCRIBED);
     await subscribing;
-    await expect(hub.subscribe(new Recorder(), ['bad pattern'])).rejects.toMatchObject({ code: 'bad_pattern' });
-    await expect(hub.subscribe(r, ['a'])).rejects.toThrow('already subscribed');
+    const refused = hub.subscribe(new Recorder(), ['bad pattern']);
+    expect(refused).not.toBe(SUBSCRIBED);
+    await expect(refused).rejects.toMatchObject({ code: 'bad_pattern' });
+    const again = hub.subscribe(r, ['a']);
+    expect(again).not.toBe(SUBSCRIBED);
+    await expect(again).rejects.toThrow('already subscribed');
+    await broker.close();
+  });
+
+  it('opens the subscriber later over a broker that answers later, and says so by another promise', async () => {
+    const { hub, broker } = setup({ later: true });
+    const r = new Recorder();
+    const subscribing = hub.subscribe(r, ['a']);
+    expect(subscribing).not.toBe(SUBSCRIBED);
+    expect(r.info).toBeNull();
+    await subscribing;
+    expect(r.info).not.toBeNull();
     await broker.close();
   });
 });
