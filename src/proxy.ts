@@ -74,6 +74,24 @@ export function compileTrust(setting: string): TrustFn {
 export function normalAddress(address: string | undefined): string {
   if (!address) return 'unknown';
   const lower = address.toLowerCase();
+  // Nothing to fold without a colon: IPv4 as the kernel reports it, or a name.
+  if (lower.indexOf(':') === -1) return lower;
+  // Longer than any IPv6 address with a zone: not one to keep.
+  if (lower.length > 64) return foldAddress(lower);
+  let known = folded.get(lower);
+  if (known === undefined) {
+    // A client's address is read several times per request (budgets, limits, logs).
+    if (folded.size >= FOLDED_MAX) folded.clear();
+    folded.set(lower, (known = foldAddress(lower)));
+  }
+  return known;
+}
+
+/** Addresses with a colon, folded: IPv6 spelling takes a URL parse. */
+const folded = new Map<string, string>();
+const FOLDED_MAX = 1024;
+
+function foldAddress(lower: string): string {
   if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
   if (isIP(lower) === 6) {
     try {
@@ -176,8 +194,9 @@ export function clientInfo(req: RequestLike, trust: ProxyTrust): ClientInfo {
   const peer = req.socket.remoteAddress ?? '';
   const ownProto = req.socket.encrypted ? 'https' : 'http';
   const ownHost = headerText(req, 'host');
-  if (!trust.trusts(normalAddress(peer), 0)) {
-    return { ip: normalAddress(peer), proto: ownProto, host: ownHost, proxied: false, forwardedProto: false };
+  const peerIp = normalAddress(peer);
+  if (!trust.trusts(peerIp, 0)) {
+    return { ip: peerIp, proto: ownProto, host: ownHost, proxied: false, forwardedProto: false };
   }
   let chain: string[];
   let proto = '';
@@ -196,7 +215,7 @@ export function clientInfo(req: RequestLike, trust: ProxyTrust): ClientInfo {
     proto = firstValue(headerText(req, 'x-forwarded-proto')).toLowerCase();
     host = firstValue(headerText(req, 'x-forwarded-host'));
   }
-  let ip = normalAddress(peer);
+  let ip = peerIp;
   for (let hop = 0; hop < chain.length; hop++) {
     const next = chain[hop];
     if (isIP(next) === 0) break;

@@ -52,6 +52,17 @@ describe('trustProxy: which hops may report the client address', () => {
     expect(normalAddress(undefined)).toBe('unknown');
   });
 
+  test('a folded address is the same when asked again, past the number of addresses kept', () => {
+    const spellings = (i: number): [string, string] => [`2001:DB8:0:0:0:0:${i.toString(16)}:1`, `2001:db8::${i.toString(16)}:1`];
+    for (let i = 1; i <= 3000; i++) expect(normalAddress(spellings(i)[0])).toBe(spellings(i)[1]);
+    for (let i = 1; i <= 3000; i += 7) expect(normalAddress(spellings(i)[0])).toBe(spellings(i)[1]);
+    expect(normalAddress('10.0.0.1')).toBe('10.0.0.1');
+    expect(normalAddress('HOST-NAME')).toBe('host-name');
+    const long = ':'.repeat(100) + 'X';
+    expect(normalAddress(long)).toBe(long.toLowerCase());
+    expect(normalAddress(long)).toBe(long.toLowerCase());
+  });
+
   test('malformed headers: the hop that reported garbage is the client, never the garbage', () => {
     for (const bad of ['not-an-ip', '1.2.3.4.5', '<script>', '999.1.1.1', 'unknown', ',,,', '1.2.3.4:80']) {
       const info = clientInfo(req('127.0.0.1', { 'x-forwarded-for': bad }), xf('2'));
