@@ -7,6 +7,7 @@ import { ChunkedSocketSink, StreamConnection, foreverFrameFormat } from '../../t
 import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
 import { STREAM_HEADERS } from '../headers';
+import { fixedHeaders, writeHeadWith, type FixedHeaders } from '../fixed-head';
 import { parseNonce, streamPolicy } from '../csp';
 import { client, hostName } from '../client';
 import { framingPolicy, legacyFramingHeader, originAllowed } from '../origins';
@@ -36,9 +37,7 @@ export interface StreamAdmission {
 /** What a stream's first write depends on besides its subscription: rendered once per combination. */
 interface Opening {
   readonly preamble: string;
-  readonly headers: Readonly<Record<string, string>>;
-  /** The same headers as a list (name, value, ...), to be joined with a request's own. */
-  readonly headerList: readonly string[];
+  readonly headers: FixedHeaders;
 }
 
 /** Opening a forever-frame stream, in two steps: the checks, then the response. */
@@ -75,15 +74,13 @@ function makeStreamOpener(deps: Deps): StreamOpener {
     const key = nonce === undefined ? t + '|' + frame + '|' + (origin ?? '') + '|' + (domain ?? '') : null;
     let opening = key === null ? undefined : openings.get(key);
     if (opening === undefined) {
-      const headers = {
-        ...STREAM_HEADERS,
-        'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
-        ...legacyFramingHeader(origin, t),
-      };
       opening = {
         preamble: padPreamble(views.render('stream.njk', { frame, origin, domain, nonce }), PREAMBLE_MIN_BYTES),
-        headers,
-        headerList: Object.entries(headers).flat(),
+        headers: fixedHeaders({
+          ...STREAM_HEADERS,
+          'Content-Security-Policy': streamPolicy(framingPolicy(origin), nonce),
+          ...legacyFramingHeader(origin, t),
+        }),
       };
       if (key !== null) {
         if (openings.size >= OPENING_CACHE_SIZE) openings.delete(openings.keys().next().value as string);
@@ -126,7 +123,7 @@ function makeStreamOpener(deps: Deps): StreamOpener {
 
   const start = (admission: StreamAdmission, res: ServerResponse, setHeaders?: readonly string[] | null): void => {
     const { patterns, cursor, grantExpiresAt, nonce, ip, slot } = admission;
-    res.writeHead(200, headWith(res, admission.opening, setHeaders ?? null));
+    writeHeadWith(res, 200, admission.opening.headers, setHeaders ?? null);
     res.socket?.setNoDelay(true);
     const format = formats[admission.transport];
     const opts = nonce === undefined ? options : { ...options, scriptTag: `<script nonce="${nonce}">` };
@@ -172,21 +169,6 @@ export function streamRoutes(router: Router, deps: Deps): void {
     releaseKoaContext(ctx.res);
     opener.start(admission, ctx.res);
   });
-}
-
-/**
- * The head's headers: the opening's, plus those the checks set aside (a new browser's
- * cookie), as one list. Given headers only, writeHead renders them as they come; headers
- * already on the response (an application's, set before pushframe's handler) make it
- * merge by name instead, which would replace a cookie rather than add one. Then the
- * set-aside headers are appended to the response first, as a Koa context does.
- */
-function headWith(res: ServerResponse, opening: Opening, setHeaders: readonly string[] | null): Readonly<Record<string, string>> | string[] {
-  if (setHeaders === null) return opening.headers;
-  // Spread, not concat: concat leaves V8's generated code for a call into its runtime.
-  if (res.getHeaderNames().length === 0) return [...opening.headerList, ...setHeaders];
-  for (let i = 0; i < setHeaders.length; i += 2) res.appendHeader(setHeaders[i], setHeaders[i + 1]);
-  return opening.headers;
 }
 
 /** The legacy document.domain path: only the request's host or one of its parents. */
