@@ -28,7 +28,7 @@ async function post(url: string, body: unknown): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('demo dashboard in Chromium', () => {
+describe('demo dashboard in Chromium; stats every 150 ms and heartbeat 2 s (shortened)', () => {
   let server: PushframeServer;
   let browser: Browser;
   const contexts: BrowserContext[] = [];

@@ -1,6 +1,6 @@
 import { launchFirefox } from '../helpers/browsers';
 import { fallbackScenarios } from '../helpers/fallback-scenarios';
 
-describe('bridge fallback in Firefox ESR behind a buffering proxy', () => {
+describe('bridge fallback in Firefox ESR behind a buffering proxy; timers shortened (heartbeat 500 ms, open timeout 1.5 s, re-probe 3 s)', () => {
   fallbackScenarios(launchFirefox);
 });

@@ -10,7 +10,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * long-poll fallback, and messages arrive at once, also after idle periods longer
  * than the proxy timeout.
  */
-describe('bridge in Chromium behind nginx (gzip on, proxy_read_timeout 1s)', () => {
+describe('bridge in Chromium behind nginx (gzip on, proxy_read_timeout 1s); heartbeat shortened to 300 ms, open timeout to 1.5 s', () => {
   let browser: TestBrowser;
   let site: FallbackSite;
   let nginx: Nginx;

@@ -9,7 +9,7 @@ interface Got {
 }
 
 /** The opt-in `sse` transport in a real EventSource: delivery, order, and resume across a cut. */
-describe('bridge over server-sent events in Chromium', () => {
+describe('bridge over server-sent events in Chromium; heartbeat shortened to 500 ms, backoff to 100-400 ms', () => {
   let browser: TestBrowser;
   let site: FallbackSite;
   let page: TestPage | undefined;
