@@ -1,0 +1,121 @@
+import type { PushframeServer, StartOptions } from '../../src';
+import { launchChromium, launchFirefox, launchWebKit, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
+import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
+import { startRedis, type TestRedis } from '../helpers/redis';
+import { startTestServer } from '../helpers/server';
+import { freePort } from '../helpers/ports';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+
+/**
+ * Dead stream paths behind nginx configured as docs/scaling.md shows (two nodes on one
+ * Redis), with the server's and the bridge's default settings. Three tabs of one browser
+ * (two share a stream, one holds its own) lose their streams' flows between the browser
+ * and nginx, as when a laptop changes networks: nothing reaches nginx, which keeps both
+ * streams open to their node. Each page notices, reconnects through nginx and names its
+ * dead stream (`replaces=`). So that the new requests surely reach the other node, the
+ * streams open while only node A listens, and A stops accepting when B starts: the
+ * dead streams are ended on A by B's notes, through Redis. In Chromium, Firefox ESR and
+ * WebKitGTK, one after the other, each with its own nodes, nginx and proxy.
+ */
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const ENGINES: [string, () => Promise<TestBrowser>][] = [
+  ['Chromium', () => launchChromium()],
+  ['Firefox ESR', launchFirefox],
+  ['WebKitGTK', launchWebKit],
+];
+
+async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe.each(ENGINES)('%s, default settings', (_engine, launch) => {
+  let redis: TestRedis;
+  let nodeA: PushframeServer;
+  let nodeB: PushframeServer | null = null;
+  /** Node B's port, named in nginx's upstream before B listens. */
+  let portB: number;
+  let nginx: DocumentedNginx;
+  let app: ClickSite;
+  let proxy: TcpProxy;
+  let browser: TestBrowser;
+  const pages: TestPage[] = [];
+
+  const nodeOptions = (): StartOptions => ({ broker: redis.url, trustProxy: 'loopback' });
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    [nodeA, portB] = await Promise.all([startTestServer(nodeOptions()), freePort()]);
+    app = await startClickSite();
+    [nginx, browser] = await Promise.all([
+      startDocumentedNginx({ upstreams: [nodeA.port, portB], app: Number(new URL(app.url).port) }),
+      launch(),
+    ]);
+    const nginxPort = Number(new URL(nginx.url).port);
+    proxy = await startTcpProxy(() => [nginxPort]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
+    await browser?.close();
+    await proxy?.close();
+    await nginx?.stop();
+    await app?.close();
+    await Promise.all([nodeA, nodeB].map((n) => n?.close()));
+    await redis?.stop();
+  });
+
+
+
+  test('streams dead between the browser and nginx end on their node when the pages reconnect to the other; nothing lost', async () => {
+    const firstLoad = Date.now();
+    const urls = ['share', 'share', 'own'].map((kind) => `${proxy.url}/page?channel=behind/nginx${kind === 'own' ? '&share=0' : ''}`);
+    for (const url of urls) {
+      const p = await browser.newPage();
+      pages.push(p);
+      await openAndClick(p, url);
+    }
+    for (const p of pages) await waitInPage(p, "window.__conn.state === 'open'", 'an open stream', 8000);
+    await until('the two streams on node A (one shared by two tabs, one of its own)', () => nodeA.stats().connections.total === 2, 5000);
+
+    let n = 0;
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing && n < 600) {
+        await nodeA.hub.publish('behind/nginx', { n });
+        n++;
+        await sleep(100);
+      }
+    })();
+    try {
+      // nginx set node B aside when it refused the first request (fail_timeout, 10 s by
+      // default): let that pass, so that the new streams go to B at once.
+      await sleep(Math.max(1000, firstLoad + 11_000 - Date.now()));
+      nodeB = await startTestServer({ ...nodeOptions(), port: portB });
+      // A stops accepting (its open streams stay; close's callback would wait for them).
+      nodeA.http.close();
+      expect(nodeA.http.listening).toBe(false);
+      const faultAt = n;
+      proxy.blackhole((path) => path.startsWith('/pushframe/stream'));
+      // The default watchdog notices within 6 s; the pages come back through nginx, on B.
+      for (const p of pages) {
+        await waitInPage(p, `window.__got.some(function (g) { return g.data.n > ${faultAt + 5}; })`, 'messages after the fault', 20_000);
+      }
+      await until('both dead streams ended on node A', () => (nodeA.stats().drops.replaced ?? 0) === 2, 5000);
+      // A tab may be briefly over its browser's budget on B while the shared stream moves
+      // (answered, then back within 2 s): the two streams settle on B.
+      const where = (): string => `A ${nodeA.stats().connections.total}, B ${(nodeB as PushframeServer).stats().connections.total}`;
+      await until('both streams on node B', () => where() === 'A 0, B 2', 5000);
+    } finally {
+      publishing = false;
+      await publisher;
+    }
+    for (const r of await expectEveryMessage(pages, n)) expect(r.transport).toBe('iframe');
+  }, 60_000);
+});
