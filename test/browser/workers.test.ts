@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { launchChromiumBrowser, waitInPage, type TestContextBrowser, type TestPage } from '../helpers/browsers';
+import { launchChromiumContext, launchFirefox, launchWebKit, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { ensureBuilt, startCli, type CliServer } from '../helpers/child';
 import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
@@ -13,7 +13,14 @@ import { freePort } from '../helpers/ports';
  * `load`; every worker is then killed (SIGKILL) while messages go on being published.
  * The primary holds the memory broker, so history outlives its workers: the tabs resume
  * from their cursors on the replacement workers and get every message once, in order.
+ * In Chromium, Firefox ESR and WebKitGTK, one after the other, each with its own cluster.
  */
+
+const ENGINES: [string, () => Promise<TestBrowser>][] = [
+  ['Chromium', launchChromiumContext],
+  ['Firefox ESR', launchFirefox],
+  ['WebKitGTK', launchWebKit],
+];
 
 const CHANNEL = 'workers/tabs';
 
@@ -46,11 +53,11 @@ function workerPids(primary: number): number[] {
   return out.split('\n').filter(Boolean).map(Number);
 }
 
-describe('two tabs, --workers 2 behind the documented nginx, default settings', () => {
+describe.each(ENGINES)('%s: two tabs, --workers 2 behind the documented nginx, default settings', (_engine, launch) => {
   let cluster: CliServer;
   let site: ClickSite;
   let nginx: DocumentedNginx;
-  let browser: TestContextBrowser;
+  let browser: TestBrowser;
   const pages: TestPage[] = [];
 
   beforeAll(async () => {
@@ -58,7 +65,7 @@ describe('two tabs, --workers 2 behind the documented nginx, default settings', 
     // A fixed port, as deployments have: with port 0, replacement workers that find no
     // live worker left would listen on a new random port.
     const port = await freePort();
-    [cluster, site, browser] = await Promise.all([startCli({ PORT: String(port) }, ['--workers', '2'], 20_000), startClickSite(), launchChromiumBrowser()]);
+    [cluster, site, browser] = await Promise.all([startCli({ PORT: String(port) }, ['--workers', '2'], 20_000), startClickSite(), launch()]);
     nginx = await startDocumentedNginx({ upstreams: [port, port], app: Number(new URL(site.url).port) });
   }, 60_000);
 
@@ -74,9 +81,9 @@ describe('two tabs, --workers 2 behind the documented nginx, default settings', 
   }, 30_000);
 
   it('every message once and in order in both tabs, across the death of every worker', async () => {
-    const context = await browser.newContext();
+    // Tabs of the browser's one profile.
     for (let i = 0; i < 2; i++) {
-      const p = await context.newPage();
+      const p = await browser.newPage();
       pages.push(p);
       await openAndClick(p, `${nginx.url}/page?channel=${CHANNEL}`);
     }
