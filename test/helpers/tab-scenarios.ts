@@ -111,7 +111,8 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
       tabs.push(tab);
       await waitInPage(tab, "document.getElementById('status').className.indexOf('live') !== -1", `tab ${i + 1} to be live`, 10000);
       await tab.evaluate(
-        "window.__got = []; document.addEventListener('pushframe:message', function (e) { if (e.detail.channel === 'demo/tabs') window.__got.push(e.detail); })",
+        // One expression: WebDriver's drivers run it as `return (...)`.
+        "(function () { window.__got = []; document.addEventListener('pushframe:message', function (e) { if (e.detail.channel === 'demo/tabs') window.__got.push(e.detail); }); })()",
       );
     }
     expect(loadMs.map((ms, i) => `tab ${i + 1}: ${ms} ms`).filter((_, i) => loadMs[i] > 2000)).toEqual([]);
