@@ -108,14 +108,17 @@ describe.each(ENGINES)('%s, default settings', (_engine, launch) => {
         await waitInPage(p, `window.__got.some(function (g) { return g.data.n > ${faultAt + 5}; })`, 'messages after the fault', 20_000);
       }
       await until('both dead streams ended on node A', () => (nodeA.stats().drops.replaced ?? 0) === 2, 5000);
-      // A tab may be briefly over its browser's budget on B while the shared stream moves
-      // (answered, then back within 2 s): the two streams settle on B.
+      // A tab may be over its browser's budget on B while the shared stream moves
+      // (answered, then back after 2 s, maybe more than once on a loaded machine): the two
+      // streams settle on B.
       const where = (): string => `A ${nodeA.stats().connections.total}, B ${(nodeB as PushframeServer).stats().connections.total}`;
-      await until('both streams on node B', () => where() === 'A 0, B 2', 5000);
+      await until('both streams on node B', () => where() === 'A 0, B 2', 15_000).catch((err: Error) => {
+        throw new Error(`${err.message} (streams now: ${where()})`);
+      });
     } finally {
       publishing = false;
       await publisher;
     }
     for (const r of await expectEveryMessage(pages, n)) expect(r.transport).toBe('iframe');
-  }, 60_000);
+  }, 90_000);
 });

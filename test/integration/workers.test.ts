@@ -192,8 +192,8 @@ test('a bad --workers value, or workers that cannot listen, stop the CLI with ex
       child.stderr.on('data', (d: Buffer) => (stderr += d));
       child.on('close', (status) => resolve({ status, stderr }));
     });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^pushframe: worker \d could not start: .*EADDRINUSE/);
+    // Together, so that a wrong exit code shows what the CLI said.
+    expect(r).toEqual({ status: 2, stderr: expect.stringMatching(/^pushframe: worker \d could not start: .*EADDRINUSE/) });
   } finally {
     taken.close();
   }
