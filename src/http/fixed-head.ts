@@ -8,8 +8,6 @@ import { Socket } from 'node:net';
  */
 export interface FixedHeaders {
   readonly headers: Readonly<Record<string, string>>;
-  /** The same headers as a list (name, value, ...). */
-  readonly list: readonly string[];
   /** The same headers as head lines, each ending in CRLF. */
   readonly text: string;
 }
@@ -22,7 +20,7 @@ export function fixedHeaders(headers: Readonly<Record<string, string>>): FixedHe
     validateHeaderValue(name, value);
     text += name + ': ' + value + '\r\n';
   }
-  return { headers, list: Object.entries(headers).flat(), text };
+  return { headers, text };
 }
 
 /** ServerResponse's own record of its head: built by writeHead, sent with the first write. */
@@ -46,7 +44,7 @@ export function writeHeadWith(res: ServerResponse, status: number, fixed: FixedH
     return;
   }
   if (!SPLICES_HEAD) {
-    res.writeHead(status, extra === null ? fixed.headers : [...fixed.list, ...extra]);
+    res.writeHead(status, extra === null ? fixed.headers : [...Object.entries(fixed.headers).flat(), ...extra]);
     return;
   }
   // Node reads the list and keeps nothing of it.

@@ -1,5 +1,5 @@
 import type { PushframeServer, StartOptions } from '../../src';
-import { launchChromium, launchFirefox, launchWebKit, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
@@ -20,12 +20,6 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const ENGINES: [string, () => Promise<TestBrowser>][] = [
-  ['Chromium', () => launchChromium()],
-  ['Firefox ESR', launchFirefox],
-  ['WebKitGTK', launchWebKit],
-];
 
 async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -1,5 +1,5 @@
 import type { PushframeServer, StartOptions } from '../../src';
-import { launchChromium, launchFirefox, launchWebKit, waitInPage, type TestBrowser } from '../helpers/browsers';
+import { ENGINES, waitInPage, type TestBrowser } from '../helpers/browsers';
 import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
@@ -13,12 +13,6 @@ import { startTestServer } from '../helpers/server';
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const ENGINES: [string, () => Promise<TestBrowser>][] = [
-  ['Chromium', () => launchChromium()],
-  ['Firefox ESR', launchFirefox],
-  ['WebKitGTK', launchWebKit],
-];
 
 async function until(what: string, pred: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { launchChromiumContext, launchFirefox, launchWebKit, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { ensureBuilt, startCli, type CliServer } from '../helpers/child';
 import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
@@ -15,12 +15,6 @@ import { freePort } from '../helpers/ports';
  * from their cursors on the replacement workers and get every message once, in order.
  * In Chromium, Firefox ESR and WebKitGTK, one after the other, each with its own cluster.
  */
-
-const ENGINES: [string, () => Promise<TestBrowser>][] = [
-  ['Chromium', launchChromiumContext],
-  ['Firefox ESR', launchFirefox],
-  ['WebKitGTK', launchWebKit],
-];
 
 const CHANNEL = 'workers/tabs';
 

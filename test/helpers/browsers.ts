@@ -134,6 +134,16 @@ export async function launchChromiumContext(): Promise<TestBrowser> {
   };
 }
 
+/**
+ * The three engines the browser suites run in, each as one profile whose pages are tabs
+ * of one browser, for `describe.each`: [name, launch].
+ */
+export const ENGINES: readonly (readonly [string, () => Promise<TestBrowser>])[] = [
+  ['Chromium', () => launchChromiumContext()],
+  ['Firefox ESR', () => launchFirefox()],
+  ['WebKitGTK', () => launchWebKit()],
+];
+
 /** Debian's Firefox ESR through puppeteer-core (WebDriver BiDi), headless. */
 export async function launchFirefox(): Promise<TestBrowser> {
   requireBinary(FIREFOX, 'firefox-esr');
