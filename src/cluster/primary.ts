@@ -239,11 +239,17 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
-function send(worker: Worker, message: ToWorker): void {
+/** Sends `message` to `worker` if it can still be told; never throws, never emits. */
+export function send(worker: Worker, message: ToWorker): void {
   if (!worker.isConnected()) return;
   try {
-    worker.send(message);
+    // With a callback, a pipe that broke meanwhile (EPIPE) is handed to it; without one,
+    // it is an 'error' event on the Worker, which nothing listens to: the primary crashed.
+    worker.send(message, ignoreSendError);
   } catch {
     // Gone between the check and the send: its 'exit' follows.
   }
 }
+
+/** A worker that could not be told is exiting: its 'exit' follows and is handled there. */
+function ignoreSendError(): void {}
