@@ -1,16 +1,16 @@
-import { launchChromium, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { startFallbackSite, type FallbackSite } from '../helpers/fallback-site';
 import { startNginx, type Nginx } from '../helpers/nginx';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Chromium behind nginx configured as many sites are (`gzip on`, default buffering, a
+ * Each engine behind nginx configured as many sites are (`gzip on`, default buffering, a
  * short `proxy_read_timeout`): the bridge keeps its forever frame, never needs the
  * long-poll fallback, and messages arrive at once, also after idle periods longer
  * than the proxy timeout.
  */
-describe('bridge in Chromium behind nginx (gzip on, proxy_read_timeout 1s); heartbeat shortened to 300 ms, open timeout to 1.5 s', () => {
+describe.each(ENGINES)('bridge in %s behind nginx (gzip on, proxy_read_timeout 1s); heartbeat shortened to 300 ms, open timeout to 1.5 s', (_engine, launch) => {
   let browser: TestBrowser;
   let site: FallbackSite;
   let nginx: Nginx;
@@ -18,7 +18,7 @@ describe('bridge in Chromium behind nginx (gzip on, proxy_read_timeout 1s); hear
 
   beforeAll(async () => {
     [browser, site] = await Promise.all([
-      launchChromium(),
+      launch(),
       startFallbackSite({ heartbeatMs: 300 }, 'openTimeoutMs: 1500, backoffMinMs: 100'),
     ]);
     nginx = await startNginx({

@@ -1,4 +1,4 @@
-import { launchChromium, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { startFallbackSite, type FallbackSite } from '../helpers/fallback-site';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -9,14 +9,14 @@ interface Got {
 }
 
 /** The opt-in `sse` transport in a real EventSource: delivery, order, and resume across a cut. */
-describe('bridge over server-sent events in Chromium; heartbeat shortened to 500 ms, backoff to 100-400 ms', () => {
+describe.each(ENGINES)('bridge over server-sent events in %s; heartbeat shortened to 500 ms, backoff to 100-400 ms', (engine, launch) => {
   let browser: TestBrowser;
   let site: FallbackSite;
   let page: TestPage | undefined;
 
   beforeAll(async () => {
     [browser, site] = await Promise.all([
-      launchChromium(),
+      launch(),
       startFallbackSite(
         { heartbeatMs: 500 },
         "transports: ['sse', 'iframe', 'longpoll'], backoffMinMs: 100, backoffMaxMs: 400",
@@ -31,7 +31,7 @@ describe('bridge over server-sent events in Chromium; heartbeat shortened to 500
   });
 
   it('receives every message in order, exactly once, across a network cut', async () => {
-    const channel = 'sse/chromium';
+    const channel = `sse/${engine.split(' ')[0].toLowerCase()}`;
     page = await browser.newPage();
     await page.goto(`${site.direct}/page?channel=${encodeURIComponent(channel)}`);
     await waitInPage(
