@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PushframeServer } from '../../src';
-import { launchChromium, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { startTestServer } from '../helpers/server';
 
 /**
@@ -53,7 +53,7 @@ function listen(server: http.Server, host: string): Promise<string> {
   });
 }
 
-describe('JSONP long-poll and the origin policy, in Chromium', () => {
+describe.each(ENGINES)('JSONP long-poll and the origin policy, in %s', (_engine, launch) => {
   let browser: TestBrowser;
   let push: PushframeServer;
   let own = '';
@@ -91,7 +91,7 @@ describe('JSONP long-poll and the origin policy, in Chromium', () => {
     const otherSite = site();
     allowed = await listen(allowedSite, '127.0.0.2');
     other = await listen(otherSite, '127.0.0.3');
-    [browser, push] = await Promise.all([launchChromium(), startTestServer({ allowedOrigins: [allowed] })]);
+    [browser, push] = await Promise.all([launch(), startTestServer({ allowedOrigins: [allowed] })]);
     // The push server's own origin serves pages too: the bridge polls same-origin there.
     const ownSite = site(push.app.callback());
     own = await listen(ownSite, '127.0.0.1');

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import nunjucks from 'nunjucks';
 import { MemoryBroker, applyStreamSettings, createPushframe, streamServerOptions, usePushframeViews, type Pushframe } from '../../src';
 import { openStream } from '../helpers/forever-frame';
-import { launchChromium, waitInPage, type TestBrowser } from '../helpers/browsers';
+import { ENGINES, waitInPage, type TestBrowser } from '../helpers/browsers';
 
 const MESSAGES = 100;
 const views = usePushframeViews(new nunjucks.Environment(new nunjucks.FileSystemLoader(join(__dirname, '..', 'fixtures', 'embed')), { autoescape: true }));
@@ -104,12 +104,14 @@ async function closeApp(push: Pushframe, server: http.Server): Promise<void> {
   await new Promise((r) => server.close(r));
 }
 
-// One browser for the three applications; each test opens its own page.
-let browser: TestBrowser;
+// One browser of each engine for the three applications; each test opens its own page.
+const browsers = new Map<string, TestBrowser>();
 beforeAll(async () => {
-  browser = await launchChromium();
-}, 30_000);
-afterAll(() => browser?.close());
+  for (const [engine, launch] of ENGINES) browsers.set(engine, await launch());
+}, 60_000);
+afterAll(async () => {
+  for (const b of browsers.values()) await b.close();
+});
 
 describe.each([
   ['a Koa app mounting middleware()', koaApp, 'koa'],
@@ -123,8 +125,8 @@ describe.each([
   });
   afterAll(() => app?.close());
 
-  it(`delivers ${MESSAGES} of ${MESSAGES} messages published through publish() to a real Chromium page`, async () => {
-    const tab = await browser.newPage();
+  it.each(ENGINES.map(([engine]) => engine))(`delivers ${MESSAGES} of ${MESSAGES} messages published through publish() to a page in %s`, async (engine) => {
+    const tab = await browsers.get(engine)!.newPage();
     try {
       await tab.goto(app.url + '/');
       await waitInPage(tab, 'window.__open >= 1', 'the stream to open', 10_000);
