@@ -81,7 +81,7 @@
    * Long-poll over JSONP `<script>` elements: every browser, any origin, and any proxy,
    * since each answer is a complete response. An answer becomes the protocol's
    * callbacks (`o` for the first one, then `x`, `m`, `r`, `e`) and its cursor the
-   * connection's; the next poll starts once the answer has been handled. The
+   * connection's; the next poll starts as soon as the answer has been handled. The
    * connection's watchdog covers a poll that never comes back.
    */
   transports.longpoll = {
@@ -124,7 +124,9 @@
           sink.r(a.reconnect);
           return;
         }
-        window.setTimeout(poll, 0);
+        // At once, not after a timer: browsers hold a background tab's timers to one a
+        // second, and a leader tab in the background polls for every tab of the page.
+        poll();
       }
 
       function poll() {

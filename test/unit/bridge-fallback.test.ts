@@ -179,8 +179,7 @@ describe('bridge ladder: falling back to long-poll', () => {
     settle();
     onlyPoll().answer({ cursor: 'E~5', messages: [], resets: [], timeoutMs: 1000 });
     expect(of('open')).toEqual([{ transport: 'longpoll', cursor: 'E~5', heartbeatMs: 1000 }]);
-    expect(polls()).toHaveLength(0); // the next poll starts outside the answer's script
-    settle();
+    // The next poll starts at once, with no timer between: a background tab's timers wait up to a second.
     let p = onlyPoll();
     expect(p.params.since).toBe('E~5');
     expect(p.params.callback).toMatch(/^Pushframe\._poll\.[A-Za-z0-9_]+$/);
@@ -203,6 +202,27 @@ describe('bridge ladder: falling back to long-poll', () => {
     p.answer({ cursor: 'E~9', messages: [['a', '9', 2]], resets: [], timeoutMs: 1000 });
     expect(c.cursor()).toBe('E~9');
     expect(of('open')).toHaveLength(1);
+  });
+
+  it('polls no more once a message handler closes the connection, and only for the new channels after it re-subscribes', () => {
+    const c = connect({ channels: ['a'], transports: ['longpoll'] });
+    settle();
+    onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
+    const resubscribe = (): void => {
+      Pushframe.unlisten(document, 'pushframe:message', resubscribe);
+      c.subscribe('b');
+    };
+    Pushframe.listen(document, 'pushframe:message', resubscribe);
+    onlyPoll().answer({ cursor: 'E~1,a@2', messages: [['a', '2', 1]], resets: [], timeoutMs: 1000 });
+    settle();
+    expect(onlyPoll().params.channels).toBe('a,b');
+    const close = (): void => c.close();
+    Pushframe.listen(document, 'pushframe:message', close);
+    onlyPoll().answer({ cursor: 'E~1,a@3', messages: [['a', '3', 2]], resets: [], timeoutMs: 1000 });
+    Pushframe.unlisten(document, 'pushframe:message', close);
+    jest.advanceTimersByTime(5000);
+    expect(polls()).toHaveLength(0);
+    expect(c.state).toBe('closed');
   });
 
   it('treats a poll that never comes back as stalled after its hold time (timeoutMs) plus stallGraceMs, and polls again', () => {
