@@ -22,6 +22,12 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+/** What a suite may ask of any engine's launch. */
+export interface LaunchOptions {
+  /** Accept the test's self-signed TLS certificates (a browser flag or capability, never a page's choice). */
+  insecureCerts?: boolean;
+}
+
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -121,8 +127,8 @@ export async function launchChromiumBrowser(extraArgs: string[] = []): Promise<T
  * and `context.newPage()` per tab, so the tabs share storage, locks, BroadcastChannel and
  * the six connections per host.
  */
-export async function launchChromiumContext(): Promise<TestBrowser> {
-  const browser = await launchChromiumBrowser();
+export async function launchChromiumContext(options: LaunchOptions = {}): Promise<TestBrowser> {
+  const browser = await launchChromiumBrowser(options.insecureCerts ? ['--ignore-certificate-errors'] : []);
   const context = await browser.newContext();
   return {
     name: 'chromium',
@@ -138,14 +144,14 @@ export async function launchChromiumContext(): Promise<TestBrowser> {
  * The three engines the browser suites run in, each as one profile whose pages are tabs
  * of one browser, for `describe.each`: [name, launch].
  */
-export const ENGINES: readonly (readonly [string, () => Promise<TestBrowser>])[] = [
-  ['Chromium', () => launchChromiumContext()],
-  ['Firefox ESR', () => launchFirefox()],
-  ['WebKitGTK', () => launchWebKit()],
+export const ENGINES: readonly (readonly [string, (options?: LaunchOptions) => Promise<TestBrowser>])[] = [
+  ['Chromium', (options) => launchChromiumContext(options)],
+  ['Firefox ESR', (options) => launchFirefox(options)],
+  ['WebKitGTK', (options) => launchWebKit(options)],
 ];
 
 /** Debian's Firefox ESR through puppeteer-core (WebDriver BiDi), headless. */
-export async function launchFirefox(): Promise<TestBrowser> {
+export async function launchFirefox(options: LaunchOptions = {}): Promise<TestBrowser> {
   requireBinary(FIREFOX, 'firefox-esr');
   const puppeteer = (await import('puppeteer-core')).default;
   const profile = mkdtempSync(join(tmpdir(), 'pushframe-firefox-'));
@@ -155,6 +161,7 @@ export async function launchFirefox(): Promise<TestBrowser> {
     headless: true,
     userDataDir: profile,
     defaultViewport: { width: 800, height: 600 },
+    acceptInsecureCerts: options.insecureCerts === true,
   });
   return {
     name: 'firefox',
@@ -239,7 +246,7 @@ interface WebDriverAnswer {
  * HTTP, under an Xvfb the test starts. WebKitWebDriver drives one session; every page is
  * a window of it, and commands are serialized (each first switches to its window).
  */
-export async function launchWebKit(): Promise<TestBrowser> {
+export async function launchWebKit(options: LaunchOptions = {}): Promise<TestBrowser> {
   requireBinary(WEBKIT_DRIVER, 'webkit2gtk-driver');
   const binary = miniBrowser();
   const xvfb = await startXvfb();
@@ -278,7 +285,12 @@ export async function launchWebKit(): Promise<TestBrowser> {
   let session: string;
   try {
     const created = (await call('POST', '/session', {
-      capabilities: { alwaysMatch: { 'webkitgtk:browserOptions': { binary, args: ['--automation'] } } },
+      capabilities: {
+        alwaysMatch: {
+          'webkitgtk:browserOptions': { binary, args: ['--automation'] },
+          ...(options.insecureCerts ? { acceptInsecureCerts: true } : {}),
+        },
+      },
     })) as { sessionId: string };
     session = created.sessionId;
   } catch (err) {

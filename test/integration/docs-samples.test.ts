@@ -40,7 +40,7 @@ for (const file of DOCS) {
 const NOT_SAMPLES: { file: string; first: string; reason: string }[] = [
   { file: 'README.md', first: 'npm test', reason: 'the suite itself; test/unit/readme.test.ts checks that .ci/run runs exactly it' },
   { file: 'docs/scaling.md', first: 'upstream pushframe {', reason: 'loaded by nginx through test/helpers/documented-nginx.ts (nginx-proxy, rolling-restart tests)' },
-  { file: 'docs/scaling.md', first: 'server {', reason: 'the TLS server block, loaded by nginx through test/helpers/documented-nginx.ts (http2-chromium test)' },
+  { file: 'docs/scaling.md', first: 'server {', reason: 'the TLS server block, loaded by nginx through test/helpers/documented-nginx.ts (http2 browser suite)' },
 ];
 
 /** Every fenced block of the docs: its file, line, first line and whether a marker precedes it. */
