@@ -21,6 +21,18 @@
     return false;
   }
 
+  /**
+   * Calls fn once the script running now has returned (a frame's own call stack
+   * included). A promise's reaction where there are promises: browsers hold a
+   * background tab's timers to one a second, and a background tab may hold the stream
+   * of every tab of the page. A zero-delay timer elsewhere.
+   */
+  function afterScript(fn) {
+    var P = window.Promise;
+    if (typeof P === 'function' && typeof P.resolve === 'function') P.resolve().then(fn);
+    else window.setTimeout(fn, 0);
+  }
+
   function Connection(options) {
     options = options || {};
     var url = String(option(options, 'url'));
@@ -82,6 +94,7 @@
     this.stream_ = null;
     this.lastFrame_ = 0;
     this.timer_ = null;
+    this.recycling_ = null; // a pending recycle (recycle_), cancelled with the timers
     this.watchdog_ = null;
     this.watchLimit_ = 0;
 
@@ -245,7 +258,7 @@
   proto.clearTimers_ = function () {
     if (this.timer_) window.clearTimeout(this.timer_);
     if (this.watchdog_) window.clearTimeout(this.watchdog_);
-    this.timer_ = this.watchdog_ = null;
+    this.timer_ = this.watchdog_ = this.recycling_ = null;
   };
 
   proto.halt_ = function () {
@@ -561,11 +574,14 @@
     self.clearTimers_();
     self.state = 'reconnecting';
     // Tear the frame down once its script has returned, then come back with the cursor.
-    self.timer_ = window.setTimeout(function () {
-      self.timer_ = null;
+    var turn = (self.recycling_ = {});
+    afterScript(function () {
+      if (self.recycling_ !== turn) return; // closed, suspended or started again meanwhile
+      self.recycling_ = null;
       if (self.stream_ === stream) self.halt_();
-      self.schedule_(delay);
-    }, 0);
+      if (delay > 0) self.schedule_(delay);
+      else self.start_();
+    });
   };
 
   proto.serverError_ = function (stream, code, message) {

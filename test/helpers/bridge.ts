@@ -86,3 +86,11 @@ export function frameCallbacks(pushframe: PushframeGlobal, iframe: HTMLIFrameEle
   if (!p) throw new Error('no live frame for ' + iframe.src);
   return p;
 }
+
+/**
+ * Lets the bridge's promise reactions run: in a browser they run once the script that
+ * queued them (a frame's, an event handler's) has returned. Fake timers do not hold them.
+ */
+export async function afterScript(): Promise<void> {
+  for (let i = 0; i < 3; i++) await Promise.resolve();
+}

@@ -1,5 +1,5 @@
 /** @jest-environment jsdom */
-import { frameCallbacks, loadBridge, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+import { afterScript, frameCallbacks, loadBridge, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
 
 /** The bridge's transport ladder: stream first, long-poll when streams show nothing, streams again later. */
 
@@ -289,10 +289,11 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(polls()).toHaveLength(0);
   });
 
-  it('waits as asked by a reconnect answer (server shutdown) before polling again', () => {
+  it('waits as asked by a reconnect answer (server shutdown) before polling again', async () => {
     connect({ channels: ['a'], transports: ['longpoll'] });
     settle();
     onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000, reconnect: 700 });
+    await afterScript();
     jest.advanceTimersByTime(699);
     expect(polls()).toHaveLength(0);
     jest.advanceTimersByTime(1);
@@ -496,7 +497,7 @@ describe('bridge: the opt-in sse transport', () => {
     expect(since(live())).toBe('E~1');
   });
 
-  it('takes checkpoints, and reconnects itself with its cursor on a planned end and after an error', () => {
+  it('takes checkpoints, and reconnects itself with its cursor on a planned end and after an error', async () => {
     const c = connect({ channels: ['a'], transports: ['sse'] });
     settle();
     let es = live();
@@ -505,7 +506,7 @@ describe('bridge: the opt-in sse transport', () => {
     es.emit('checkpoint', '{"cursor":"E~2"}');
     expect(c.cursor()).toBe('E~2');
     es.emit('reconnect', '0');
-    settle();
+    await afterScript();
     expect(es.closed).toBe(true);
     es = live();
     expect(since(es)).toBe('E~2');

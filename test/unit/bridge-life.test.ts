@@ -1,5 +1,5 @@
 /** @jest-environment jsdom */
-import { BRIDGE_SOURCE, frameCallbacks, loadBridge, onlyStreamFrame, streamFrames, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+import { BRIDGE_SOURCE, afterScript, frameCallbacks, loadBridge, onlyStreamFrame, streamFrames, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
 
 /**
  * The bridge in a page's life (fake timers): connect() at any moment of the page's
@@ -219,12 +219,13 @@ describe('the default watchdog', () => {
     expect(streamParams(next).replaces).toBeUndefined();
   });
 
-  it('a stream the server ended itself (p.r, p.e) is not named by the next one, which gets no poll beside it', () => {
+  it('a stream the server ended itself (p.r, p.e) is not named by the next one, which gets no poll beside it', async () => {
     connect({ channels: ['a'], transports: ['iframe', 'longpoll'] });
     jest.advanceTimersByTime(0);
     for (const s of scripts()) s.remove();
     sinkOf(only()).o('E~1', 4000, 'T'.repeat(22));
     sinkOf(only()).r(0);
+    await afterScript();
     jest.advanceTimersByTime(100);
     expect(scripts()).toHaveLength(0);
     expect(streamParams(only()).replaces).toBeUndefined();

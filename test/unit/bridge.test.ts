@@ -1,5 +1,5 @@
 /** @jest-environment jsdom */
-import { frameCallbacks, loadBridge, onlyStreamFrame, streamFrames, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
+import { afterScript, frameCallbacks, loadBridge, onlyStreamFrame, streamFrames, streamParams, type Connection, type FrameCallbacks, type PushframeGlobal } from '../helpers/bridge';
 
 interface Seen {
   type: string;
@@ -256,7 +256,7 @@ describe('bridge: resume, reset, recycle, watchdog, backoff', () => {
     expect(seen.find((s) => s.type === 'pushframe:reset')?.detail).toEqual({ channels: ['a', 'b/*'] });
   });
 
-  it('recycles on p.r(delay): a new frame after the delay, with the cursor, no error', () => {
+  it('recycles on p.r(delay): a new frame after the delay, with the cursor, no error', async () => {
     connect({ channels: ['a'] });
     jest.advanceTimersByTime(0);
     const first = only();
@@ -265,13 +265,43 @@ describe('bridge: resume, reset, recycle, watchdog, backoff', () => {
     p.m('a', '6', 'x');
     p.r(500);
     expect(frames()).toHaveLength(1); // torn down after the frame's script returns
-    jest.advanceTimersByTime(0);
+    await afterScript();
     expect(frames()).toHaveLength(0);
     jest.advanceTimersByTime(499);
     expect(frames()).toHaveLength(0);
     jest.advanceTimersByTime(1);
     expect(streamParams(only()).since).toBe('E~5,a@6');
     expect(types()).not.toContain('error');
+  });
+
+  it('on p.r(0), opens the next frame once the frame script has returned, without waiting for a timer', async () => {
+    // A background tab's timers wait up to a second; a recycle must not.
+    connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const first = only();
+    const p = sinkOf(first);
+    p.o('E~5', 1000);
+    p.m('a', '6', 'x');
+    p.r(0);
+    expect(only()).toBe(first);
+    await afterScript();
+    const next = only();
+    expect(next).not.toBe(first);
+    expect(streamParams(next).since).toBe('E~5,a@6');
+    expect(types()).toEqual(['transport', 'open', 'message']);
+  });
+
+  it('a connection closed while a recycle waits for the frame script opens nothing more', async () => {
+    const c = connect({ channels: ['a'] });
+    jest.advanceTimersByTime(0);
+    const p = sinkOf(only());
+    p.o('E~5', 1000);
+    p.r(0);
+    c.close();
+    await afterScript();
+    jest.advanceTimersByTime(60_000);
+    expect(frames()).toHaveLength(0);
+    expect(c.state).toBe('closed');
   });
 
   it('with the older heartbeatTimeoutFactor option, reports a stream quiet for factor x the announced interval as stalled', () => {
@@ -487,7 +517,7 @@ describe('bridge: htmlfile host (IE)', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
-  it('recycles into a fresh htmlfile and releases the old one', () => {
+  it('recycles into a fresh htmlfile and releases the old one', async () => {
     connect({ channels: ['a'] });
     jest.advanceTimersByTime(0);
     const q = streamParams(hosts[0].body.getElementsByTagName('iframe')[0]);
@@ -495,8 +525,7 @@ describe('bridge: htmlfile host (IE)', () => {
     p.o('E~1', 1000);
     p.m('a', '2', 1);
     p.r(0);
-    // A 0 ms timer set inside another timer's callback is due 1 ms later under fake timers.
-    jest.advanceTimersByTime(1);
+    await afterScript();
     expect(hosts).toHaveLength(2);
     expect(collected).toBe(1);
     expect(hosts[0].body.getElementsByTagName('iframe')).toHaveLength(0);
@@ -551,13 +580,13 @@ describe('bridge: cross-origin streams over postMessage', () => {
     ]);
   });
 
-  it('ignores a frame once it has been replaced', () => {
+  it('ignores a frame once it has been replaced', async () => {
     connect({ url: STREAM_ORIGIN + '/pushframe', channels: ['a'] });
     jest.advanceTimersByTime(0);
     const old = streamParams(only()).f;
     post('pushframe|' + old + '|o|["E~1",1000]');
     post('pushframe|' + old + '|r|[0]');
-    jest.advanceTimersByTime(1);
+    await afterScript();
     const fresh = streamParams(only()).f;
     expect(fresh).not.toBe(old);
     post('pushframe|' + old + '|m|["a","2","stale"]');
@@ -568,7 +597,7 @@ describe('bridge: cross-origin streams over postMessage', () => {
     ]);
   });
 
-  it("gives a cross-origin frame's posted callbacks time to trail its load event", () => {
+  it("gives a cross-origin frame's posted callbacks time to trail its load event", async () => {
     connect({ url: STREAM_ORIGIN + '/pushframe', channels: ['a'], backoffMinMs: 10, backoffMaxMs: 10 });
     jest.advanceTimersByTime(0);
     const first = only();
@@ -578,7 +607,7 @@ describe('bridge: cross-origin streams over postMessage', () => {
     jest.advanceTimersByTime(100);
     post('pushframe|' + f + '|m|["a","2","late but live"]'); // ...before its last messages were dispatched
     post('pushframe|' + f + '|r|[0]');
-    jest.advanceTimersByTime(1);
+    await afterScript();
     expect(types()).toEqual(['transport', 'open', 'message']);
     const second = only();
     expect(streamParams(second).since).toBe('E~1,a@2');
