@@ -2,7 +2,20 @@ import type Koa from 'koa';
 import { PushframeError, isPushframeError } from '../errors';
 import { BrokerUnavailableError } from '../brokers';
 import type { Logger } from '../log';
+import { SSE_RETRY_MS, sseRefusal } from '../transports';
+import { SSE_HEADERS } from './headers';
 import type { Metrics } from './metrics';
+
+const AS_EVENT = Symbol('pushframe.errorAsEvent');
+
+/**
+ * This request's refusal is answered as an event stream with one `fail` event (200):
+ * EventSource reads nothing of an HTTP error, so a page would see a dropped connection
+ * and retry, never learning that its channel or origin was refused.
+ */
+export function answerErrorAsEvent(ctx: Koa.Context): void {
+  (ctx.state as { [AS_EVENT]?: boolean })[AS_EVENT] = true;
+}
 
 /**
  * Every error before a response's first byte becomes `{ "error": { "code", "message" } }`
@@ -19,6 +32,15 @@ export function errorMiddleware(log: Logger, metrics: Metrics): Koa.Middleware {
       else log.debug({ code: err.code, path: ctx.path }, 'request refused');
       metrics.refused(err.code);
       if (ctx.headerSent || ctx.respond === false) return;
+      if ((ctx.state as { [AS_EVENT]?: boolean })[AS_EVENT]) {
+        // Busy or going away (429, 5xx): come back as Retry-After says; anything else is final.
+        const retryable = err.status === 429 || err.status >= 500;
+        const after = Number(ctx.response.get('Retry-After'));
+        ctx.status = 200;
+        ctx.set(SSE_HEADERS);
+        ctx.body = sseRefusal(err.code, err.message, retryable ? (after > 0 ? after * 1000 : SSE_RETRY_MS) : null);
+        return;
+      }
       ctx.status = err.status;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = err.toJSON();

@@ -6,4 +6,4 @@ export { ConnectionRegistry, type Connection } from './registry';
 export { ChunkedSocketSink } from './chunked';
 export { destroyReleased, keepOnRelease } from './takeover';
 export { LongPoll, pollBody, type PollAnswer, type PollOptions } from './poll';
-export { sseFormat, ssePreamble, SSE_RETRY_MS } from './sse';
+export { sseFormat, ssePreamble, sseRefusal, SSE_GIVE_UP_MS, SSE_RETRY_MS } from './sse';

@@ -96,7 +96,23 @@ export function sseFormat(heartbeatMs: number): StreamFormat {
       const ms = Math.max(0, Math.round(delayMs));
       return 'retry: ' + ms + '\nevent: reconnect\ndata: ' + ms + '\n\n';
     },
-    error: (code, message) =>
-      'event: fail\ndata: {"code":' + scriptJson(code) + ',"message":' + scriptJson(message) + '}\n\n',
+    error: sseFail,
   };
 }
+
+/** The `fail` event: an error the client cannot retry its way out of, or one to back off from. */
+export function sseFail(code: string, message: string): string {
+  return 'event: fail\ndata: {"code":' + scriptJson(code) + ',"message":' + scriptJson(message) + '}\n\n';
+}
+
+/**
+ * A refusal as a whole event stream: EventSource reconnects by itself after `retry` once
+ * a 200 stream ends, so a refusal retrying cannot fix (`retryMs` null) asks it to wait a
+ * day rather than come back every two seconds.
+ */
+export function sseRefusal(code: string, message: string, retryMs: number | null): string {
+  return 'retry: ' + (retryMs === null ? SSE_GIVE_UP_MS : Math.max(0, Math.round(retryMs))) + '\n' + sseFail(code, message);
+}
+
+/** EventSource's wait after a refusal that retrying cannot fix: a day. */
+export const SSE_GIVE_UP_MS = 24 * 3600 * 1000;

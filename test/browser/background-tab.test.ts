@@ -16,7 +16,7 @@ import { startTestServer } from '../helpers/server';
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const MESSAGES = 30;
+const MESSAGES = 20;
 
 /** Opens the page in a first tab (the leader), then in a second; returns both once open. */
 async function twoTabs(browser: TestBrowser, url: string): Promise<{ first: TestPage; second: TestPage; hidden: string }> {
@@ -66,7 +66,7 @@ describe.each(ENGINES)('a long-polling leader in a background tab, in %s (defaul
     for (let n = 0; n < MESSAGES; n++) {
       sentAt.push(Date.now());
       await push.hub.publish(channel, { n });
-      await sleep(150);
+      await sleep(100);
     }
     await waitInPage(second, `window.__got.length >= ${MESSAGES}`, `${MESSAGES} messages in the visible tab`, 10_000);
     await sleep(300);
@@ -92,7 +92,7 @@ describe.each(ENGINES)('a long-polling leader in a background tab, in %s (defaul
     for (let n = 0; n < 40; n++) {
       sentAt.push(Date.now());
       await push.hub.publish(streamed, { n, text });
-      await sleep(100);
+      await sleep(50);
     }
     await waitInPage(second, 'window.__got.length >= 40', '40 messages in the visible tab', 10_000);
     await sleep(300);

@@ -60,3 +60,32 @@ describe.each(ENGINES)('bridge over server-sent events in %s; heartbeat shortene
     expect(opens.every((e) => e.detail.transport === 'sse')).toBe(true);
   }, 30000);
 });
+
+/** A refusal must reach the page as what it is: EventSource reads nothing of an HTTP error. */
+describe.each(ENGINES)('a refused event stream in %s (defaults)', (_engine, launch) => {
+  let browser: TestBrowser;
+  let site: FallbackSite;
+
+  beforeAll(async () => {
+    [browser, site] = await Promise.all([launch(), startFallbackSite({}, "transports: ['sse']")]);
+  }, 30000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+
+  it('a page subscribing to a bad channel name gets bad_pattern and the connection closes, without retrying', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site.direct}/page?channel=${encodeURIComponent('not a channel')}&nosince`);
+    await waitInPage(page, "window.__events.some(function (e) { return e.type === 'pushframe:close'; })", 'the connection to close');
+    await sleep(1500); // longer than the bridge's first backoff: a retry would show
+    const events = await page.evaluate<{ type: string; detail: { code?: string; name?: string } }[]>('window.__events');
+    expect(events.map((e) => [e.type, e.detail.name ?? e.detail.code])).toEqual([
+      ['pushframe:transport', 'sse'],
+      ['pushframe:error', 'bad_pattern'],
+      ['pushframe:close', undefined],
+    ]);
+    await page.close();
+  }, 30000);
+});

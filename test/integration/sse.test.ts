@@ -116,6 +116,47 @@ describe('GET /pushframe/events (server-sent events)', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_cursor');
   });
 
+  it('answers a refusal to a client that asks for an event stream (EventSource) as one fail event, and a day before it comes back', async () => {
+    // EventSource reads nothing of an HTTP error: the page would only see a dropped connection.
+    const asked = { accept: 'text/event-stream' };
+    for (const [query, headers, code] of [
+      ['channels=bad%20name', asked, 'bad_pattern'],
+      ['channels=a', { ...asked, 'Last-Event-ID': 'x;y' }, 'bad_cursor'],
+    ] as const) {
+      const res = await fetch(`${server.url}/pushframe/events?${query}`, { headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(res.headers.get('cache-control')).toBe('no-cache, no-store, must-revalidate');
+      const body = await res.text();
+      const [retry, event, data, ...end] = body.split('\n');
+      expect([retry, event, data.slice(0, 6), end]).toEqual(['retry: 86400000', 'event: fail', 'data: ', ['', '']]);
+      expect(JSON.parse(data.slice(6))).toEqual({ code, message: expect.stringMatching(/./) });
+    }
+    // A client that did not ask for an event stream (curl, a script) still gets the status and JSON.
+    const plain = await fetch(`${server.url}/pushframe/events?channels=bad%20name`);
+    expect(plain.status).toBe(400);
+    expect(((await plain.json()) as { error: { code: string } }).error.code).toBe('bad_pattern');
+  });
+
+  it('a refusal to come back later (a client over its connections) asks EventSource to retry after Retry-After', async () => {
+    const busy = await startTestServer({ maxConnectionsPerIp: 1 });
+    try {
+      const held = await SseClient.open(`${busy.url}/pushframe/events?channels=a`);
+      await held.waitForEvent('ready');
+      const res = await fetch(`${busy.url}/pushframe/events?channels=a`, { headers: { accept: 'text/event-stream' } });
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      const retry = Number(/^retry: (\d+)\n/.exec(body)?.[1]);
+      expect(retry).toBe(Number(res.headers.get('retry-after')) * 1000);
+      expect(retry).toBeGreaterThanOrEqual(5000);
+      expect(retry).toBeLessThanOrEqual(15000);
+      expect(body).toContain('event: fail\ndata: {"code":"too_many_client_connections"');
+      held.close();
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('echoes an allowed origin and not another one', async () => {
     const good = await open('channels=a', { origin: ORIGIN });
     expect(good.res.headers['access-control-allow-origin']).toBe(ORIGIN);

@@ -2,7 +2,7 @@ import type Router from 'koa-router';
 
 import { ChunkedSocketSink, StreamConnection, sseFormat, ssePreamble } from '../../transports';
 import { corsHeaders, preflightHeaders } from '../cors';
-import { toPushframeError } from '../errors';
+import { answerErrorAsEvent, toPushframeError } from '../errors';
 import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
 import { SSE_HEADERS } from '../headers';
@@ -26,6 +26,8 @@ export function eventsRoutes(router: Router, deps: Deps): void {
   router.get(path, (ctx) => {
     const cors = corsHeaders(ctx.get('origin') || undefined, config.allowedOrigins);
     ctx.set(cors);
+    // EventSource asks for an event stream: a refusal reaches it as a `fail` event.
+    if (ctx.get('accept').includes('text/event-stream')) answerErrorAsEvent(ctx);
     const query = queryOf(ctx);
     const lastEventId = ctx.get('last-event-id');
     // The same checks as every subscribing endpoint: origin, patterns, cursor, grants, limits.
