@@ -288,6 +288,9 @@ export async function launchWebKit(options: LaunchOptions = {}): Promise<TestBro
       capabilities: {
         alwaysMatch: {
           'webkitgtk:browserOptions': { binary, args: ['--automation'] },
+          // Navigation returns at once and goto() waits for the load in short steps:
+          // a page whose response is held must not hold every other window's commands.
+          pageLoadStrategy: 'none',
           ...(options.insecureCerts ? { acceptInsecureCerts: true } : {}),
         },
       },
@@ -323,17 +326,30 @@ export async function launchWebKit(options: LaunchOptions = {}): Promise<TestBro
         const made = (await call('POST', `${s}/window/new`, { type: 'window' })) as { handle: string };
         return made.handle;
       });
+      const run = <T>(expression: string): Promise<T> =>
+        serial(async () => {
+          await inWindow(handle);
+          return (await call('POST', `${s}/execute/sync`, { script: `return (${expression});`, args: [] })) as T;
+        });
       return {
-        goto: (url) =>
-          serial(async () => {
+        goto: async (url, timeoutMs = 10000) => {
+          // The old document is marked; the new one is loaded once it is unmarked and complete
+          // (its load handlers ran in the task that set readyState). Not for fragment-only moves.
+          await serial(async () => {
             await inWindow(handle);
+            await call('POST', `${s}/execute/sync`, { script: 'window.__leavingForGoto = true;', args: [] });
             await call('POST', `${s}/url`, { url });
-          }),
-        evaluate: <T>(expression: string) =>
-          serial(async () => {
-            await inWindow(handle);
-            return (await call('POST', `${s}/execute/sync`, { script: `return (${expression});`, args: [] })) as T;
-          }),
+          });
+          const deadline = Date.now() + timeoutMs;
+          const loaded = (): Promise<boolean> =>
+            // A script that meets the old document's unload fails ("no such frame"): not yet.
+            run<boolean>("!window.__leavingForGoto && document.readyState === 'complete'").catch(() => false);
+          while (!(await loaded())) {
+            if (Date.now() > deadline) throw new Error(`${url} did not load within ${timeoutMs} ms`);
+            await new Promise((r) => setTimeout(r, 25));
+          }
+        },
+        evaluate: <T>(expression: string) => run<T>(expression),
         click: (selector) =>
           serial(async () => {
             await inWindow(handle);
