@@ -3,13 +3,14 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startServer, type PushframeServer } from '../../src';
-import { launchFirefox } from '../helpers/browsers';
+import { launchFirefox, launchWebKit, waitInPage } from '../helpers/browsers';
 import { openStream, type StreamReader } from '../helpers/forever-frame';
 
 /**
  * The demo dashboard in a real Chromium: server-rendered figures, then live updates
  * from pushframe messages only; the form publishes; without script the page still
- * shows figures and the form still works. Saves test-output/dashboard.png (the
+ * shows figures and the form still works. In Firefox ESR and WebKitGTK: live figures,
+ * ticker and form. Saves test-output/dashboard.png (the
  * README's docs/dashboard.png is a copy of it).
  */
 
@@ -184,26 +185,29 @@ describe('demo dashboard in Chromium; stats every 150 ms and heartbeat 2 s (shor
     }
   });
 
-  it('goes live in Firefox too, figures and ticker following the messages', async () => {
-    const firefox = await launchFirefox();
+  it.each([
+    ['Firefox ESR', launchFirefox],
+    ['WebKitGTK', launchWebKit],
+  ] as const)('goes live in %s too: figures and ticker follow the messages, and the form publishes', async (name, launch) => {
+    const other = await launch();
     try {
-      const page = await firefox.newPage();
+      const page = await other.newPage();
       await page.goto(server.url + '/');
-      const until = async (expression: string, what: string): Promise<void> => {
-        const deadline = Date.now() + 10_000;
-        while (!(await page.evaluate<boolean>(expression))) {
-          if (Date.now() > deadline) throw new Error(`Firefox: timed out waiting for ${what}`);
-          await sleep(50);
-        }
-      };
+      const until = (expression: string, what: string): Promise<void> => waitInPage(page, expression, `${name}: ${what}`, 10_000);
       await until(`document.getElementById('status').className === 'status live'`, 'the live status');
       expect(await page.evaluate(`document.getElementById('transport-name').textContent`)).toBe('iframe');
       const before = await page.evaluate<number>(`Number(document.getElementById('fig-total-in').textContent)`);
-      expect(await post(`${server.url}${server.config.prefix}/publish/demo/firefox`, { text: 'seen in Firefox' })).toBe(202);
-      await until(`document.getElementById('ticker').textContent.indexOf('seen in Firefox') !== -1`, 'the ticker line');
+      expect(await post(`${server.url}${server.config.prefix}/publish/demo/engines`, { text: `seen in ${name}` })).toBe(202);
+      await until(`document.getElementById('ticker').textContent.indexOf('seen in ${name}') !== -1`, 'the ticker line');
       await until(`Number(document.getElementById('fig-total-in').textContent) > ${before}`, 'the message count to grow');
+      // The form, as a user sends it: typed text, then a real click on the button.
+      await page.evaluate(`(document.getElementById('text').value = 'typed in ${name} <i>not italic</i>')`);
+      await page.click('#send');
+      await until(`document.getElementById('ticker').textContent.indexOf('typed in ${name}') !== -1`, 'the posted line');
+      expect(await page.evaluate(`document.querySelectorAll('#ticker i').length`)).toBe(0);
+      expect(await page.evaluate(`document.getElementById('text').value`)).toBe('');
     } finally {
-      await firefox.close();
+      await other.close();
     }
   });
 });
