@@ -94,7 +94,7 @@
     this.stream_ = null;
     this.lastFrame_ = 0;
     this.timer_ = null;
-    this.recycling_ = null; // a pending recycle (recycle_), cancelled with the timers
+    this.soon_ = null; // what runs once the current script has returned (later_), cancelled with the timers
     this.watchdog_ = null;
     this.watchLimit_ = 0;
 
@@ -258,7 +258,18 @@
   proto.clearTimers_ = function () {
     if (this.timer_) window.clearTimeout(this.timer_);
     if (this.watchdog_) window.clearTimeout(this.watchdog_);
-    this.timer_ = this.watchdog_ = this.recycling_ = null;
+    this.timer_ = this.watchdog_ = this.soon_ = null;
+  };
+
+  /** Runs fn once the current script has returned, unless the timers are cleared first. */
+  proto.later_ = function (fn) {
+    var self = this;
+    var turn = (self.soon_ = {});
+    afterScript(function () {
+      if (self.soon_ !== turn) return; // closed, suspended, or rescheduled meanwhile
+      self.soon_ = null;
+      fn();
+    });
   };
 
   proto.halt_ = function () {
@@ -268,7 +279,11 @@
     if (s) s.stop();
   };
 
-  /** Starts a stream after delay ms (never from inside a frame's own call stack). */
+  /**
+   * Starts a stream after delay ms (never from inside a frame's own call stack). The
+   * first start after connect() or load is on a timer even with no delay, so that it
+   * comes after the load event has been dispatched (see pageReady).
+   */
   proto.schedule_ = function (delay) {
     var self = this;
     if (self.state === 'closed') return;
@@ -277,6 +292,28 @@
       self.timer_ = null;
       self.start_();
     }, delay);
+  };
+
+  /**
+   * Starts a stream once the running script has returned, not on a timer: a hidden
+   * tab's timers wait a second or more, and that tab may hold every tab's stream. For
+   * the starts that follow the first (a switch of transport, a new subscription).
+   */
+  proto.startSoon_ = function () {
+    var self = this;
+    if (self.state === 'closed') return;
+    if (self.timer_) window.clearTimeout(self.timer_);
+    self.timer_ = null;
+    self.later_(function () {
+      self.start_();
+    });
+  };
+
+  /** A start already scheduled happens now. */
+  proto.startNow_ = function () {
+    if (!this.timer_ && !this.soon_) return;
+    this.clearTimers_();
+    this.start_();
   };
 
   proto.suspend_ = function () {
@@ -288,7 +325,7 @@
   proto.reopen_ = function () {
     if (this.state === 'closed') return;
     this.halt_();
-    if (pageReady()) this.schedule_(0);
+    if (pageReady()) this.startSoon_();
   };
 
   proto.start_ = function () {
@@ -383,7 +420,7 @@
     if (!s || s.dead_) {
       if ((why === 'online' || why === 'wake') && !s && this.timer_ && this.state === 'reconnecting') {
         this.attempt_ = 0;
-        this.schedule_(0);
+        this.startSoon_();
       }
       return;
     }
@@ -523,7 +560,7 @@
       this.attempt_ = 0;
       this.reprobeDelay_ = Math.min(this.reprobeDelay_ * 2, this.reprobeMaxMs);
       this.state = 'reconnecting';
-      this.schedule_(0);
+      this.startSoon_();
       return;
     }
     if (!stream.opened_) this.failures_++;
@@ -534,7 +571,8 @@
       delay = 0;
     }
     this.state = 'reconnecting';
-    this.schedule_(delay);
+    if (delay > 0) this.schedule_(delay);
+    else this.startSoon_();
   };
 
   proto.failed_ = function (stream, code, message) {
@@ -574,10 +612,7 @@
     self.clearTimers_();
     self.state = 'reconnecting';
     // Tear the frame down once its script has returned, then come back with the cursor.
-    var turn = (self.recycling_ = {});
-    afterScript(function () {
-      if (self.recycling_ !== turn) return; // closed, suspended or started again meanwhile
-      self.recycling_ = null;
+    self.later_(function () {
       if (self.stream_ === stream) self.halt_();
       if (delay > 0) self.schedule_(delay);
       else self.start_();

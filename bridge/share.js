@@ -404,11 +404,7 @@
       if (g.engine_ === e) g.send({ k: 'h' });
     };
     // Start now rather than a tick later: the member has already waited its turn.
-    if (e.timer_) {
-      window.clearTimeout(e.timer_);
-      e.timer_ = null;
-      e.start_();
-    }
+    e.startNow_();
   };
 
   /** The union changed: the engine re-opens with its cursor (the resume every stream has). */

@@ -49,8 +49,8 @@ function connect(options: Record<string, unknown>): Connection {
 }
 
 /** Lets zero-delay timers run (jsdom clamps timers nested in timer callbacks to 4 ms). */
-const settle = (): void => {
-  jest.advanceTimersByTime(4);
+const settle = async (): Promise<void> => {
+  await jest.advanceTimersByTimeAsync(4);
 };
 const of = (type: string): unknown[] => seen.filter((s) => s.type === type).map((s) => s.detail);
 const transportsSeen = (): string[] => of('transport').map((d) => (d as { name: string }).name);
@@ -72,14 +72,14 @@ afterEach(() => {
 });
 
 describe('bridge ladder: falling back to long-poll', () => {
-  it('falls back to long-poll at once when a stream shows nothing within openTimeoutMs', () => {
+  it('falls back to long-poll at once when a stream shows nothing within openTimeoutMs', async () => {
     const c = connect({ channels: ['a'] });
-    settle();
+    await settle();
     expect(iframes()).toHaveLength(1);
     expect(polls()).toHaveLength(0);
-    jest.advanceTimersByTime(2000);
+    await jest.advanceTimersByTimeAsync(2000);
     expect(iframes()).toHaveLength(0);
-    settle();
+    // The switch waits for no timer (a hidden tab's wait a second): the poll is out already.
     expect(transportsSeen()).toEqual(['iframe', 'longpoll']);
     expect(of('error')).toEqual([{ code: 'timeout', message: expect.stringMatching(/No data/) }]);
     expect(c.transport).toBe('longpoll');
@@ -89,9 +89,9 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(new URL(p.el.src).pathname).toBe('/pushframe/poll');
   });
 
-  it('asks for its position at once when it has none, so the fall to long-poll loses nothing published meanwhile', () => {
+  it('asks for its position at once when it has none, so the fall to long-poll loses nothing published meanwhile', async () => {
     const c = connect({ channels: ['a'] });
-    settle();
+    await settle();
     expect(iframes()).toHaveLength(1);
     const pos = positionRequests();
     expect(pos).toHaveLength(1);
@@ -106,15 +106,15 @@ describe('bridge ladder: falling back to long-poll', () => {
     });
     expect(positionRequests()).toHaveLength(0);
     expect(c.cursor()).toBe('E~4');
-    jest.advanceTimersByTime(2000);
-    settle();
+    await jest.advanceTimersByTimeAsync(2000);
+    await settle();
     expect(onlyPoll().params.since).toBe('E~4');
     expect(positionRequests()).toHaveLength(0); // asked once per connection
   });
 
-  it('checks the path of a stream not yet proven even with a position, without changing it; not after a stream opened, nor without a polling rung', () => {
+  it('checks the path of a stream not yet proven even with a position, without changing it; not after a stream opened, nor without a polling rung', async () => {
     const a = connect({ channels: ['a'], since: 'E~1', share: false });
-    settle();
+    await settle();
     const check = positionRequests();
     expect(check).toHaveLength(1);
     const cq = streamParams(check[0]);
@@ -123,7 +123,7 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(a.cursor()).toBe('E~1');
     a.close();
     const c = connect({ channels: ['b'], share: false });
-    settle();
+    await settle();
     const q = streamParams(positionRequests()[0]);
     sinkOf(iframes()[iframes().length - 1]).o('E~9', 1000);
     Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({
@@ -135,48 +135,48 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(c.cursor()).toBe('E~9');
     // The stream recycles: it has proven itself, no check this time.
     sinkOf(iframes()[iframes().length - 1]).r(0);
-    settle();
-    jest.advanceTimersByTime(10);
+    await settle();
+    await jest.advanceTimersByTimeAsync(10);
     expect(positionRequests()).toHaveLength(0);
     c.close();
     connect({ channels: ['c'], transports: ['iframe'], share: false });
-    settle();
+    await settle();
     expect(positionRequests()).toHaveLength(0);
   });
 
-  it('falls to long-poll pathCheckMs after the check poll is answered while the stream shows nothing (a buffering proxy)', () => {
+  it('falls to long-poll pathCheckMs after the check poll is answered while the stream shows nothing (a buffering proxy)', async () => {
     const c = connect({ channels: ['a'], since: 'E~1', openTimeoutMs: 10000 });
-    settle();
+    await settle();
     const q = streamParams(positionRequests()[0]);
-    jest.advanceTimersByTime(40);
+    await jest.advanceTimersByTimeAsync(40);
     Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
-    jest.advanceTimersByTime(999);
+    await jest.advanceTimersByTimeAsync(999);
     expect(c.transport).toBe('iframe');
-    jest.advanceTimersByTime(1);
-    settle();
+    await jest.advanceTimersByTimeAsync(1);
+    await settle();
     expect(c.transport).toBe('longpoll');
     expect(of('error')).toEqual([{ code: 'timeout', message: expect.stringMatching(/buffers streams/) }]);
     expect(onlyPoll().params.since).toBe('E~1');
   });
 
-  it('gives a slow link twice the check poll time before deciding, and a stream that opens meanwhile stays', () => {
+  it('gives a slow link twice the check poll time before deciding, and a stream that opens meanwhile stays', async () => {
     const c = connect({ channels: ['a'], since: 'E~1', openTimeoutMs: 10000 });
-    settle();
+    await settle();
     const q = streamParams(positionRequests()[0]);
-    jest.advanceTimersByTime(1500); // a throttled link: the poll took 1.5 s
+    await jest.advanceTimersByTimeAsync(1500); // a throttled link: the poll took 1.5 s
     Pushframe._poll[q.callback.replace('Pushframe._poll.', '')]({ cursor: 'E~2', messages: [], resets: [], timeoutMs: 1000 });
-    jest.advanceTimersByTime(2900);
+    await jest.advanceTimersByTimeAsync(2900);
     expect(c.transport).toBe('iframe');
     sinkOf(iframes()[0]).o('E~1', 20000); // the preamble and p.o arrive, late
-    jest.advanceTimersByTime(5000);
+    await jest.advanceTimersByTimeAsync(5000);
     expect(c.transport).toBe('iframe');
     expect(of('error')).toEqual([]);
     expect(of('open')).toHaveLength(1);
   });
 
-  it('turns poll answers into open, reset and message events, and polls on with the cursor of each answer', () => {
+  it('turns poll answers into open, reset and message events, and polls on with the cursor of each answer', async () => {
     const c = connect({ channels: ['a', 'b/*'], transports: ['longpoll'] });
-    settle();
+    await settle();
     onlyPoll().answer({ cursor: 'E~5', messages: [], resets: [], timeoutMs: 1000 });
     expect(of('open')).toEqual([{ transport: 'longpoll', cursor: 'E~5', heartbeatMs: 1000 }]);
     // The next poll starts at once, with no timer between: a background tab's timers wait up to a second.
@@ -195,7 +195,7 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(of('reset')).toEqual([{ channels: ['b/*'] }]);
     expect(gotData()).toEqual([{ n: 1 }, '</script>']);
     expect(c.cursor()).toBe('E~5,a@7,b/x@8');
-    settle();
+    await settle();
     p = onlyPoll();
     expect(p.params.since).toBe('E~5,a@7,b/x@8');
     // A later answer with a compacted cursor (the base moved on) replaces the client's.
@@ -204,9 +204,9 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(of('open')).toHaveLength(1);
   });
 
-  it('polls no more once a message handler closes the connection, and only for the new channels after it re-subscribes', () => {
+  it('polls no more once a message handler closes the connection, and only for the new channels after it re-subscribes', async () => {
     const c = connect({ channels: ['a'], transports: ['longpoll'] });
-    settle();
+    await settle();
     onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
     const resubscribe = (): void => {
       Pushframe.unlisten(document, 'pushframe:message', resubscribe);
@@ -214,58 +214,58 @@ describe('bridge ladder: falling back to long-poll', () => {
     };
     Pushframe.listen(document, 'pushframe:message', resubscribe);
     onlyPoll().answer({ cursor: 'E~1,a@2', messages: [['a', '2', 1]], resets: [], timeoutMs: 1000 });
-    settle();
+    await settle();
     expect(onlyPoll().params.channels).toBe('a,b');
     const close = (): void => c.close();
     Pushframe.listen(document, 'pushframe:message', close);
     onlyPoll().answer({ cursor: 'E~1,a@3', messages: [['a', '3', 2]], resets: [], timeoutMs: 1000 });
     Pushframe.unlisten(document, 'pushframe:message', close);
-    jest.advanceTimersByTime(5000);
+    await jest.advanceTimersByTimeAsync(5000);
     expect(polls()).toHaveLength(0);
     expect(c.state).toBe('closed');
   });
 
-  it('treats a poll that never comes back as stalled after its hold time (timeoutMs) plus stallGraceMs, and polls again', () => {
+  it('treats a poll that never comes back as stalled after its hold time (timeoutMs) plus stallGraceMs, and polls again', async () => {
     connect({ channels: ['a'], transports: ['longpoll'] });
-    settle();
+    await settle();
     onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
-    settle();
+    await settle();
     const stuck = onlyPoll().el;
-    jest.advanceTimersByTime(2990);
+    await jest.advanceTimersByTimeAsync(2990);
     expect(onlyPoll().el).toBe(stuck);
-    jest.advanceTimersByTime(10);
+    await jest.advanceTimersByTimeAsync(10);
     expect(of('error')).toEqual([{ code: 'stalled', message: expect.any(String) }]);
     expect(polls()).toHaveLength(0);
-    jest.advanceTimersByTime(100);
+    await jest.advanceTimersByTimeAsync(100);
     const next = onlyPoll();
     expect(next.el).not.toBe(stuck);
     expect(next.params.since).toBe('E~1');
   });
 
-  it('retries with backoff when a poll script fails to load, keeping the cursor', () => {
+  it('retries with backoff when a poll script fails to load, keeping the cursor', async () => {
     connect({ channels: ['a'], transports: ['longpoll'] });
-    settle();
+    await settle();
     onlyPoll().answer({ cursor: 'E~1,a@2', messages: [['a', '2', 'x']], resets: [], timeoutMs: 1000 });
-    settle();
+    await settle();
     onlyPoll().el.dispatchEvent(new Event('error'));
-    settle();
+    await settle();
     expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
     expect(polls()).toHaveLength(0);
-    jest.advanceTimersByTime(100);
+    await jest.advanceTimersByTimeAsync(100);
     expect(onlyPoll().params.since).toBe('E~1,a@2');
   });
 
-  it('counts a script that loaded without calling back (a proxy error page) as a failure', () => {
+  it('counts a script that loaded without calling back (a proxy error page) as a failure', async () => {
     connect({ channels: ['a'], transports: ['longpoll'] });
-    settle();
+    await settle();
     onlyPoll().el.dispatchEvent(new Event('load'));
-    settle();
+    await settle();
     expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
   });
 
-  it('ignores the late call of a poll it abandoned', () => {
+  it('ignores the late call of a poll it abandoned', async () => {
     const c = connect({ channels: ['a'], transports: ['longpoll'] });
-    settle();
+    await settle();
     const first = onlyPoll();
     c.close();
     expect(polls()).toHaveLength(0);
@@ -273,46 +273,46 @@ describe('bridge ladder: falling back to long-poll', () => {
     expect(gotData()).toEqual([]);
   });
 
-  it('handles server errors in JSONP answers: bad_cursor starts afresh with a reset, fatal ones close', () => {
+  it('handles server errors in JSONP answers: bad_cursor starts afresh with a reset, fatal ones close', async () => {
     const c = connect({ channels: ['a'], transports: ['longpoll'], since: 'E~1,a@3' });
-    settle();
+    await settle();
     expect(onlyPoll().params.since).toBe('E~1,a@3');
     onlyPoll().answer({ error: { code: 'bad_cursor', message: 'malformed' } });
-    settle();
+    await settle();
     expect(of('error')).toEqual([{ code: 'bad_cursor', message: 'malformed' }]);
     expect(of('reset')).toEqual([{ channels: ['a'] }]);
-    jest.advanceTimersByTime(100);
+    await jest.advanceTimersByTimeAsync(100);
     expect(onlyPoll().params.since).toBeUndefined();
     onlyPoll().answer({ error: { code: 'bad_pattern', message: 'no' } });
-    settle();
+    await settle();
     expect(c.state).toBe('closed');
     expect(polls()).toHaveLength(0);
   });
 
   it('waits as asked by a reconnect answer (server shutdown) before polling again', async () => {
     connect({ channels: ['a'], transports: ['longpoll'] });
-    settle();
+    await settle();
     onlyPoll().answer({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000, reconnect: 700 });
     await afterScript();
-    jest.advanceTimersByTime(699);
+    await jest.advanceTimersByTimeAsync(699);
     expect(polls()).toHaveLength(0);
-    jest.advanceTimersByTime(1);
+    await jest.advanceTimersByTimeAsync(1);
     expect(onlyPoll().params.since).toBe('E~1');
   });
 
-  it('carries the cursor across the switch: a stream that opened, then goes silent behind a new proxy', () => {
+  it('carries the cursor across the switch: a stream that opened, then goes silent behind a new proxy', async () => {
     const c = connect({ channels: ['a'] });
-    settle();
+    await settle();
     const p = sinkOf(iframes()[0]);
     p.o('E~1', 1000);
     p.m('a', '2', 'on the stream');
     // The stream is cut; the retry never shows a byte (a buffering proxy appeared).
     iframes()[0].dispatchEvent(new Event('load'));
-    jest.advanceTimersByTime(100);
+    await jest.advanceTimersByTimeAsync(100);
     expect(iframes()).toHaveLength(1);
     expect(streamParams(iframes()[0]).since).toBe('E~1,a@2');
-    jest.advanceTimersByTime(2000);
-    settle();
+    await jest.advanceTimersByTimeAsync(2000);
+    await settle();
     expect(c.transport).toBe('longpoll');
     const poll = onlyPoll();
     expect(poll.params.since).toBe('E~1,a@2');
@@ -323,23 +323,23 @@ describe('bridge ladder: falling back to long-poll', () => {
 });
 
 describe('bridge ladder: probing the streams again', () => {
-  function fallBack(options: Record<string, unknown> = {}): Connection {
+  async function fallBack(options: Record<string, unknown> = {}): Promise<Connection> {
     const c = connect({ channels: ['a'], reprobeMs: 5000, reprobeMaxMs: 12000, ...options });
-    jest.advanceTimersByTime(2000);
-    settle();
+    await jest.advanceTimersByTimeAsync(2000);
+    await settle();
     onlyPoll().answer({ cursor: 'E~1', messages: [['a', '2', 'polled']], resets: [], timeoutMs: 1000 });
-    settle();
+    await settle();
     expect(c.transport).toBe('longpoll');
     return c;
   }
 
-  it('tries the stream again after reprobeMs and stays on it when it opens', () => {
-    const c = fallBack();
-    jest.advanceTimersByTime(4980);
+  it('tries the stream again after reprobeMs and stays on it when it opens', async () => {
+    const c = await fallBack();
+    await jest.advanceTimersByTimeAsync(4980);
     expect(iframes()).toHaveLength(0);
     // Keep the polls answered meanwhile, as a live server does.
     onlyPoll().answer({ cursor: 'E~1,a@2', messages: [], resets: [], timeoutMs: 1000 });
-    jest.advanceTimersByTime(20);
+    await jest.advanceTimersByTimeAsync(20);
     expect(polls()).toHaveLength(0);
     expect(iframes()).toHaveLength(1);
     expect(streamParams(iframes()[0]).since).toBe('E~1,a@2');
@@ -348,7 +348,7 @@ describe('bridge ladder: probing the streams again', () => {
     expect(transportsSeen()).toEqual(['iframe', 'longpoll', 'iframe']);
     const live = sinkOf(iframes()[0]);
     for (let i = 0; i < 60; i++) {
-      jest.advanceTimersByTime(1000);
+      await jest.advanceTimersByTimeAsync(1000);
       live.h();
     }
     expect(c.transport).toBe('iframe');
@@ -356,14 +356,14 @@ describe('bridge ladder: probing the streams again', () => {
     expect(polls()).toHaveLength(0);
   });
 
-  it('returns to long-poll at once when the probe shows nothing, and probes less often each time', () => {
-    const c = fallBack();
+  it('returns to long-poll at once when the probe shows nothing, and probes less often each time', async () => {
+    const c = await fallBack();
     const probeAt: number[] = [];
     const start = Date.now();
     for (let i = 0; i < 4; i++) {
       let waited = 0;
       while (iframes().length === 0 && waited < 60000) {
-        jest.advanceTimersByTime(100);
+        await jest.advanceTimersByTimeAsync(100);
         waited += 100;
         // Answer every waiting poll at once, empty.
         for (const s of polls()) {
@@ -373,8 +373,8 @@ describe('bridge ladder: probing the streams again', () => {
       }
       probeAt.push(Date.now() - start);
       expect(c.transport).toBe('iframe');
-      jest.advanceTimersByTime(2000); // nothing from the probe
-      settle();
+      await jest.advanceTimersByTimeAsync(2000); // nothing from the probe
+      await settle();
       expect(c.transport).toBe('longpoll');
       expect(onlyPoll().params.since).toBe('E~1,a@2');
     }
@@ -402,10 +402,10 @@ describe('bridge ladder: probing the streams again', () => {
     ]);
   });
 
-  it('does not probe when reprobeMs is 0, nor after close', () => {
-    const c = fallBack({ reprobeMs: 0 });
+  it('does not probe when reprobeMs is 0, nor after close', async () => {
+    const c = await fallBack({ reprobeMs: 0 });
     for (let i = 0; i < 20; i++) {
-      jest.advanceTimersByTime(1000);
+      await jest.advanceTimersByTimeAsync(1000);
       for (const s of polls()) {
         const name = streamParams(s).callback.replace('Pushframe._poll.', '');
         Pushframe._poll[name]({ cursor: 'E~1', messages: [], resets: [], timeoutMs: 1000 });
@@ -413,7 +413,7 @@ describe('bridge ladder: probing the streams again', () => {
     }
     expect(iframes()).toHaveLength(0);
     c.close();
-    jest.advanceTimersByTime(120000);
+    await jest.advanceTimersByTimeAsync(120000);
     expect(iframes()).toHaveLength(0);
     expect(polls()).toHaveLength(0);
   });
@@ -459,12 +459,12 @@ describe('bridge: the opt-in sse transport', () => {
   };
   const since = (es: FakeEventSource): string | null => new URL(es.url, 'http://localhost/').searchParams.get('since');
 
-  it('is used only when asked for, and maps events to the protocol', () => {
+  it('is used only when asked for, and maps events to the protocol', async () => {
     connect({ channels: ['a'] });
-    settle();
+    await settle();
     expect(FakeEventSource.all).toHaveLength(0);
     const c = connect({ channels: ['a', 'b'], transports: ['sse', 'iframe'] });
-    settle();
+    await settle();
     const es = live();
     expect(new URL(es.url, 'http://localhost/').pathname).toBe('/pushframe/events');
     es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
@@ -477,29 +477,29 @@ describe('bridge: the opt-in sse transport', () => {
     expect(c.cursor()).toBe('E~1,a@2');
   });
 
-  it('stays alive on heartbeat events; silence on a connection EventSource still holds open is a stall', () => {
+  it('stays alive on heartbeat events; silence on a connection EventSource still holds open is a stall', async () => {
     const c = connect({ channels: ['a'], transports: ['sse'] });
-    settle();
+    await settle();
     const es = live();
     es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
     for (let i = 0; i < 10; i++) {
-      jest.advanceTimersByTime(1000);
+      await jest.advanceTimersByTimeAsync(1000);
       es.emit('heartbeat', '{}');
     }
     expect(live()).toBe(es);
     expect(of('error')).toEqual([]);
     expect(c.state).toBe('open');
     // The path dies; EventSource does not notice (readyState stays OPEN), the watchdog does.
-    jest.advanceTimersByTime(1000 + 2000 + 100);
+    await jest.advanceTimersByTimeAsync(1000 + 2000 + 100);
     expect(of('error')).toEqual([expect.objectContaining({ code: 'stalled' })]);
     expect(es.closed).toBe(true);
-    settle();
+    await settle();
     expect(since(live())).toBe('E~1');
   });
 
   it('takes checkpoints, and reconnects itself with its cursor on a planned end and after an error', async () => {
     const c = connect({ channels: ['a'], transports: ['sse'] });
-    settle();
+    await settle();
     let es = live();
     es.emit('ready', '{"cursor":"E~1","heartbeatMs":1000}');
     es.emit('message', '{"channel":"a","id":"2","data":1}');
@@ -512,10 +512,10 @@ describe('bridge: the opt-in sse transport', () => {
     expect(since(es)).toBe('E~2');
     es.emit('ready', '{"cursor":"E~2","heartbeatMs":1000}');
     es.onerror?.();
-    settle();
+    await settle();
     expect(es.closed).toBe(true);
     expect(of('error')).toEqual([{ code: 'disconnected', message: expect.any(String) }]);
-    jest.advanceTimersByTime(100);
+    await jest.advanceTimersByTimeAsync(100);
     expect(since(live())).toBe('E~2');
   });
 });
