@@ -288,6 +288,7 @@
     var self = this;
     if (self.state === 'closed') return;
     if (self.timer_) window.clearTimeout(self.timer_);
+    self.soon_ = null; // one start pending at a time: the newest
     self.timer_ = window.setTimeout(function () {
       self.timer_ = null;
       self.start_();
