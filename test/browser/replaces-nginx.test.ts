@@ -1,5 +1,5 @@
 import type { PushframeServer, StartOptions } from '../../src';
-import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { inEveryEngineAtOnce, waitInPage, type LaunchOptions, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
@@ -16,7 +16,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
  * dead stream (`replaces=`). So that the new requests surely reach the other node, the
  * streams open while only node A listens, and A stops accepting when B starts: the
  * dead streams are ended on A by B's notes, through Redis. In Chromium, Firefox ESR and
- * WebKitGTK, one after the other, each with its own nodes, nginx and proxy.
+ * WebKitGTK side by side, each with its own Redis, nodes, nginx and proxy.
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -29,60 +29,44 @@ async function until(what: string, pred: () => boolean | Promise<boolean>, timeo
   }
 }
 
-describe.each(ENGINES)('%s, default settings', (_engine, launch) => {
-  let redis: TestRedis;
-  let nodeA: PushframeServer;
-  let nodeB: PushframeServer | null = null;
-  /** Node B's port, named in nginx's upstream before B listens. */
-  let portB: number;
-  let nginx: DocumentedNginx;
-  let app: ClickSite;
-  let proxy: TcpProxy;
-  let browser: TestBrowser;
-  const pages: TestPage[] = [];
-
+async function deadPaths(engine: string, launch: (options?: LaunchOptions) => Promise<TestBrowser>): Promise<void> {
+  const redis: TestRedis = await startRedis();
   const nodeOptions = (): StartOptions => ({ broker: redis.url, trustProxy: 'loopback' });
-
-  beforeAll(async () => {
-    redis = await startRedis();
+  let nodeA: PushframeServer | undefined;
+  let nodeB: PushframeServer | undefined;
+  let nginx: DocumentedNginx | undefined;
+  let app: ClickSite | undefined;
+  let proxy: TcpProxy | undefined;
+  let browser: TestBrowser | undefined;
+  const pages: TestPage[] = [];
+  try {
+    /** Node B's port, named in nginx's upstream before B listens. */
+    let portB: number;
     [nodeA, portB] = await Promise.all([startTestServer(nodeOptions()), freePort()]);
+    const a = nodeA;
     app = await startClickSite();
     [nginx, browser] = await Promise.all([
-      startDocumentedNginx({ upstreams: [nodeA.port, portB], app: Number(new URL(app.url).port) }),
+      startDocumentedNginx({ upstreams: [a.port, portB], app: Number(new URL(app.url).port) }),
       launch(),
     ]);
     const nginxPort = Number(new URL(nginx.url).port);
-    proxy = await startTcpProxy(() => [nginxPort]);
-  }, 30_000);
+    const front = (proxy = await startTcpProxy(() => [nginxPort]));
 
-  afterAll(async () => {
-    await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
-    await browser?.close();
-    await proxy?.close();
-    await nginx?.stop();
-    await app?.close();
-    await Promise.all([nodeA, nodeB].map((n) => n?.close()));
-    await redis?.stop();
-  });
-
-
-
-  test('streams dead between the browser and nginx end on their node when the pages reconnect to the other; nothing lost', async () => {
     const firstLoad = Date.now();
-    const urls = ['share', 'share', 'own'].map((kind) => `${proxy.url}/page?channel=behind/nginx${kind === 'own' ? '&share=0' : ''}`);
+    const urls = ['share', 'share', 'own'].map((kind) => `${front.url}/page?channel=behind/nginx${kind === 'own' ? '&share=0' : ''}`);
     for (const url of urls) {
       const p = await browser.newPage();
       pages.push(p);
       await openAndClick(p, url);
     }
     for (const p of pages) await waitInPage(p, "window.__conn.state === 'open'", 'an open stream', 8000);
-    await until('the two streams on node A (one shared by two tabs, one of its own)', () => nodeA.stats().connections.total === 2, 5000);
+    await until('the two streams on node A (one shared by two tabs, one of its own)', () => a.stats().connections.total === 2, 5000);
 
     let n = 0;
     let publishing = true;
     const publisher = (async () => {
       while (publishing && n < 600) {
-        await nodeA.hub.publish('behind/nginx', { n });
+        await a.hub.publish('behind/nginx', { n });
         n++;
         await sleep(100);
       }
@@ -91,21 +75,21 @@ describe.each(ENGINES)('%s, default settings', (_engine, launch) => {
       // nginx set node B aside when it refused the first request (fail_timeout, 10 s by
       // default): let that pass, so that the new streams go to B at once.
       await sleep(Math.max(1000, firstLoad + 11_000 - Date.now()));
-      nodeB = await startTestServer({ ...nodeOptions(), port: portB });
+      const b = (nodeB = await startTestServer({ ...nodeOptions(), port: portB }));
       // A stops accepting (its open streams stay; close's callback would wait for them).
-      nodeA.http.close();
-      expect(nodeA.http.listening).toBe(false);
+      a.http.close();
+      expect(a.http.listening).toBe(false);
       const faultAt = n;
-      proxy.blackhole((path) => path.startsWith('/pushframe/stream'));
+      front.blackhole((path) => path.startsWith('/pushframe/stream'));
       // The default watchdog notices within 6 s; the pages come back through nginx, on B.
       for (const p of pages) {
         await waitInPage(p, `window.__got.some(function (g) { return g.data.n > ${faultAt + 5}; })`, 'messages after the fault', 20_000);
       }
-      await until('both dead streams ended on node A', () => (nodeA.stats().drops.replaced ?? 0) === 2, 5000);
+      await until('both dead streams ended on node A', () => (a.stats().drops.replaced ?? 0) === 2, 5000);
       // A tab may be over its browser's budget on B while the shared stream moves
       // (answered, then back after 2 s, maybe more than once on a loaded machine): the two
       // streams settle on B.
-      const where = (): string => `A ${nodeA.stats().connections.total}, B ${(nodeB as PushframeServer).stats().connections.total}`;
+      const where = (): string => `A ${a.stats().connections.total}, B ${b.stats().connections.total}`;
       await until('both streams on node B', () => where() === 'A 0, B 2', 15_000).catch((err: Error) => {
         throw new Error(`${err.message} (streams now: ${where()})`);
       });
@@ -114,5 +98,18 @@ describe.each(ENGINES)('%s, default settings', (_engine, launch) => {
       await publisher;
     }
     for (const r of await expectEveryMessage(pages, n)) expect(r.transport).toBe('iframe');
-  }, 90_000);
-});
+    process.stdout.write(`[${engine}] dead paths behind nginx: ${n} messages, both dead streams ended on node A, both streams on node B\n`);
+  } finally {
+    await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
+    await browser?.close();
+    await proxy?.close();
+    await nginx?.stop();
+    await app?.close();
+    await Promise.all([nodeA, nodeB].map((node) => node?.close()));
+    await redis.stop();
+  }
+}
+
+test('streams dead between the browser and nginx end on their node when the pages reconnect to the other, with the default settings; nothing lost', async () => {
+  await inEveryEngineAtOnce(deadPaths);
+}, 120_000);

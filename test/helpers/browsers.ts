@@ -150,6 +150,20 @@ export const ENGINES: readonly (readonly [string, (options?: LaunchOptions) => P
   ['WebKitGTK', (options) => launchWebKit(options)],
 ];
 
+/**
+ * Runs `scenario` in the three engines at once and waits for every one; fails naming
+ * each engine that failed, with its error. For scenarios that bring their own servers
+ * and spend most of their time waiting (watchdogs, nginx's fail_timeout, restarts):
+ * side by side, the waits overlap.
+ */
+export async function inEveryEngineAtOnce(scenario: (engine: string, launch: (options?: LaunchOptions) => Promise<TestBrowser>) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(ENGINES.map(([engine, launch]) => scenario(engine, launch)));
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [`${ENGINES[i][0]}: ${r.reason instanceof Error ? (r.reason.stack ?? r.reason.message) : String(r.reason)}`] : [],
+  );
+  if (failed.length > 0) throw new Error(failed.join('\n\n'));
+}
+
 /** Debian's Firefox ESR through puppeteer-core (WebDriver BiDi), headless. */
 export async function launchFirefox(options: LaunchOptions = {}): Promise<TestBrowser> {
   requireBinary(FIREFOX, 'firefox-esr');
