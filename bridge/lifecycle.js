@@ -21,7 +21,7 @@
     removeListener(window, 'load', onPageLoad);
     var list = connections.slice(0);
     for (var i = 0; i < list.length; i++) {
-      if (!list[i].stream_ && !list[i].timer_ && !list[i].soon_ && list[i].state === 'connecting') list[i].schedule_(0);
+      if (!list[i].stream_ && !list[i].timer_ && list[i].state === 'connecting') list[i].schedule_(0);
     }
   }
 

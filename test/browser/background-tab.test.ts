@@ -1,5 +1,5 @@
 import type { PushframeServer } from '../../src';
-import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { engineSlug, ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { startBufferingProxy, type BufferingProxy } from '../helpers/buffering-proxy';
 import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startTestServer } from '../helpers/server';
@@ -43,7 +43,7 @@ describe.each(ENGINES)('a long-polling leader in a background tab, in %s (defaul
   let push: PushframeServer;
   let site: ClickSite;
   let proxy: BufferingProxy;
-  const channel = `bg/${engine.split(' ')[0].toLowerCase()}`;
+  const channel = `bg/${engineSlug(engine)}`;
 
   beforeAll(async () => {
     push = await startTestServer();

@@ -1,5 +1,5 @@
 import type { PushframeServer } from '../../src';
-import { allNamed, ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { allNamed, engineSlug, ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startTestServer } from '../helpers/server';
@@ -65,7 +65,7 @@ afterAll(async () => {
 function inEveryEngine(scenario: (engine: string, browser: TestBrowser, ch: (name: string) => string) => Promise<void>): Promise<void> {
   return allNamed(
     ENGINES.map(([engine], i) => {
-      const ch = (name: string): string => `h2/${engine.split(' ')[0].toLowerCase()}/${name}`;
+      const ch = (name: string): string => `h2/${engineSlug(engine)}/${name}`;
       return [engine, scenario(engine, browsers[i], ch)] as const;
     }),
   );

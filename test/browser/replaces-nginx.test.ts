@@ -1,5 +1,5 @@
 import type { PushframeServer, StartOptions } from '../../src';
-import { inEveryEngineAtOnce, waitInPage, type LaunchOptions, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { inEveryEngineAtOnce, waitInPage, type Launch, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
@@ -29,7 +29,7 @@ async function until(what: string, pred: () => boolean | Promise<boolean>, timeo
   }
 }
 
-async function deadPaths(engine: string, launch: (options?: LaunchOptions) => Promise<TestBrowser>): Promise<void> {
+async function deadPaths(engine: string, launch: Launch): Promise<void> {
   const redis: TestRedis = await startRedis();
   const nodeOptions = (): StartOptions => ({ broker: redis.url, trustProxy: 'loopback' });
   let nodeA: PushframeServer | undefined;

@@ -1,5 +1,5 @@
 import type { PushframeServer, StartOptions } from '../../src';
-import { inEveryEngineAtOnce, waitInPage, type LaunchOptions, type TestBrowser } from '../helpers/browsers';
+import { inEveryEngineAtOnce, waitInPage, type Launch, type TestBrowser } from '../helpers/browsers';
 import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
@@ -22,7 +22,7 @@ async function until(what: string, pred: () => boolean, timeoutMs: number): Prom
   }
 }
 
-async function rollingRestart(engine: string, launch: (options?: LaunchOptions) => Promise<TestBrowser>): Promise<void> {
+async function rollingRestart(engine: string, launch: Launch): Promise<void> {
   const redis: TestRedis = await startRedis();
   const nodeOptions = (): StartOptions => ({ broker: redis.url, trustProxy: 'loopback' });
   const nodes: PushframeServer[] = [];

@@ -1,5 +1,5 @@
 import type { PushframeServer } from '../../src';
-import { ENGINES, waitInPage, type TestBrowser } from '../helpers/browsers';
+import { engineSlug, ENGINES, waitInPage, type TestBrowser } from '../helpers/browsers';
 import { startBufferingProxy, type BufferingProxy } from '../helpers/buffering-proxy';
 import { openAndClick, record, startClickSite, type ClickSite, type PageRecord } from '../helpers/click-site';
 import { startTestServer } from '../helpers/server';
@@ -30,7 +30,7 @@ let buffering: BufferingProxy;
 let publishing = true;
 let publisher: Promise<void>;
 const runs = new Map<string, EngineRun>();
-const slugs = ENGINES.map(([engine]) => engine.split(' ')[0].toLowerCase());
+const slugs = ENGINES.map(([engine]) => engineSlug(engine));
 
 beforeAll(async () => {
   push = await startTestServer();

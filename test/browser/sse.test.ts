@@ -1,4 +1,4 @@
-import { ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { engineSlug, ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { startFallbackSite, type FallbackSite } from '../helpers/fallback-site';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +31,7 @@ describe.each(ENGINES)('bridge over server-sent events in %s; heartbeat shortene
   });
 
   it('receives every message in order, exactly once, across a network cut', async () => {
-    const channel = `sse/${engine.split(' ')[0].toLowerCase()}`;
+    const channel = `sse/${engineSlug(engine)}`;
     page = await browser.newPage();
     await page.goto(`${site.direct}/page?channel=${encodeURIComponent(channel)}`);
     await waitInPage(

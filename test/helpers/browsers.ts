@@ -144,11 +144,19 @@ export async function launchChromiumContext(options: LaunchOptions = {}): Promis
  * The three engines the browser suites run in, each as one profile whose pages are tabs
  * of one browser, for `describe.each`: [name, launch].
  */
-export const ENGINES: readonly (readonly [string, (options?: LaunchOptions) => Promise<TestBrowser>])[] = [
+/** Starts one engine's browser as one profile. */
+export type Launch = (options?: LaunchOptions) => Promise<TestBrowser>;
+
+export const ENGINES: readonly (readonly [string, Launch])[] = [
   ['Chromium', (options) => launchChromiumContext(options)],
   ['Firefox ESR', (options) => launchFirefox(options)],
   ['WebKitGTK', (options) => launchWebKit(options)],
 ];
+
+/** An engine's name as a channel segment: its first word, lower case ('firefox' for Firefox ESR). */
+export function engineSlug(engine: string): string {
+  return engine.split(' ')[0].toLowerCase();
+}
 
 /**
  * Runs `scenario` in the three engines at once and waits for every one; fails naming
@@ -156,7 +164,7 @@ export const ENGINES: readonly (readonly [string, (options?: LaunchOptions) => P
  * and spend most of their time waiting (watchdogs, nginx's fail_timeout, restarts):
  * side by side, the waits overlap.
  */
-export async function inEveryEngineAtOnce(scenario: (engine: string, launch: (options?: LaunchOptions) => Promise<TestBrowser>) => Promise<void>): Promise<void> {
+export async function inEveryEngineAtOnce(scenario: (engine: string, launch: Launch) => Promise<void>): Promise<void> {
   await allNamed(ENGINES.map(([engine, launch]) => [engine, scenario(engine, launch)] as const));
 }
 
