@@ -1,5 +1,5 @@
 import type { PushframeServer } from '../../src';
-import { allNamed, engineSlug, ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
+import { engineSlug, ENGINES, waitInPage, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startTestServer } from '../helpers/server';
@@ -9,8 +9,7 @@ import { startTestServer } from '../helpers/server';
  * certificate made by the test with openssl), in front of pushframe over HTTP/1.1.
  * Each engine accepts the certificate by its own switch (Chromium's
  * --ignore-certificate-errors, the WebDriver capability acceptInsecureCerts in Firefox
- * ESR and WebKitGTK); the tabs of each engine share one profile. The engines run each
- * scenario side by side, on their own channels.
+ * ESR and WebKitGTK); the tabs of each engine share one profile.
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -51,28 +50,18 @@ afterAll(async () => {
 const protocolOf = (p: TestPage): Promise<string> =>
   p.evaluate<string>("(performance.getEntriesByType('resource').filter(function (e) { return /pushframe\\.js/.test(e.name); })[0] || {}).nextHopProtocol");
 
-let browsers: TestBrowser[] = [];
+describe.each(ENGINES)('%s', (engine, launch) => {
+  // Each engine's own channels: the edges serve every engine in turn.
+  const ch = (name: string): string => `h2/${engineSlug(engine)}/${name}`;
+  let browser: TestBrowser;
+  beforeAll(async () => {
+    browser = await launch({ insecureCerts: true });
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
 
-beforeAll(async () => {
-  browsers = await Promise.all(ENGINES.map(([, launch]) => launch({ insecureCerts: true })));
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(browsers.map((b) => b.close()));
-});
-
-/** Runs `scenario` in every engine's browser at once, on the engine's own channels. */
-function inEveryEngine(scenario: (engine: string, browser: TestBrowser, ch: (name: string) => string) => Promise<void>): Promise<void> {
-  return allNamed(
-    ENGINES.map(([engine], i) => {
-      const ch = (name: string): string => `h2/${engineSlug(engine)}/${name}`;
-      return [engine, scenario(engine, browsers[i], ch)] as const;
-    }),
-  );
-}
-
-test('through nginx with TLS and http2, with the defaults, a page receives 100 of 100 messages in order', async () => {
-  await inEveryEngine(async (_engine, browser, ch) => {
+  test('through nginx with TLS and http2, with the defaults, a page receives 100 of 100 messages in order', async () => {
     const page = await browser.newPage();
     await openAndClick(page, `${defaults.nginx.httpsUrl}/page?channel=${ch('hundred')}`);
     await waitInPage(page, "window.__conn.state === 'open'", 'an open stream', 5000);
@@ -88,11 +77,9 @@ test('through nginx with TLS and http2, with the defaults, a page receives 100 o
     expect(r.transport).toBe('iframe');
     expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
     await page.close();
-  });
-}, 30_000);
+  }, 30_000);
 
-test('12 tabs of one browser profile all load and stay live over http2 (they share one stream, as by default)', async () => {
-  await inEveryEngine(async (_engine, browser, ch) => {
+  test('12 tabs of one browser profile all load and stay live over http2 (they share one stream, as by default)', async () => {
     const tabs: TestPage[] = [];
     for (let i = 0; i < 12; i++) tabs.push(await browser.newPage());
     await Promise.all(tabs.map((t) => openAndClick(t, `${defaults.nginx.httpsUrl}/page?channel=${ch('tabs')}`)));
@@ -110,11 +97,9 @@ test('12 tabs of one browser profile all load and stay live over http2 (they sha
       expect(await protocolOf(t)).toBe('h2');
     }
     await Promise.all(tabs.map((t) => t.close()));
-  });
-}, 60_000);
+  }, 60_000);
 
-test('SSE (opt-in) with the defaults through nginx: two tabs of one profile stay open on heartbeat events past the watchdog deadline', async () => {
-  await inEveryEngine(async (_engine, browser, ch) => {
+  test('SSE (opt-in) with the defaults through nginx: two tabs of one profile stay open on heartbeat events past the watchdog deadline', async () => {
     const tabs = [await browser.newPage(), await browser.newPage()];
     await Promise.all(tabs.map((t) => openAndClick(t, `${defaults.nginx.httpsUrl}/page?channel=${ch('ssequiet')}&transports=sse`)));
     for (const t of tabs) await waitInPage(t, "window.__conn.state === 'open'", 'an open connection in each tab', 10_000);
@@ -132,11 +117,9 @@ test('SSE (opt-in) with the defaults through nginx: two tabs of one profile stay
       expect(r.events.filter((e) => e.type === 'open')).toHaveLength(1);
     }
     await Promise.all(tabs.map((t) => t.close()));
-  });
-}, 30_000);
+  }, 30_000);
 
-test('forever frame, long-poll and SSE through http2 with shortened timers: heartbeats pass, streams recycle and resume', async () => {
-  await inEveryEngine(async (engine, browser, ch) => {
+  test('forever frame, long-poll and SSE through http2 with shortened timers: heartbeats pass, streams recycle and resume', async () => {
     const ladders = ['iframe', 'longpoll', 'sse'];
     const pages = await Promise.all(ladders.map(() => browser.newPage()));
     await Promise.all(
@@ -169,5 +152,5 @@ test('forever frame, long-poll and SSE through http2 with shortened timers: hear
       }
     }
     await Promise.all(pages.map((p) => p.close()));
-  });
-}, 60_000);
+  }, 60_000);
+});
