@@ -628,8 +628,8 @@
       self.recycle_(stream, Math.round(self.backoffMinMs / 2 + Math.random() * self.backoffMinMs / 2));
       return;
     }
-    self.timer_ = window.setTimeout(function () {
-      self.timer_ = null;
+    // Once the frame's script has returned: not on a timer, which a hidden tab holds back.
+    self.later_(function () {
       if (self.stream_ !== stream) return;
       self.halt_();
       self.emit_('error', { code: code, message: message });
@@ -647,5 +647,5 @@
       }
       self.state = 'reconnecting';
       self.schedule_(self.backoff_());
-    }, 0);
+    });
   };
