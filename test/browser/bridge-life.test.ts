@@ -327,11 +327,11 @@ describe('a strict-CSP page (script-src nonce only) behind a buffering proxy, de
         return { name: b.name, page, channel };
       }),
     );
-    // 60 messages over ~15 s: before the open deadline (10 s) passes, and after the fall.
-    const N = 60;
+    // 40 messages over ~4 s: before the fall (about 1.1 s after the start, pathCheckMs) and after it.
+    const N = 40;
     for (let n = 0; n < N; n++) {
       for (const o of opened) await site.push.hub.publish(o.channel, { n });
-      await sleep(250);
+      await sleep(100);
     }
     await Promise.all(opened.map((o) => waitInPage(o.page, `window.__got.length >= ${N}`, `${o.name}: ${N} messages over long-poll`, 15_000)));
     await sleep(300);
