@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+
 /** Streams and polls must never be cached by a browser or proxy. */
 export const NO_CACHE = {
   'Cache-Control': 'no-cache, no-store, must-revalidate',
@@ -38,3 +40,15 @@ export const SSE_HEADERS = {
   'X-Accel-Buffering': 'no',
   'X-Content-Type-Options': 'nosniff',
 } as const;
+
+/**
+ * A stream ends by closing its connection (it owns the socket by then), so its head says
+ * `Connection: close`. Said `keep-alive`, a proxy that pools upstream connections (nginx
+ * `keepalive`) takes the connection back at the stream's last chunk and may send the
+ * page's next request on it before the close arrives: that request fails, and nginx
+ * counts the node as down (`max_fails`) and sends nothing to it for `fail_timeout`.
+ * Call before the head is written; Node then renders `Connection: close` itself.
+ */
+export function closesAfterResponse(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+}

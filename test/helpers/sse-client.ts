@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import { BodyReader } from './body-reader';
 
 export interface SseEvent {
@@ -20,8 +21,9 @@ export class SseClient extends BodyReader {
   lastEventId = '';
   private rest = '';
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
-    const { res, req } = await BodyReader.request(url, headers);
+  /** With an `agent`, the request may reuse a kept-alive connection. */
+  static async open(url: string, headers: Record<string, string> = {}, agent: http.Agent | false = false): Promise<SseClient> {
+    const { res, req } = await BodyReader.request(url, headers, agent);
     return new SseClient(res, req, 'utf8');
   }
 

@@ -5,7 +5,7 @@ import { corsHeaders, preflightHeaders } from '../cors';
 import { answerErrorAsEvent, toPushframeError } from '../errors';
 import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
-import { SSE_HEADERS } from '../headers';
+import { SSE_HEADERS, closesAfterResponse } from '../headers';
 import { parseResumeCursor, single, queryOf } from '../query';
 import { admitHeld, readSubscription, watchGrantExpiry } from '../subscribe';
 
@@ -43,6 +43,7 @@ export function eventsRoutes(router: Router, deps: Deps): void {
     ctx.respond = false;
     const res = ctx.res;
     releaseKoaContext(res);
+    closesAfterResponse(res);
     res.writeHead(200, { ...SSE_HEADERS, ...cors });
     res.socket?.setNoDelay(true);
     let stopWatch = (): void => undefined;

@@ -6,7 +6,7 @@ import { PREAMBLE_MIN_BYTES, padPreamble } from '../../protocol';
 import { ChunkedSocketSink, StreamConnection, foreverFrameFormat } from '../../transports';
 import type { Deps } from '../deps';
 import { releaseKoaContext } from '../detach';
-import { STREAM_HEADERS } from '../headers';
+import { STREAM_HEADERS, closesAfterResponse } from '../headers';
 import { fixedHeaders, writeHeadWith, type FixedHeaders } from '../fixed-head';
 import { parseNonce, streamPolicy } from '../csp';
 import { client, hostName } from '../client';
@@ -123,6 +123,7 @@ function makeStreamOpener(deps: Deps): StreamOpener {
 
   const start = (admission: StreamAdmission, res: ServerResponse, setHeaders?: readonly string[] | null): void => {
     const { patterns, cursor, grantExpiresAt, nonce, ip, slot } = admission;
+    closesAfterResponse(res);
     writeHeadWith(res, 200, admission.opening.headers, setHeaders ?? null);
     res.socket?.setNoDelay(true);
     const format = formats[admission.transport];

@@ -1,0 +1,135 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { PushframeServer } from '../../src';
+import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
+import { freePort } from '../helpers/ports';
+import { startTestServer } from '../helpers/server';
+import { SseClient } from '../helpers/sse-client';
+import { StreamClient } from '../helpers/stream-client';
+
+/**
+ * Streams that recycle behind nginx as docs/scaling.md configures it (`keepalive 32` to
+ * the nodes). A stream ends by closing its connection, and the page asks for the next
+ * one at once. Had the stream's head said `keep-alive`, nginx would put the connection
+ * back in its pool at the last chunk and could send the next request on it before the
+ * close arrives: that request fails (`upstream prematurely closed connection`), and with
+ * `max_fails` at its default of 1 nginx sends nothing to the node for `fail_timeout`
+ * (10 s). Every page behind it then gets 502s.
+ *
+ * How soon the close follows the last chunk is up to the network; here it comes 50 ms
+ * late, on every connection (a proxy between nginx and the node holds each FIN back),
+ * so that the next request always falls in between.
+ */
+
+const CLIENTS = 10;
+const MESSAGES = 240;
+const LATE_FIN_MS = 50;
+
+let push: PushframeServer;
+let lateFin: net.Server;
+let nginx: DocumentedNginx;
+
+/** Forwards bytes both ways at once; a close from the node reaches nginx `LATE_FIN_MS` later. */
+async function startLateFinProxy(port: number): Promise<net.Server> {
+  const server = net.createServer((front) => {
+    const back = net.connect(port, '127.0.0.1');
+    front.on('data', (c) => back.write(c));
+    back.on('data', (c) => front.write(c));
+    front.on('end', () => back.end());
+    back.on('end', () => setTimeout(() => front.end(), LATE_FIN_MS));
+    front.on('error', () => back.destroy());
+    back.on('error', () => setTimeout(() => front.destroy(), LATE_FIN_MS));
+    front.on('close', () => back.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+beforeAll(async () => {
+  // Recycling every 4 KiB, so that each client goes through many stream ends.
+  push = await startTestServer({ trustProxy: 'loopback', maxStreamBytes: 4096 });
+  lateFin = await startLateFinProxy(push.port);
+  const port = (lateFin.address() as net.AddressInfo).port;
+  // One node named twice (the doc's two upstream lines); nothing serves the doc's application port.
+  nginx = await startDocumentedNginx({ upstreams: [port, port], app: await freePort() });
+});
+
+afterAll(async () => {
+  await nginx?.stop();
+  await new Promise((resolve) => lateFin?.close(resolve));
+  await push?.close();
+});
+
+type Transport = 'iframe' | 'sse';
+
+/** Opens a forever frame or an event stream through nginx, resuming from `cursor`. */
+function openThrough(transport: Transport, channel: string, cursor: string, agent: http.Agent): Promise<StreamClient | SseClient> {
+  if (transport === 'iframe') {
+    const since = cursor ? `&since=${encodeURIComponent(cursor)}` : '';
+    return StreamClient.open(`${nginx.url}/pushframe/stream?channels=${channel}${since}`, {}, agent);
+  }
+  return SseClient.open(`${nginx.url}/pushframe/events?channels=${channel}`, cursor ? { 'last-event-id': cursor } : {}, agent);
+}
+
+/** A page's stream: each time the server ends it, the next opens at once with the cursor. */
+async function follow(transport: Transport, channel: string, stop: () => boolean, onFirstOpen: () => void): Promise<{ got: number[]; statuses: number[]; opens: number }> {
+  const got: number[] = [];
+  const statuses: number[] = [];
+  let cursor = '';
+  let opens = 0;
+  const deadline = Date.now() + 20_000;
+  // As a browser does: the next request goes out on the connection to nginx it already has.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  while (got.length < MESSAGES && Date.now() < deadline && !stop()) {
+    const c = await openThrough(transport, channel, cursor, agent);
+    statuses.push(c.status);
+    if (c.status !== 200) {
+      c.close();
+      break;
+    }
+    if (opens++ === 0) onFirstOpen();
+    try {
+      await c.waitFor((s) => s.ended || s.messages.length + got.length >= MESSAGES, Math.max(0, deadline - Date.now()), 'the stream to end');
+    } catch {
+      // The deadline passed: the assertions say what is missing.
+    }
+    c.close();
+    for (const m of c.messages) got.push((m.data as { n: number }).n);
+    cursor = c instanceof StreamClient ? c.cursor : c.lastEventId;
+  }
+  agent.destroy();
+  return { got, statuses, opens };
+}
+
+test.each(['iframe', 'sse'] as const)('%s streams recycling through the documented nginx resume at once; nginx counts no failure', async (transport) => {
+  const channel = `recycle/${transport}`;
+  let failed = false;
+  let opened = 0;
+  const clients = Array.from({ length: CLIENTS }, () => follow(transport, channel, () => failed, () => opened++));
+  // Every client has its first stream before the messages start.
+  const deadline = Date.now() + 5000;
+  while (opened < CLIENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(opened).toBe(CLIENTS);
+  const text = 'x'.repeat(300);
+  for (let n = 0; n < MESSAGES; n++) {
+    await push.hub.publish(channel, { n, text });
+    if (n % 4 === 3) await new Promise((r) => setTimeout(r, 5));
+  }
+  const results = await Promise.all(clients.map((c) => c.catch((err: unknown) => ((failed = true), Promise.reject(err)))));
+  const upstreamErrors = nginx
+    .errorLog()
+    .split('\n')
+    .filter((l) => l.includes(`recycle/${transport}`) || l.includes(`recycle%2F${transport}`))
+    .filter((l) => /upstream prematurely closed|no live upstreams|upstream server temporarily disabled/.test(l));
+  expect({ upstreamErrors: upstreamErrors.slice(0, 3) }).toEqual({ upstreamErrors: [] });
+  for (const [i, r] of results.entries()) {
+    const what = `${transport} client ${i}`;
+    expect({ what, refused: r.statuses.filter((s) => s !== 200) }).toEqual({ what, refused: [] });
+    expect({ what, got: r.got }).toEqual({ what, got: Array.from({ length: MESSAGES }, (_, n) => n) });
+    // Recycled along the way (a resume brings its backlog in its open, so how often varies).
+    expect({ what, recycled: r.opens >= 2 }).toEqual({ what, recycled: true });
+  }
+  // About 75 KiB of messages in 4 KiB streams: many stream ends, each followed by a new request.
+  const ends = results.reduce((sum, r) => sum + r.opens - 1, 0);
+  expect(ends).toBeGreaterThan(CLIENTS * 3);
+}, 60_000);
