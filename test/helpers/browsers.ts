@@ -165,9 +165,14 @@ export function engineSlug(engine: string): string {
  * side by side, the waits overlap.
  */
 export async function inEveryEngineAtOnce(scenario: (engine: string, launch: Launch) => Promise<void>): Promise<void> {
-  const results = await Promise.allSettled(ENGINES.map(([engine, launch]) => scenario(engine, launch)));
+  await allNamed(ENGINES.map(([engine, launch]) => [engine, scenario(engine, launch)] as const));
+}
+
+/** Waits for every run; fails naming each run that failed, with its error. */
+export async function allNamed(runs: readonly (readonly [string, Promise<void>])[]): Promise<void> {
+  const results = await Promise.allSettled(runs.map(([, run]) => run));
   const failed = results.flatMap((r, i) =>
-    r.status === 'rejected' ? [`${ENGINES[i][0]}: ${r.reason instanceof Error ? (r.reason.stack ?? r.reason.message) : String(r.reason)}`] : [],
+    r.status === 'rejected' ? [`${runs[i][0]}: ${r.reason instanceof Error ? (r.reason.stack ?? r.reason.message) : String(r.reason)}`] : [],
   );
   if (failed.length > 0) throw new Error(failed.join('\n\n'));
 }
