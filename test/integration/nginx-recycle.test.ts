@@ -28,6 +28,8 @@ const LATE_FIN_MS = 50;
 let push: PushframeServer;
 let lateFin: net.Server;
 let nginx: DocumentedNginx;
+/** Called when either side closes a connection through the proxy (the node's close before nginx hears of it). */
+let onClose: (() => void) | null = null;
 
 /** Forwards bytes both ways at once; a close from the node reaches nginx `LATE_FIN_MS` later. */
 async function startLateFinProxy(port: number): Promise<net.Server> {
@@ -35,8 +37,14 @@ async function startLateFinProxy(port: number): Promise<net.Server> {
     const back = net.connect(port, '127.0.0.1');
     front.on('data', (c) => back.write(c));
     back.on('data', (c) => front.write(c));
-    front.on('end', () => back.end());
-    back.on('end', () => setTimeout(() => front.end(), LATE_FIN_MS));
+    front.on('end', () => {
+      onClose?.();
+      back.end();
+    });
+    back.on('end', () => {
+      onClose?.();
+      setTimeout(() => front.end(), LATE_FIN_MS);
+    });
     front.on('error', () => back.destroy());
     back.on('error', () => setTimeout(() => front.destroy(), LATE_FIN_MS));
     front.on('close', () => back.destroy());
@@ -133,3 +141,23 @@ test.each(['iframe', 'sse'] as const)('%s streams recycling through the document
   const ends = results.reduce((sum, r) => sum + r.opens - 1, 0);
   expect(ends).toBeGreaterThan(CLIENTS * 3);
 }, 60_000);
+
+test("a connection idle in nginx's pool is let go before the node closes it: the next poll passes, nginx counts no failure", async () => {
+  const poll = async (): Promise<number> => (await fetch(`${nginx.url}/pushframe/poll?channels=idle/pool&open=1`)).status;
+  expect(await poll()).toBe(200);
+  // Whichever side closes the idle connection first: nginx after its keepalive_timeout (the
+  // doc's 4 s), or the node after its keep-alive (5 s, and Node adds a second). The node's
+  // close reaches nginx 50 ms later here, and the next poll goes out in between.
+  const closedAt = Date.now();
+  await new Promise<void>((resolve) => (onClose = resolve));
+  onClose = null;
+  expect(await poll()).toBe(200);
+  const failures = nginx
+    .errorLog()
+    .split('\n')
+    .filter((l) => l.includes('idle%2Fpool') || l.includes('idle/pool'))
+    .filter((l) => /upstream prematurely closed|no live upstreams|temporarily disabled/.test(l));
+  expect(failures.slice(0, 3)).toEqual([]);
+  // nginx let go first (4 s), not the node (6 s).
+  expect(Date.now() - closedAt).toBeLessThan(5_000);
+}, 20_000);
