@@ -8,17 +8,20 @@ import { SseClient } from '../helpers/sse-client';
 import { StreamClient } from '../helpers/stream-client';
 
 /**
- * Streams that recycle behind nginx as docs/scaling.md configures it (`keepalive 32` to
- * the nodes). A stream ends by closing its connection, and the page asks for the next
- * one at once. Had the stream's head said `keep-alive`, nginx would put the connection
- * back in its pool at the last chunk and could send the next request on it before the
- * close arrives: that request fails (`upstream prematurely closed connection`), and with
- * `max_fails` at its default of 1 nginx sends nothing to the node for `fail_timeout`
- * (10 s). Every page behind it then gets 502s.
+ * nginx as docs/scaling.md configures it keeps a pool of connections to the nodes
+ * (`keepalive 32`). A request it sends on a pooled connection the node is closing fails
+ * (`upstream prematurely closed connection`), and with `max_fails` at its default of 1
+ * nginx sends nothing to that node for `fail_timeout` (10 s); with every node set aside,
+ * every page gets 502s. Two ways into that, both closed here:
+ * - A stream ends by closing its connection, and the page asks for the next one at once.
+ *   Had the stream's head said `keep-alive`, nginx would put the connection back in its
+ *   pool at the last chunk and could send the next request on it.
+ * - A node closes a connection idle for its keep-alive (5 s, and Node adds a second);
+ *   nginx must let go of it first (the doc's `keepalive_timeout 4s`).
  *
- * How soon the close follows the last chunk is up to the network; here it comes 50 ms
- * late, on every connection (a proxy between nginx and the node holds each FIN back),
- * so that the next request always falls in between.
+ * How soon the close reaches nginx is up to the network; here it comes 50 ms late, on
+ * every connection (a proxy between nginx and the node holds each FIN back), so that
+ * the next request always falls in between.
  */
 
 const CLIENTS = 10;
