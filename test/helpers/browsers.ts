@@ -140,13 +140,13 @@ export async function launchChromiumContext(options: LaunchOptions = {}): Promis
   };
 }
 
+/** Starts one engine's browser as one profile. */
+export type Launch = (options?: LaunchOptions) => Promise<TestBrowser>;
+
 /**
  * The three engines the browser suites run in, each as one profile whose pages are tabs
  * of one browser, for `describe.each`: [name, launch].
  */
-/** Starts one engine's browser as one profile. */
-export type Launch = (options?: LaunchOptions) => Promise<TestBrowser>;
-
 export const ENGINES: readonly (readonly [string, Launch])[] = [
   ['Chromium', (options) => launchChromiumContext(options)],
   ['Firefox ESR', (options) => launchFirefox(options)],

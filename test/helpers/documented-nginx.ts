@@ -34,6 +34,20 @@ export interface DocumentedNginxOptions {
   workerConnections?: number;
 }
 
+/**
+ * The lines of an nginx error log where nginx counted a node as failed or had none left:
+ * a request sent on a connection the node had closed, the node set aside for
+ * `fail_timeout`, no node to send to. With `mentioning`, only the lines of requests
+ * whose line names it (as written or URL-encoded: a channel, a path).
+ */
+export function upstreamFailures(errorLog: string, mentioning?: string): string[] {
+  const names = mentioning === undefined ? [] : [mentioning, encodeURIComponent(mentioning)];
+  return errorLog
+    .split('\n')
+    .filter((line) => /upstream prematurely closed|upstream server temporarily disabled|no live upstreams/.test(line))
+    .filter((line) => names.length === 0 || names.some((n) => line.includes(n)));
+}
+
 /** A self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
 export function makeCertificate(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
