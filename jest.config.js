@@ -8,4 +8,5 @@ module.exports = {
   },
   testTimeout: 20000,
   globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
 };

@@ -645,6 +645,7 @@
     var id = 'join' + (++pollSeq);
     var job = { buf: c.shareCatch_ ? c.shareCatch_.buf : [] };
     c.shareCatch_ = job;
+    c.shareAhead_ = null;
     proto.setCursor_.call(c, since);
     function done(a) {
       window.clearTimeout(timer);
@@ -680,11 +681,27 @@
         this.reset(c, b.x);
         continue;
       }
-      key = '$' + b.c;
-      if (!hasOwn.call(seen, key) || indexOf(seen[key], b.i) === -1) c.message_(b.c, b.i, b.d);
+      if (!this.ahead_(seen, b.c, b.i)) c.message_(b.c, b.i, b.d);
     }
+    // The gap's answer may outrun the relay (a poll of its own against a stream relayed
+    // through another tab): what it held past the relay comes again, and is dropped then.
+    c.shareAhead_ = seen;
     // It now has all the relay brought: from here on it follows the stream's cursor.
     if (c.state !== 'closed') proto.setCursor_.call(c, this.cursorString_());
+  };
+
+  /**
+   * Whether the gap (ids per channel) held this relayed message already. The relay brings
+   * each channel in order, so a match also passes every older id, and an id the gap does
+   * not hold is past all of it: either way, what is behind the relay is forgotten.
+   */
+  gp.ahead_ = function (seen, channel, id) {
+    var key = '$' + channel;
+    if (!hasOwn.call(seen, key)) return false;
+    var k = indexOf(seen[key], id);
+    if (k === -1 || k === seen[key].length - 1) delete seen[key];
+    else seen[key].splice(0, k + 1);
+    return k !== -1;
   };
 
   gp.transport = function (c, name) {
@@ -713,7 +730,7 @@
       var c = list[i];
       if (c.shareOpened_ && c.state !== 'closed' && c.state !== 'suspended' && matchesAny(c.channels, channel)) {
         if (c.shareCatch_) c.shareCatch_.buf.push({ c: channel, i: id, d: data });
-        else c.message_(channel, id, data);
+        else if (!c.shareAhead_ || !this.ahead_(c.shareAhead_, channel, id)) c.message_(channel, id, data);
       }
     }
   };

@@ -75,7 +75,10 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     ]);
   }, 30000);
 
+  // Fronts a failed test left open would keep jest from exiting.
+  const fronts = new Set<{ close(): Promise<void> }>();
   afterAll(async () => {
+    await Promise.all([...fronts].map((f) => f.close()));
     await browser?.close();
     await demo?.close();
     await site?.close();
@@ -153,6 +156,7 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
 
   it('a demo tab whose page was rendered before messages were published, and that joins the shared stream after them, gets them once, in order (catch-up)', async () => {
     const front = await startFront(demo);
+    fronts.add(front);
     const first = await browser.newPage();
     await first.goto(front.url + '/');
     await waitInPage(first, "document.getElementById('status').className.indexOf('live') !== -1", 'the first tab to be live');
@@ -175,6 +179,7 @@ export function tabScenarios(launch: () => Promise<TestBrowser>): void {
     expect(await first.evaluate(JOINED)).toEqual(want);
     expect((await stats(demo)).total).toBe(1);
     await Promise.all([first.close(), late.close()]);
+    fronts.delete(front);
     await front.close();
     await waitFor('no stream on the server', async () => (await stats(demo)).total === 0);
   }, 60000);

@@ -241,6 +241,43 @@ describe.each([
       expect(c.cursor()).toBe('E~1,news@5');
     });
 
+    it('a gap answered before the relay brings what it holds (its poll outran the other tab): each message once', async () => {
+      const [a, b, c] = await lateTab();
+      const [poll] = catchUps(b);
+      // 4 and 5 are published while the poll is on its way; the server answers it first.
+      poll.answer({ cursor: 'E~1,news@5', messages: [['news', '2', 'two'], ['news', '3', 'three'], ['news', '4', 'four'], ['news', '5', 'five']], resets: [], timeoutMs: 1000 });
+      expect(ids(b)).toEqual(['news@2', 'news@3', 'news@4', 'news@5']);
+      // Then the relay through A brings 4 and 5, and what follows.
+      a.sink().m('news', '4', 'four', 'news', '5', 'five', 'news', '6', 'six');
+      await world.run(0);
+      a.sink().m('news', '7', 'seven');
+      await world.run(0);
+      expect(ids(b)).toEqual(['news@2', 'news@3', 'news@4', 'news@5', 'news@6', 'news@7']);
+      expect(ids(a)).toEqual(['news@2', 'news@3', 'news@4', 'news@5', 'news@6', 'news@7']);
+      expect(c.cursor()).toBe('E~1,news@7');
+    });
+
+    it('a gap that is behind the relay on one channel and ahead of it on another: each message once', async () => {
+      world = new World(FULL);
+      const a = await world.open('A');
+      const b = await world.open('B');
+      connect(a, { channels: ['x', 'y'] });
+      await world.run(0);
+      a.sink().o('E~1', 1000);
+      a.sink().m('x', '2', 'x2');
+      await world.run(0);
+      connect(b, { channels: ['x', 'y'], since: 'E~1' });
+      await world.run(0);
+      const [poll] = catchUps(b);
+      // The relay brings x@3 while the poll is out; the answer also holds y@4, not yet relayed.
+      a.sink().m('x', '3', 'x3');
+      await world.run(0);
+      poll.answer({ cursor: 'E~1,x@3,y@4', messages: [['x', '2', 'x2'], ['x', '3', 'x3'], ['y', '4', 'y4']], resets: [], timeoutMs: 1000 });
+      a.sink().m('y', '4', 'y4', 'x', '5', 'x5', 'y', '6', 'y6');
+      await world.run(0);
+      expect(ids(b)).toEqual(['x@2', 'x@3', 'y@4', 'x@5', 'y@6']);
+    });
+
     it('keeps only its own channels from the gap, with its resets, and relayed messages past the gap', async () => {
       world = new World(FULL);
       const a = await world.open('A');
