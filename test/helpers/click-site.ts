@@ -98,11 +98,11 @@ export function record(p: TestPage): Promise<PageRecord> {
 }
 
 /**
- * Waits (bounded) until every page has `total` messages, then checks that each got
+ * Waits (bounded, `timeoutMs` per page) until every page has `total` messages, then checks that each got
  * `{ n }` for n = 0..total-1, in order, once each; returns what each page recorded.
  */
-export async function expectEveryMessage(pages: TestPage[], total: number): Promise<PageRecord[]> {
-  for (const p of pages) await waitInPage(p, `window.__got.length >= ${total}`, `${total} messages`, 10_000);
+export async function expectEveryMessage(pages: TestPage[], total: number, timeoutMs = 10_000): Promise<PageRecord[]> {
+  for (const p of pages) await waitInPage(p, `window.__got.length >= ${total}`, `${total} messages`, timeoutMs);
   // Anything extra (a repeat) would arrive within this.
   await new Promise((r) => setTimeout(r, 300));
   const records = await Promise.all(pages.map(record));
