@@ -681,27 +681,25 @@
         this.reset(c, b.x);
         continue;
       }
-      if (!this.ahead_(seen, b.c, b.i)) c.message_(b.c, b.i, b.d);
+      if (!held(seen, b.c, b.i)) c.message_(b.c, b.i, b.d);
     }
     // The gap's answer may outrun the relay (a poll of its own against a stream relayed
     // through another tab): what it held past the relay comes again, and is dropped then.
-    c.shareAhead_ = seen;
+    // Ids count again in another epoch (a restarted memory broker): the gap's are its own.
+    c.shareAhead_ = { h: this.cursorHead_, s: seen };
     // It now has all the relay brought: from here on it follows the stream's cursor.
     if (c.state !== 'closed') proto.setCursor_.call(c, this.cursorString_());
   };
 
-  /**
-   * Whether the gap (ids per channel) held this relayed message already. The relay brings
-   * each channel in order, so a match also passes every older id, and an id the gap does
-   * not hold is past all of it: either way, what is behind the relay is forgotten.
-   */
-  gp.ahead_ = function (seen, channel, id) {
-    var key = '$' + channel;
-    if (!hasOwn.call(seen, key)) return false;
-    var k = indexOf(seen[key], id);
-    if (k === -1 || k === seen[key].length - 1) delete seen[key];
-    else seen[key].splice(0, k + 1);
-    return k !== -1;
+  /** Whether the member's last gap held this relayed message already (see held). */
+  gp.ahead_ = function (c, channel, id) {
+    var a = c.shareAhead_;
+    if (!a) return false;
+    if (a.h !== this.cursorHead_) {
+      c.shareAhead_ = null;
+      return false;
+    }
+    return held(a.s, channel, id);
   };
 
   gp.transport = function (c, name) {
@@ -730,7 +728,7 @@
       var c = list[i];
       if (c.shareOpened_ && c.state !== 'closed' && c.state !== 'suspended' && matchesAny(c.channels, channel)) {
         if (c.shareCatch_) c.shareCatch_.buf.push({ c: channel, i: id, d: data });
-        else if (!c.shareAhead_ || !this.ahead_(c.shareAhead_, channel, id)) c.message_(channel, id, data);
+        else if (!this.ahead_(c, channel, id)) c.message_(channel, id, data);
       }
     }
   };
@@ -766,6 +764,20 @@
   gp.setCursor_ = proto.setCursor_;
   gp.see_ = proto.see_;
   gp.cursorString_ = proto.cursorString_;
+
+  /**
+   * Whether `seen` (ids per channel, from a gap) holds this relayed message. The relay
+   * brings each channel in order, so a match also passes every older id, and an id the
+   * gap does not hold is past all of it: either way, what is behind the relay is forgotten.
+   */
+  function held(seen, channel, id) {
+    var key = '$' + channel;
+    if (!hasOwn.call(seen, key)) return false;
+    var k = indexOf(seen[key], id);
+    if (k === -1 || k === seen[key].length - 1) delete seen[key];
+    else seen[key].splice(0, k + 1);
+    return k !== -1;
+  }
 
   /** The share key: the server's absolute URL, the transport ladder, the extra parameters. */
   function shareKey(c) {

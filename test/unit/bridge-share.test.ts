@@ -257,6 +257,19 @@ describe.each([
       expect(c.cursor()).toBe('E~1,news@7');
     });
 
+    it('ids the gap held but the relay never brought (the node restarted) do not hide the next epoch’s messages', async () => {
+      const [a, b] = await lateTab();
+      catchUps(b)[0].answer({ cursor: 'E~1,news@5', messages: [['news', '4', 'four'], ['news', '5', 'five']], resets: [], timeoutMs: 1000 });
+      // The stream ends before it relays 4 and 5; the node that answers next counts ids from 1 again.
+      a.sink().r(0);
+      await world.run(10);
+      a.sink().o('F~1', 1000);
+      await world.run(0);
+      a.sink().m('news', '4', 'a new four', 'news', '5', 'a new five');
+      await world.run(0);
+      expect(b.messages().map((m) => m.data)).toEqual(['four', 'five', 'a new four', 'a new five']);
+    });
+
     it('a gap that is behind the relay on one channel and ahead of it on another: each message once', async () => {
       world = new World(FULL);
       const a = await world.open('A');
