@@ -16,9 +16,13 @@ export interface ClickSite {
   close(): Promise<void>;
 }
 
-/** `own`: the page opts out of tab sharing (`share: false`) and holds a stream of its own. */
-function page(channel: string, transports: string[] | null, own = false): string {
-  const ladder = (transports ? `, transports: ${JSON.stringify(transports)}` : '') + (own ? ', share: false' : '');
+/**
+ * `own`: the page opts out of tab sharing (`share: false`) and holds a stream of its own.
+ * `token`: a grant the application rendered into the page (private channels).
+ */
+function page(channel: string, transports: string[] | null, own = false, token: string | null = null): string {
+  const ladder =
+    (transports ? `, transports: ${JSON.stringify(transports)}` : '') + (own ? ', share: false' : '') + (token ? `, token: ${JSON.stringify(token)}` : '');
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pushframe page</title></head>
 <body>
@@ -56,13 +60,18 @@ export async function startClickSite(push?: PushframeServer): Promise<ClickSite>
     if (url.pathname === '/page') {
       const channel = url.searchParams.get('channel') ?? 'test';
       const ladder = url.searchParams.get('transports');
-      if (!/^[a-z0-9/]{1,40}$/.test(channel) || (ladder !== null && !/^[a-z]+(,[a-z]+)*$/.test(ladder))) {
+      const token = url.searchParams.get('token');
+      if (
+        !/^[a-z0-9/]{1,40}$/.test(channel) ||
+        (ladder !== null && !/^[a-z]+(,[a-z]+)*$/.test(ladder)) ||
+        (token !== null && !/^[A-Za-z0-9._-]{1,2000}$/.test(token))
+      ) {
         res.writeHead(400);
         res.end();
         return;
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(page(channel, ladder === null ? null : ladder.split(','), url.searchParams.get('share') === '0'));
+      res.end(page(channel, ladder === null ? null : ladder.split(','), url.searchParams.get('share') === '0', token));
       return;
     }
     if (app) return void app(req, res);
