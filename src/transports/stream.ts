@@ -366,6 +366,11 @@ export class StreamConnection implements Subscriber, Flushable, Beating {
   private end(chunk: string, reason: DropReason): void {
     if (this.closed) return;
     this.write(chunk);
+    this.finish(reason);
+  }
+
+  /** Ends the response where it is, as a complete one. */
+  private finish(reason: DropReason): void {
     this.sink.end();
     if (!this.sink.destroyed) {
       // An ended response whose client never reads would keep its socket (and descriptor)
@@ -378,11 +383,16 @@ export class StreamConnection implements Subscriber, Flushable, Beating {
     this.close(reason);
   }
 
-  /** Its page gave up on it and opened another (`replaces=`): nothing more can reach it. */
+  /**
+   * Its page gave up on it and opened another (`replaces=`): nothing more can reach it.
+   * The path that died may be the browser's side of a proxy, which still reads this
+   * connection: a response cut short there counts this node as failed (nginx:
+   * `upstream prematurely closed`, then nothing for `fail_timeout`). So it ends as a
+   * complete response; the linger cuts it when no one reads it.
+   */
   abandon(): void {
     if (this.closed) return;
-    this.sink.destroy();
-    this.close('replaced');
+    this.finish('replaced');
   }
 
   /** The client cannot keep up: cut it; it resumes from its cursor on reconnect. */

@@ -60,6 +60,9 @@ it('the request that names a dead stream ends it and takes its share: not capped
   // Naming the first dead stream: it ends, and the new one is held and delivers.
   const next = await StreamClient.open(`${server.url}/pushframe/stream?channels=a&replaces=${tokenOf(dead1)}`, cookie);
   await dead1.waitForEnd();
+  // A complete response (its last chunk), not a cut: a proxy in front, whose browser side
+  // is the path that died, would count a cut as this node failing.
+  expect(dead1.res.complete).toBe(true);
   await next.waitForFrame('o');
   await publish(server, 'a', '{"n":1}');
   await next.waitForMessages(1);
@@ -110,6 +113,7 @@ it('server-sent events: the ready event names the stream, and replaces= ends it'
   expect(ready.stream).toMatch(TOKEN);
   const next = await SseClient.open(`${server.url}/pushframe/events?channels=a&replaces=${ready.stream}`, cookie);
   await first.waitForEnd();
+  expect(first.res.complete).toBe(true);
   await next.waitForEvent('ready');
   next.close();
 });
