@@ -46,7 +46,7 @@ export const SSE_HEADERS = {
  * `Connection: close`. Said `keep-alive`, a proxy that pools upstream connections (nginx
  * `keepalive`) takes the connection back at the stream's last chunk and may send the
  * page's next request on it before the close arrives: that request fails, and nginx
- * counts the node as down (`max_fails`) and sends nothing to it for `fail_timeout`.
+ * with its passive check on (`max_fails`) sends nothing to the node for `fail_timeout`.
  * Call before the head is written; Node then renders `Connection: close` itself.
  */
 export function closesAfterResponse(res: ServerResponse): void {

@@ -1,7 +1,7 @@
 import type { PushframeServer, StartOptions } from '../../src';
 import { inEveryEngineAtOnce, waitInPage, type Launch, type TestBrowser, type TestPage } from '../helpers/browsers';
-import { expectEveryMessage, openAndClick, startClickSite, type ClickSite } from '../helpers/click-site';
-import { startDocumentedNginx, type DocumentedNginx } from '../helpers/documented-nginx';
+import { expectEveryMessage, openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
+import { startDocumentedNginx, upstreamFailures, type DocumentedNginx } from '../helpers/documented-nginx';
 import { startRedis, type TestRedis } from '../helpers/redis';
 import { startTestServer } from '../helpers/server';
 import { freePort } from '../helpers/ports';
@@ -52,7 +52,6 @@ async function deadPaths(engine: string, launch: Launch): Promise<void> {
     const nginxPort = Number(new URL(nginx.url).port);
     const front = (proxy = await startTcpProxy(() => [nginxPort]));
 
-    const firstLoad = Date.now();
     const urls = ['share', 'share', 'own'].map((kind) => `${front.url}/page?channel=behind/nginx${kind === 'own' ? '&share=0' : ''}`);
     for (const url of urls) {
       const p = await browser.newPage();
@@ -72,9 +71,8 @@ async function deadPaths(engine: string, launch: Launch): Promise<void> {
       }
     })();
     try {
-      // nginx set node B aside when it refused the first request (fail_timeout, 10 s by
-      // default): let that pass, so that the new streams go to B at once.
-      await sleep(Math.max(1000, firstLoad + 11_000 - Date.now()));
+      await sleep(1000);
+      // B refused the pages' first requests; nginx (max_fails=0) tries it again at once.
       const b = (nodeB = await startTestServer({ ...nodeOptions(), port: portB }));
       // A stops accepting (its open streams stay; close's callback would wait for them).
       a.http.close();
@@ -82,8 +80,13 @@ async function deadPaths(engine: string, launch: Launch): Promise<void> {
       const faultAt = n;
       front.blackhole((path) => path.startsWith('/pushframe/stream'));
       // The default watchdog notices within 6 s; the pages come back through nginx, on B.
-      for (const p of pages) {
-        await waitInPage(p, `window.__got.some(function (g) { return g.data.n > ${faultAt + 5}; })`, 'messages after the fault', 20_000);
+      for (const [i, p] of pages.entries()) {
+        await waitInPage(p, `window.__got.some(function (g) { return g.data.n > ${faultAt + 5}; })`, 'messages after the fault', 20_000).catch(
+          async (err: Error) => {
+            const log = nginx?.errorLog() ?? '';
+            throw new Error(`tab ${i + 1} of ${urls.length}: ${err.message}; fault at n = ${faultAt}; ${await story(pages)}; nginx: ${nginxStory(log)}`);
+          },
+        );
       }
       await until('both dead streams ended on node A', () => (a.stats().drops.replaced ?? 0) === 2, 5000);
       // A tab may be over its browser's budget on B while the shared stream moves
@@ -98,6 +101,8 @@ async function deadPaths(engine: string, launch: Launch): Promise<void> {
       await publisher;
     }
     for (const r of await expectEveryMessage(pages, n)) expect(r.transport).toBe('iframe');
+    // The dead streams ended on A as complete responses, and no node was set aside.
+    expect(upstreamFailures(nginx.errorLog())).toEqual([]);
     process.stdout.write(`[${engine}] dead paths behind nginx: ${n} messages, both dead streams ended on node A, both streams on node B\n`);
   } finally {
     await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
@@ -108,6 +113,35 @@ async function deadPaths(engine: string, launch: Launch): Promise<void> {
     await Promise.all([nodeA, nodeB].map((node) => node?.close()));
     await redis.stop();
   }
+}
+
+/** What each tab saw, for a failure's message: its state, visibility, last message, events. */
+async function story(pages: TestPage[]): Promise<string> {
+  const lines = await Promise.all(
+    pages.map(async (p, i) => {
+      const r = await record(p).catch(() => null);
+      if (!r) return `tab ${i + 1}: gone`;
+      const state = await p.evaluate<string>("window.__conn.state + ', ' + document.visibilityState").catch(() => '?');
+      const last = r.got.length ? r.got[r.got.length - 1] : null;
+      const events = r.events.map((e) => `${e.type}${e.detail.code ? ':' + e.detail.code : ''}@${e.at}`).join(' ');
+      return `tab ${i + 1}: ${state}; ${r.got.length} messages, last n ${last ? last.data.n : '-'} at ${last ? last.at : '-'} ms; events ${events}`;
+    }),
+  );
+  return lines.join(' | ');
+}
+
+/** nginx's error log in short: time, what went wrong, with which node, for which path. */
+function nginxStory(errorLog: string): string {
+  return errorLog
+    .split('\n')
+    .filter((line) => /\[(error|warn)\]/.test(line))
+    .map((line) => {
+      const what = /(no live upstreams|prematurely closed|temporarily disabled|Connection refused|timed out)/.exec(line)?.[1] ?? line.slice(20, 120);
+      const node = /upstream: "http:\/\/([^/"]*)/.exec(line)?.[1] ?? '';
+      const path = /request: "GET ([^?"]*)/.exec(line)?.[1] ?? '';
+      return `${line.slice(11, 19)} ${what} ${node} ${path}`;
+    })
+    .join(' / ');
 }
 
 test('streams dead between the browser and nginx end on their node when the pages reconnect to the other, with the default settings; nothing lost', async () => {

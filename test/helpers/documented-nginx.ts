@@ -80,8 +80,8 @@ export async function startDocumentedNginx(options: DocumentedNginxOptions): Pro
   const dir = mkdtempSync(join(tmpdir(), 'pushframe-docnginx-'));
   const port = await freePort();
   let conf = site;
-  conf = replaceOnce(conf, 'server 127.0.0.1:8081;', `server 127.0.0.1:${options.upstreams[0]};`);
-  conf = replaceOnce(conf, 'server 127.0.0.1:8082;', `server 127.0.0.1:${options.upstreams[1]};`);
+  conf = replaceOnce(conf, 'server 127.0.0.1:8081 ', `server 127.0.0.1:${options.upstreams[0]} `);
+  conf = replaceOnce(conf, 'server 127.0.0.1:8082 ', `server 127.0.0.1:${options.upstreams[1]} `);
   conf = replaceOnce(conf, 'listen 80;', `listen 127.0.0.1:${port};`);
   conf = replaceOnce(conf, 'http://127.0.0.1:3000', `http://127.0.0.1:${options.app}`);
   let tlsPort = 0;

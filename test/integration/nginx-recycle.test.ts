@@ -10,9 +10,10 @@ import { StreamClient } from '../helpers/stream-client';
 /**
  * nginx as docs/scaling.md configures it keeps a pool of connections to the nodes
  * (`keepalive 32`). A request it sends on a pooled connection the node is closing fails
- * (`upstream prematurely closed connection`), and with `max_fails` at its default of 1
- * nginx sends nothing to that node for `fail_timeout` (10 s); with every node set aside,
- * every page gets 502s. Two ways into that, both closed here:
+ * (`upstream prematurely closed connection`): nginx tries the other node, and with its
+ * passive check on (`max_fails`, 1 unless set; the doc sets 0) sends nothing to that node
+ * for `fail_timeout` (10 s); with every node set aside, every page gets 502s. Two ways
+ * into that, both closed here:
  * - A stream ends by closing its connection, and the page asks for the next one at once.
  *   Had the stream's head said `keep-alive`, nginx would put the connection back in its
  *   pool at the last chunk and could send the next request on it.
