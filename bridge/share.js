@@ -691,10 +691,9 @@
     if (c.state !== 'closed') proto.setCursor_.call(c, this.cursorString_());
   };
 
-  /** Whether the member's last gap held this relayed message already (see held). */
+  /** Whether the member's last gap (c.shareAhead_) held this relayed message already (see held). */
   gp.ahead_ = function (c, channel, id) {
     var a = c.shareAhead_;
-    if (!a) return false;
     if (a.h !== this.cursorHead_) {
       c.shareAhead_ = null;
       return false;
@@ -728,7 +727,7 @@
       var c = list[i];
       if (c.shareOpened_ && c.state !== 'closed' && c.state !== 'suspended' && matchesAny(c.channels, channel)) {
         if (c.shareCatch_) c.shareCatch_.buf.push({ c: channel, i: id, d: data });
-        else if (!this.ahead_(c, channel, id)) c.message_(channel, id, data);
+        else if (!c.shareAhead_ || !this.ahead_(c, channel, id)) c.message_(channel, id, data);
       }
     }
   };

@@ -1,5 +1,5 @@
 import type { PushframeServer } from '../../src';
-import { grant } from '../../src/auth';
+import { grant, verifyGrant } from '../../src/auth';
 import { engineSlug, inEveryEngineAtOnce, waitInPage, type Launch, type TestBrowser, type TestPage } from '../helpers/browsers';
 import { openAndClick, record, startClickSite, type ClickSite } from '../helpers/click-site';
 import { startTestServer } from '../helpers/server';
@@ -38,7 +38,7 @@ async function expiry(engine: string, launch: Launch): Promise<void> {
     await openAndClick(lead, `${site.url}/page?channel=${open}`);
     await waitInPage(lead, "window.__conn.state === 'open'", 'the public tab to open', 10_000);
     const token = grant(SECRET, [secret], GRANT_SECONDS);
-    const expiresAt = Number(Buffer.from(token.split('.')[1], 'base64url').toString().split('|')[0]) * 1000;
+    const expiresAt = verifyGrant(SECRET, token).expiresAt * 1000;
     const priv = await browser.newPage();
     pages.push(priv);
     await openAndClick(priv, `${site.url}/page?channel=${secret}&token=${token}`);
