@@ -358,24 +358,30 @@ export async function launchWebKit(options: LaunchOptions = {}): Promise<TestBro
           await inWindow(handle);
           return (await call('POST', `${s}/execute/sync`, { script: `return (${expression});`, args: [] })) as T;
         });
+      // The old document is marked; the new one is loaded once it is unmarked and complete
+      // (its load handlers ran in the task that set readyState). Not for fragment-only moves.
+      // Navigation returns at once (pageLoadStrategy 'none'), so every navigation, close()'s
+      // about:blank too, waits here: the next one must not mark a document about to go.
+      const navigate = async (url: string, timeoutMs: number, inQueue = false): Promise<void> => {
+        const script = (body: string): Promise<unknown> => call('POST', `${s}/execute/sync`, { script: body, args: [] });
+        const start = async (): Promise<void> => {
+          await inWindow(handle);
+          await script('window.__leavingForGoto = true;');
+          await call('POST', `${s}/url`, { url });
+        };
+        await (inQueue ? start() : serial(start));
+        const probe = "!window.__leavingForGoto && document.readyState === 'complete'";
+        // A script that meets the old document's unload fails ("no such frame"): not yet.
+        const loaded = (): Promise<boolean> =>
+          (inQueue ? script(`return (${probe});`) : run<boolean>(probe)).then((v) => v === true, () => false);
+        const deadline = Date.now() + timeoutMs;
+        while (!(await loaded())) {
+          if (Date.now() > deadline) throw new Error(`${url} did not load within ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
       return {
-        goto: async (url, timeoutMs = 10000) => {
-          // The old document is marked; the new one is loaded once it is unmarked and complete
-          // (its load handlers ran in the task that set readyState). Not for fragment-only moves.
-          await serial(async () => {
-            await inWindow(handle);
-            await call('POST', `${s}/execute/sync`, { script: 'window.__leavingForGoto = true;', args: [] });
-            await call('POST', `${s}/url`, { url });
-          });
-          const deadline = Date.now() + timeoutMs;
-          const loaded = (): Promise<boolean> =>
-            // A script that meets the old document's unload fails ("no such frame"): not yet.
-            run<boolean>("!window.__leavingForGoto && document.readyState === 'complete'").catch(() => false);
-          while (!(await loaded())) {
-            if (Date.now() > deadline) throw new Error(`${url} did not load within ${timeoutMs} ms`);
-            await new Promise((r) => setTimeout(r, 25));
-          }
-        },
+        goto: (url, timeoutMs = 10000) => navigate(url, timeoutMs),
         evaluate: <T>(expression: string) => run<T>(expression),
         click: (selector) =>
           serial(async () => {
@@ -399,7 +405,7 @@ export async function launchWebKit(options: LaunchOptions = {}): Promise<TestBro
               const rest = handles.filter((h) => h !== handle);
               await inWindow(rest[0]);
             } else {
-              await call('POST', `${s}/url`, { url: 'about:blank' });
+              await navigate('about:blank', 10_000, true);
               initialFree = true;
             }
           }),
