@@ -10,7 +10,8 @@ export interface Figures {
   /** The same over the first and the second half of those openings. */
   openCpuFirstMicros: number;
   openCpuLaterMicros: number;
-  /** The second half, main thread only (without V8's compiler and collector helpers). */
+  /** The first and the second half, main thread only (without V8's compiler and collector helpers). */
+  openCpuFirstMainMicros: number;
   openCpuLaterMainMicros: number;
   rssBeforeMiB: number;
   /** With every stream open and idle, after a full collection. */
@@ -68,6 +69,7 @@ export const ROWS: Row[] = [
   { key: 'openCpuMicros', label: 'server CPU per stream opened (us)', digits: 1, ratio: true },
   { key: 'openCpuFirstMicros', label: '  first half of the openings (us)', digits: 1, ratio: true },
   { key: 'openCpuLaterMicros', label: '  second half (us)', digits: 1, ratio: true },
+  { key: 'openCpuFirstMainMicros', label: '  first half, main thread (us)', digits: 1, ratio: true },
   { key: 'openCpuLaterMainMicros', label: '  second half, main thread (us)', digits: 1, ratio: true },
   { key: 'stormMs', label: 'storm: all back with backlog (ms)', digits: 0, ratio: true },
   { key: 'refused', label: 'storm: reconnects refused', digits: 0, ratio: false },

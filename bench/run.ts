@@ -236,13 +236,14 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
     const openCpuMicros = n > warm ? (openCpu2.all - openCpu0.all) / (n - warm) : NaN;
     const openCpuFirstMicros = mid > warm ? (openCpu1.all - openCpu0.all) / (mid - warm) : NaN;
     const openCpuLaterMicros = n > mid ? (openCpu2.all - openCpu1.all) / (n - mid) : NaN;
+    const openCpuFirstMainMicros = mid > warm ? (openCpu1.main - openCpu0.main) / (mid - warm) : NaN;
     const openCpuLaterMainMicros = n > mid ? (openCpu2.main - openCpu1.main) / (n - mid) : NaN;
     await health.stop();
     await sleep(500);
     const memAfter = n > warm ? await memOf(server, !scenario.noCollection) : memBefore;
     const rssAfter = memAfter.rss;
     if (errors.length > 0) console.error(`  ${kind}: ${errors.length} streams failed to open, e.g. ${errors[0]}`);
-    if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, openCpuMicros, openCpuFirstMicros, openCpuLaterMicros, openCpuLaterMainMicros, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
+    if (scenario.storm) return { ...(await runStorm(scenario, kind, server, port, streamPath, clients, totals, health, parallel, opts)), streams: n - errors.length, openFailures: errors.length, openMs, openCpuMicros, openCpuFirstMicros, openCpuLaterMicros, openCpuFirstMainMicros, openCpuLaterMainMicros, rssBeforeMiB: rssBefore / 2 ** 20, rssAfterMiB: rssAfter / 2 ** 20, rssPerStreamKiB: (rssAfter - rssBefore) / (n - warm) / 1024, heapPerStreamKiB: (memAfter.heap - memBefore.heap) / (n - warm) / 1024 };
 
     const expectedBySub = new Map<string, number>();
     let expected = 0;
@@ -302,6 +303,7 @@ async function runScenario(scenario: Scenario, kind: ServerKind, opts: Options, 
       openCpuMicros,
       openCpuFirstMicros,
       openCpuLaterMicros,
+      openCpuFirstMainMicros,
       openCpuLaterMainMicros,
       rssBeforeMiB: rssBefore / 2 ** 20,
       rssAfterMiB: rssAfter / 2 ** 20,
@@ -361,7 +363,7 @@ async function runStorm(
   health: HealthProbe,
   parallel: number,
   opts: Options,
-): Promise<Omit<Figures, 'streams' | 'openFailures' | 'openMs' | 'openCpuMicros' | 'openCpuFirstMicros' | 'openCpuLaterMicros' | 'openCpuLaterMainMicros' | 'rssBeforeMiB' | 'rssAfterMiB' | 'rssPerStreamKiB' | 'heapPerStreamKiB'>> {
+): Promise<Omit<Figures, 'streams' | 'openFailures' | 'openMs' | 'openCpuMicros' | 'openCpuFirstMicros' | 'openCpuLaterMicros' | 'openCpuFirstMainMicros' | 'openCpuLaterMainMicros' | 'rssBeforeMiB' | 'rssAfterMiB' | 'rssPerStreamKiB' | 'heapPerStreamKiB'>> {
   const n = clients.length;
   const count = opts.m ?? scenario.messages(n);
   const channels = scenario.channels(n);

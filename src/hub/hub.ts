@@ -51,6 +51,9 @@ interface Entry {
  */
 export const SUBSCRIBED: Promise<void> = Promise.resolve();
 
+/** What history holds after a position read in the same turn. */
+const NOTHING_FOUND: readonly Backlog[] = [];
+
 export interface HubOptions {
   /** Largest message (serialized JSON) accepted, in bytes. */
   maxMessageBytes: number;
@@ -131,7 +134,12 @@ export class Hub {
       const start: Cursor = cursor ?? { epoch, base: now.position(), channels: new Map() };
       const entry = this.register(sub, patterns);
       try {
-        const found = start.epoch !== epoch ? null : patterns.length === 1 ? [now.history(patterns[0], start)] : patterns.map((p) => now.history(p, start));
+        // A fresh start is the position read in this same turn: history holds nothing after it.
+        const found =
+          start.epoch !== epoch ? null
+          : cursor === undefined ? NOTHING_FOUND
+          : patterns.length === 1 ? [now.history(patterns[0], start)]
+          : patterns.map((p) => now.history(p, start));
         this.open(entry, start, epoch, now.position(), found);
       } catch (err) {
         this.unsubscribe(sub);
@@ -191,16 +199,18 @@ export class Hub {
       // Stable sort: per-channel order is kept, channels interleave by id.
       if (backlog.length > 1) backlog.sort((a, b) => compareIds(a.id, b.id));
     }
-    const newest = new Map<string, string>();
-    if (backlog.length > 0) backlog = backlog.filter((m) => isNewer(newest, m));
+    const held = entry.buffer as Message[];
+    // A fresh subscription has neither: no map to keep.
+    const newest = backlog.length > 0 || held.length > 0 ? new Map<string, string>() : null;
+    if (backlog.length > 0) backlog = backlog.filter((m) => isNewer(newest as Map<string, string>, m));
     const fromHistory = backlog.length;
     // Live messages held meanwhile carry watermarks (Message.covers): every message up to
     // the highest one is in history or held here, so the checkpoint's base may rise to it.
     let covered: string | null = null;
-    for (const m of entry.buffer as Message[]) {
+    for (const m of held) {
       if (m.covers !== undefined && (covered === null || compareIds(m.covers, covered) > 0)) covered = m.covers;
       if (sameEpoch && compareIds(m.id, lastSeen(start, m.channel)) <= 0) continue;
-      if (isNewer(newest, m)) backlog.push(m);
+      if (isNewer(newest as Map<string, string>, m)) backlog.push(m);
     }
     entry.buffer = null;
     this.messagesOut += backlog.length;
@@ -213,7 +223,8 @@ export class Hub {
     const quiet = resets.length === 0 && backlog.length === 0;
     const info: OpenInfo = {
       cursor: quiet ? checkpoint : formatCursor(start),
-      held: copyCursor(quiet ? after : start),
+      // `after` is this call's own and goes nowhere else: no copy.
+      held: quiet ? after : copyCursor(start),
       resets,
       backlog,
       checkpoint: quiet ? null : checkpoint,
