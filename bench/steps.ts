@@ -83,7 +83,10 @@ function openStreams(port: number, n: number): void {
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 5000);
   if (process.argv[3] === '--child') return openStreams(Number(process.argv[4]), n);
-  raiseOpenFileLimit(n + 500);
+  // The streams come from one address, whose share of the socket budget is half the
+  // descriptor limit.
+  const wanted = 2 * n + 1000;
+  if (raiseOpenFileLimit(wanted) < wanted) throw new Error(`${n} streams from one address need an open-file limit of ${wanted} (ulimit -n ${wanted}).`);
   // Wrapped before the server is made: the stream route reads these when it is wired.
   const openerOf = routes.streamOpener;
   const wrapped = new WeakSet<object>();
@@ -122,7 +125,18 @@ async function main(): Promise<void> {
     handled.push(clock() - t);
   });
   const child = fork(__filename, [String(n), '--child', String(server.port)]);
-  await new Promise<void>((resolve) => child.once('message', () => resolve()));
+  const opened = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 60_000);
+    child.once('message', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  if (!opened) {
+    child.kill();
+    await server.shutdown();
+    throw new Error(`${handled.length} of ${n} streams opened within 60 s`);
+  }
   console.log(`${n} openings, median µs per call: first half, second half`);
   for (const [label, xs] of times) {
     const half = xs.length >> 1;
