@@ -15,6 +15,7 @@ import * as routes from '../src/http/routes/stream';
 import { Hub } from '../src/hub';
 import { ChunkedSocketSink, StreamConnection } from '../src/transports';
 import { raiseOpenFileLimit } from './proc';
+import { benchServerOptions } from './settings';
 
 type Fn = (...args: never[]) => unknown;
 const HANDLER = 'request handler';
@@ -105,17 +106,7 @@ async function main(): Promise<void> {
   timed(net.Socket.prototype, 'write', '          socket write');
   timed(http.ServerResponse.prototype, 'writeHead', '    writeHead');
   timed(ChunkedSocketSink.prototype, 'release', 'hand-over (next turn)');
-  const server = await startServer({
-    port: 0,
-    host: '127.0.0.1',
-    demo: false,
-    logLevel: 'warn',
-    statsIntervalMs: 0,
-    heartbeatMs: 300_000,
-    maxStreamBytes: 1 << 30,
-    maxConnections: 1_000_000,
-    maxConnectionsPerIp: 1_000_000,
-  });
+  const server = await startServer(benchServerOptions());
   const [listener] = server.http.listeners('request') as ((req: http.IncomingMessage, res: http.ServerResponse) => void)[];
   server.http.removeAllListeners('request');
   const handled = times.get(HANDLER) as number[];
