@@ -16,7 +16,8 @@ const LOOP_DELAY_RESOLUTION_MS = 10;
  * other home (publish outcomes and latency, refusals) is counted here.
  */
 export class Metrics {
-  readonly registry = new Registry();
+  /** This server's metrics and the process's (processMetrics), for `/metrics`. */
+  readonly registry: Registry;
   private readonly publishLatency: Histogram<'outcome'>;
   private readonly refusals: Counter<'code'>;
   private readonly refusalCounts: Record<string, number> = {};
@@ -24,7 +25,8 @@ export class Metrics {
   private readonly loopDelay = new LoopDelay(LOOP_DELAY_RESOLUTION_MS);
 
   constructor(hub: Hub, connections: ConnectionRegistry, limits: ConnectionLimits, budget: BrowserBudget, sockets: SocketBudget) {
-    const registers = [this.registry];
+    const own = new Registry();
+    const registers = [own];
     const loopDelay = this.loopDelay.window;
     new Gauge({
       name: 'pushframe_event_loop_delay_seconds',
@@ -72,7 +74,6 @@ export class Metrics {
         this.set(connections.queuedBytes());
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: 'pushframe_' });
     new Gauge({
       name: 'pushframe_connections',
       help: 'Open client connections by transport.',
@@ -184,6 +185,7 @@ export class Metrics {
       labelNames: ['code'],
       registers,
     });
+    this.registry = Registry.merge([own, processMetrics()]);
   }
 
   /** Stops sampling the event loop (the server is closing). */
@@ -206,6 +208,22 @@ export class Metrics {
   snapshot(): { published: number; refusals: Record<string, number> } {
     return { published: this.published, refusals: { ...this.refusalCounts } };
   }
+}
+
+let processRegistry: Registry | null = null;
+
+/**
+ * The process's own metrics (CPU, memory, handles, GC, event-loop lag), once per
+ * process: prom-client watches the collector and the event loop for them with
+ * observers it never stops, which would keep every server made in the process, and all
+ * it holds, for the life of the process if each server collected its own.
+ */
+function processMetrics(): Registry {
+  if (processRegistry === null) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'pushframe_' });
+  }
+  return processRegistry;
 }
 
 /**

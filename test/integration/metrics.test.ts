@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Counter } from 'prom-client';
 import type { PushframeServer } from '../../src';
 import { StreamClient } from '../helpers/stream-client';
@@ -99,5 +101,31 @@ describe('GET /metrics', () => {
     orders.inc(2);
     expect(sample((await get(`${a.url}/metrics`)).body, 'shop_orders_total')).toBe(2);
     expect(sample((await get(`${b.url}/metrics`)).body, 'shop_orders_total')).toBeUndefined();
+  });
+});
+
+/** A full collection, where the runner was not started with --expose-gc. */
+function collect(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+describe('servers made and closed in one process', () => {
+  /** Starts a server, scrapes it, closes it; returns only a weak reference to its hub. */
+  async function oneServer(): Promise<WeakRef<object>> {
+    const s = await startTestServer();
+    expect((await get(`${s.url}/metrics`)).body).toMatch(/^pushframe_process_cpu_seconds_total /m);
+    await s.close();
+    return new WeakRef(s.hub);
+  }
+
+  it('leave nothing behind that keeps them (process metrics are collected once per process)', async () => {
+    // prom-client's process metrics watch the collector and the event loop with observers
+    // it never stops: collected per server, they kept each closed server and all it held.
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 3; i++) refs.push(await oneServer());
+    await new Promise((r) => setTimeout(r, 50));
+    collect();
+    expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true, true]);
   });
 });
