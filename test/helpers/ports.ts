@@ -1,7 +1,51 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (for programs that need a port number up front). */
-export function freePort(): Promise<number> {
+/**
+ * The kernel's range of ephemeral ports (the local ports of outgoing connections), from
+ * /proc; Linux's default where it cannot be read.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // Not Linux, or no /proc: the default below.
+  }
+  return [32768, 60999];
+}
+
+/** Lowest port handed out: above the well-known and most registered services' ports. */
+const LOWEST = 10000;
+/** Ports this process has handed out: two calls before either listens must not agree. */
+const handedOut = new Set<number>();
+
+function bindsNow(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for programs that need a port
+ * number up front. It is taken below the ephemeral range: a port from that range can be
+ * given to an outgoing connection (a browser's, nginx's) between this call and the
+ * program's listen, which then fails with EADDRINUSE.
+ */
+export async function freePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  if (ephemeralLow - LOWEST >= 1000) {
+    for (let tries = 0; tries < 100; tries++) {
+      const port = LOWEST + Math.floor(Math.random() * (ephemeralLow - LOWEST));
+      if (handedOut.has(port) || !(await bindsNow(port))) continue;
+      handedOut.add(port);
+      return port;
+    }
+  }
+  // An ephemeral range that starts low: the kernel's choice, with the race above.
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { canConnect } from './ports';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { canConnect, freePort } from './ports';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,33 +20,6 @@ export interface TestRedis {
 
 const START_TIMEOUT_MS = 5000;
 const PORT_ATTEMPTS = 10;
-
-/**
- * A port below the kernel's ephemeral range, free right now. Tests kill Redis and start it
- * again on the same port; a port the kernel hands out for `listen(0)` or outgoing
- * connections could be taken by someone else in between, one outside that range is not.
- */
-function candidatePort(): number {
-  let low = 32768;
-  try {
-    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
-  } catch {
-    // not Linux: keep the common default
-  }
-  const from = 10_000;
-  const to = Math.max(from + 1000, low - 1);
-  return from + Math.floor(Math.random() * (to - from));
-}
-
-function freePort(): Promise<number> {
-  const port = candidatePort();
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(port)));
-  });
-}
-
 
 /** Runs redis-server on `port`; resolves when it accepts connections, rejects if it exits first. */
 function launch(port: number, dir: string): Promise<ChildProcess> {
