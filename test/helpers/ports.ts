@@ -1,18 +1,15 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
-/**
- * The kernel's range of ephemeral ports (the local ports of outgoing connections), from
- * /proc; Linux's default where it cannot be read.
- */
-function ephemeralRange(): [number, number] {
+/** Where the kernel's ephemeral ports (outgoing connections' local ports) begin; Linux's default where /proc cannot be read. */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low > 0 && high >= low) return [low, high];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 0) return low;
   } catch {
     // Not Linux, or no /proc: the default below.
   }
-  return [32768, 60999];
+  return 32768;
 }
 
 /** Lowest port handed out: above the well-known and most registered services' ports. */
@@ -36,10 +33,10 @@ function bindsNow(port: number): Promise<boolean> {
  * program's listen, which then fails with EADDRINUSE.
  */
 export async function freePort(): Promise<number> {
-  const [ephemeralLow] = ephemeralRange();
-  if (ephemeralLow - LOWEST >= 1000) {
+  const below = ephemeralLow();
+  if (below - LOWEST >= 1000) {
     for (let tries = 0; tries < 100; tries++) {
-      const port = LOWEST + Math.floor(Math.random() * (ephemeralLow - LOWEST));
+      const port = LOWEST + Math.floor(Math.random() * (below - LOWEST));
       if (handedOut.has(port) || !(await bindsNow(port))) continue;
       handedOut.add(port);
       return port;
