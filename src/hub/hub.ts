@@ -286,11 +286,13 @@ export class Hub {
 
 /**
  * Checkpoints inside the history part of a backlog (sorted by id): after every
- * CHECKPOINT_ENTRIES channels, a cursor whose base is the last id written, capped at
- * `position`. Every message up to `position` was in history when it was read, so
- * everything the subscriber lacks up to that base is in the backlog before the mark.
- * A mark goes only where the next message's id is greater: Redis ids repeat across
- * channels.
+ * CHECKPOINT_ENTRIES channels, a cursor whose base is the last id written. Every message
+ * up to `position` was in history when it was read, so everything the subscriber lacks
+ * up to that base is in the backlog before the mark. Past `position` (Redis: messages of
+ * the millisecond the position was read in) no base can cover what was written, and a
+ * mark there would carry one entry per channel seen: none goes there; the checkpoint
+ * after the backlog covers that part. A mark goes only where the next message's id is
+ * greater: Redis ids repeat across channels.
  */
 function backlogMarks(start: Cursor, backlog: readonly Message[], fromHistory: number, position: string): { after: number; cursor: string }[] {
   const marks: { after: number; cursor: string }[] = [];
@@ -298,11 +300,12 @@ function backlogMarks(start: Cursor, backlog: readonly Message[], fromHistory: n
   const fresh = new Set<string>();
   for (let i = 0; i < fromHistory; i++) {
     const m = backlog[i];
+    if (compareIds(m.id, position) > 0) break;
     advance(mark, m.channel, m.id);
     fresh.add(m.channel);
     if (fresh.size < CHECKPOINT_ENTRIES) continue;
     if (i + 1 < fromHistory && compareIds(backlog[i + 1].id, m.id) <= 0) continue;
-    const base = compareIds(m.id, position) < 0 ? m.id : position;
+    const base = m.id;
     if (compareIds(base, mark.base) <= 0) continue;
     raiseBase(mark, base);
     marks.push({ after: i, cursor: formatCursor(mark) });

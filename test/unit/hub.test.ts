@@ -1,6 +1,6 @@
-import { MemoryBroker, conflate } from '../../src/brokers';
+import { MemoryBroker, conflate, type Backlog, type Broker } from '../../src/brokers';
 import { Hub, SUBSCRIBED, type OpenInfo, type Subscriber } from '../../src/hub';
-import { parseCursor, type Message } from '../../src/protocol';
+import { CHECKPOINT_ENTRIES, entryCount, parseCursor, type Message } from '../../src/protocol';
 
 class Recorder implements Subscriber {
   info: OpenInfo | null = null;
@@ -272,5 +272,59 @@ describe('a broker whose reads answer at once', () => {
     await subscribing;
     expect(r.info).not.toBeNull();
     await broker.close();
+  });
+});
+
+/**
+ * A broker with Redis's ids: `<ms>-<seq>` per channel, so channels written in the same
+ * millisecond share an id, and a position read in a millisecond is the end of the one
+ * before (`(T-1)-<max seq>`): what that millisecond wrote is past it.
+ */
+class SameMillisecondBroker implements Broker {
+  /** 10 ms of 20 channels each at or below the position, then 48 channels in the millisecond it was read in. */
+  readonly written: Message[] = [
+    ...Array.from({ length: 200 }, (_, i) => ({ channel: 'm/c' + (i % 20), id: `${990 + Math.floor(i / 20)}-0`, json: String(i) })),
+    ...Array.from({ length: 48 }, (_, i) => ({ channel: 'm/c' + i, id: '1000-0', json: 'last ms ' + i })),
+  ];
+  async epoch(): Promise<string> {
+    return 'e1';
+  }
+  async publish(): Promise<string> {
+    throw new Error('not used');
+  }
+  async position(): Promise<string> {
+    return '999-18446744073709551615';
+  }
+  async watermark(): Promise<string> {
+    return '999-18446744073709551615';
+  }
+  async history(): Promise<Backlog> {
+    return { messages: this.written, resets: [] };
+  }
+  watch(): void {}
+  unwatch(): void {}
+  setSink(): void {}
+  notify(): void {}
+  setNoteSink(): void {}
+  status() {
+    return { kind: 'same-millisecond', ready: true };
+  }
+  async close(): Promise<void> {}
+}
+
+describe('checkpoints inside a resume backlog', () => {
+  it('stay short where ids repeat across channels: none past the position read, whose base could not cover it', async () => {
+    const broker = new SameMillisecondBroker();
+    const hub = new Hub(broker, { maxMessageBytes: 1024 });
+    const r = new Recorder();
+    await hub.subscribe(r, ['m/*'], parseCursor('e1~989-0'));
+    const info = r.info!;
+    expect(info.backlog).toHaveLength(248);
+    const marks = info.marks ?? [];
+    // One at the end of each millisecond of 20 channels up to the position.
+    expect(marks.map((m) => m.after)).toEqual(Array.from({ length: 10 }, (_, k) => 20 * k + 19));
+    for (const mark of marks) expect(entryCount(parseCursor(mark.cursor))).toBeLessThan(CHECKPOINT_ENTRIES);
+    // The checkpoint after the backlog covers the last millisecond, one entry per channel.
+    expect(entryCount(parseCursor(info.checkpoint!))).toBe(48);
   });
 });
