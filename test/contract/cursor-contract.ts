@@ -30,6 +30,14 @@ class Recorder implements Subscriber {
 }
 
 /** Publishes `total` messages over `channels` channels of `prefix/`, `batch` at a time, round-robin over the nodes. */
+/**
+ * Messages per millisecond at most where a test bounds cursor lengths. A Redis cursor
+ * keeps, as entries, the channels written in the millisecond its watermark was read in
+ * (docs/protocol.md, "Short cursors"): how many those are depends on how fast the
+ * publisher goes, and an unpaced flood on a fast machine put 100 channels in one.
+ */
+const PACED_BATCH = 20;
+
 async function flood(
   nodes: Hub[],
   prefix: string,
@@ -37,6 +45,8 @@ async function flood(
   total: number,
   batch: number,
   afterBatch: () => void = () => undefined,
+  /** Milliseconds between batches; 0: only a turn of the event loop. */
+  pauseMs = 0,
 ): Promise<{ channel: string; id: string }[]> {
   const published: { channel: string; id: string }[] = [];
   for (let i = 0; i < total; i += batch) {
@@ -48,7 +58,7 @@ async function flood(
     await Promise.all(round);
     afterBatch();
     // Let the event loop turn (flushes, polls, watermarks) between batches.
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => (pauseMs > 0 ? setTimeout(r, pauseMs) : setImmediate(r)));
   }
   return published;
 }
@@ -234,7 +244,7 @@ export function describeCursors(name: string, harness: BrokerHarness): void {
       // Publishing starts once the client has a position (its first subscription is open).
       let started!: () => void;
       const publisher = new Promise<void>((r) => (started = r))
-        .then(() => flood(hubs, 's', 1000, 3000, 100))
+        .then(() => flood(hubs, 's', 1000, 3000, PACED_BATCH, undefined, 1))
         .then((p) => {
           published = p;
           publishing = false;
@@ -289,7 +299,7 @@ export function describeCursors(name: string, harness: BrokerHarness): void {
       // Publishing starts once the client has a position (its first subscription is open).
       let started!: () => void;
       const publisher = new Promise<void>((r) => (started = r))
-        .then(() => flood(hubs, 'l', 1000, 3000, 100))
+        .then(() => flood(hubs, 'l', 1000, 3000, PACED_BATCH, undefined, 1))
         .then((p) => {
           published = p;
           publishing = false;
