@@ -16,6 +16,18 @@ export function median(values: readonly number[]): number {
   return finite.length % 2 === 1 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
 }
 
+/** Arithmetic mean of the finite values; NaN when there are none. */
+export function mean(values: readonly number[]): number {
+  let sum = 0;
+  let count = 0;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    sum += v;
+    count++;
+  }
+  return count === 0 ? NaN : sum / count;
+}
+
 /** A growable list of float samples that sorts without boxing. */
 export class Samples {
   private data = new Float64Array(1024);

@@ -18,7 +18,7 @@ import { ChunkedSocketSink, StreamConnection } from '../src/transports';
 import { StreamClient, newTotals, openAll } from './clients';
 import { raiseOpenFileLimit } from './proc';
 import { benchServerOptions } from './settings';
-import { median } from './stats';
+import { mean, median } from './stats';
 
 /** Handshakes in flight, as the open scenario has them. */
 const PARALLEL = 200;
@@ -106,10 +106,12 @@ async function main(): Promise<void> {
     await server.shutdown();
     throw new Error(`${errors.length} of ${n} streams did not open, e.g. ${errors[0]}`);
   }
-  console.log(`${n} openings, median µs per call: first half, second half`);
+  console.log(`${n} openings, µs per call: median first half, second half; mean first half, second half`);
+  const cell = (x: number): string => x.toFixed(1).padStart(7);
   for (const [label, xs] of times) {
     const half = xs.length >> 1;
-    console.log(`${label.padEnd(38)} ${median(xs.slice(0, half)).toFixed(1).padStart(7)} ${median(xs.slice(half)).toFixed(1).padStart(7)}`);
+    const [first, later] = [xs.slice(0, half), xs.slice(half)];
+    console.log(`${label.padEnd(38)}${cell(median(first))}${cell(median(later))}${cell(mean(first))}${cell(mean(later))}`);
   }
   child.kill();
   await server.shutdown();
