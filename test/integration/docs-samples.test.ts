@@ -490,6 +490,13 @@ Object.assign(RUNNERS, {
       process.kill(-child.pid!, 'SIGKILL');
     }
   },
+  async 'readme-lts-node'() {
+    // As written, then the Node that the shell now finds first.
+    const script = sample('readme-lts-node') + '\nnode -p process.versions.node';
+    const run = await runCommand(['bash', '-c', script], { env: { HOME: process.env.HOME ?? '' }, timeoutMs: 50_000 });
+    expect(run).toMatchObject({ code: 0 });
+    expect(Number(run.stdout.trim().split('.')[0])).toBeGreaterThanOrEqual(24);
+  },
   async 'readme-embed'() {
     const { server } = await pageServer();
     await (await inChromium('readme-embed', pageAround(sample('readme-embed')), server.hub, 'alerts/fire', { level: 3 })).close();
