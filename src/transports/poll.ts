@@ -233,11 +233,13 @@ export class LongPoll implements Subscriber, Flushable {
   }
 
   /**
-   * The cursor after the first `count` messages of an id-ordered answer: the last of the
-   * hub's marks within them (else the client's own cursor), its base moved to the last id
-   * sent when every message up to that id was sent (keeps the cursor compact), else
-   * advanced channel by channel. The resets were sent in this answer already and are sent
-   * again with the next slice: repeated, never lost.
+   * The cursor after the first `count` messages of an answer: the last of the hub's marks
+   * within them (else the client's own cursor), its base moved to the last id sent when
+   * every message left for later is newer (keeps the cursor compact), and advanced
+   * channel by channel. The messages are in id order only within each channel: Redis
+   * numbers each channel within a millisecond on its own, so a message delivered later
+   * can carry a lower id than one before it. The resets were sent in this answer already
+   * and are sent again with the next slice: repeated, never lost.
    */
   private partialCursor(messages: readonly Message[], count: number): Cursor {
     let from = 0;
@@ -252,7 +254,7 @@ export class LongPoll implements Subscriber, Flushable {
       next = { epoch: start.epoch, base: start.base, channels: new Map(start.channels) };
     }
     const last = messages[count - 1].id;
-    if (compareIds(last, next.base) > 0 && compareIds(messages[count].id, last) > 0) raiseBase(next, last);
+    if (compareIds(last, next.base) > 0 && allNewer(messages, count, last)) raiseBase(next, last);
     for (let i = from; i < count; i++) advance(next, messages[i].channel, messages[i].id);
     return next;
   }
@@ -279,4 +281,10 @@ export class LongPoll implements Subscriber, Flushable {
       }
     }
   }
+}
+
+/** Whether every message from index `from` on has an id greater than `id`. */
+function allNewer(messages: readonly Message[], from: number, id: string): boolean {
+  for (let i = from; i < messages.length; i++) if (compareIds(messages[i].id, id) <= 0) return false;
+  return true;
 }
