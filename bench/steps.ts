@@ -4,9 +4,10 @@
  * streams with the bench's own clients (200 at a time) on loopback. Each step below is
  * wrapped with a clock, so the figures include a wrapper's cost (a fraction of a
  * microsecond each) and nest: a step's time includes the steps it calls. Printed: the
- * median per call over the first and the second half of the openings (a fresh process's
- * first openings run code that V8 has not optimized yet). A reading aid for the open
- * scenario's profile, not a target.
+ * median and the mean per call over the first and the second half of the openings (a
+ * fresh process's first openings run code that V8 has not optimized yet; the mean carries
+ * those slow first calls, which the open scenario's first-half CPU adds up). A reading
+ * aid for the open scenario's profile, not a target.
  */
 import { fork } from 'node:child_process';
 import http from 'node:http';

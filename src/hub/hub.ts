@@ -305,9 +305,8 @@ function backlogMarks(start: Cursor, backlog: readonly Message[], fromHistory: n
     fresh.add(m.channel);
     if (fresh.size < CHECKPOINT_ENTRIES) continue;
     if (i + 1 < fromHistory && compareIds(backlog[i + 1].id, m.id) <= 0) continue;
-    const base = m.id;
-    if (compareIds(base, mark.base) <= 0) continue;
-    raiseBase(mark, base);
+    if (compareIds(m.id, mark.base) <= 0) continue;
+    raiseBase(mark, m.id);
     marks.push({ after: i, cursor: formatCursor(mark) });
     fresh.clear();
   }
